@@ -1,0 +1,108 @@
+"""The one exceptions module: the project's error hierarchy and the bounded set of probe error kinds."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ScrapewatchError(Exception):
+    """Base class of every error scrapewatch raises on purpose."""
+
+
+class ConfigError(ScrapewatchError):
+    """The configuration file or environment is invalid; ``errors`` lists (key, reason) pairs."""
+
+    def __init__(self, errors: list[tuple[str, str]], source: str | None = None):
+        self.errors = errors
+        self.source = source
+        where = f" in {source}" if source else ""
+        lines = "\n".join(f"  {key}: {reason}" for key, reason in errors)
+        super().__init__(f"invalid configuration{where}:\n{lines}")
+
+
+class StorageError(ScrapewatchError):
+    """The database cannot be opened, migrated or written."""
+
+
+class StartupError(ScrapewatchError):
+    """The daemon cannot start (port in use, unwritable data directory, ...)."""
+
+
+class NotFound(ScrapewatchError):
+    """The requested record does not exist."""
+
+
+class InvalidTransition(ScrapewatchError):
+    """An incident status change that the incident lifecycle does not allow."""
+
+
+class EgressRefused(ScrapewatchError):
+    """A probe target points at a private, loopback, link-local or metadata address."""
+
+
+class ErrorKind(StrEnum):
+    """Why a probe failed. Used as a metric label, so the set is closed."""
+
+    TIMEOUT = "timeout"
+    DNS = "dns"
+    REFUSED = "refused"
+    TLS = "tls"
+    CONNECTION = "connection"
+    PROXY = "proxy"
+    HTTP_4XX = "http_4xx"
+    HTTP_5XX = "http_5xx"
+    TOO_LARGE = "too_large"
+    EGRESS_REFUSED = "egress_refused"
+    REDIRECT_LOOP = "redirect_loop"
+    OTHER = "other"
+
+
+def kind_for_status(status: int) -> ErrorKind | None:
+    """Map an HTTP status to an error kind; ``None`` for success (1xx-3xx)."""
+    if 400 <= status < 500:
+        return ErrorKind.HTTP_4XX
+    if status >= 500:
+        return ErrorKind.HTTP_5XX
+    return None
+
+
+def classify_exception(exc: BaseException) -> ErrorKind:
+    """Map a download exception (Twisted, Scrapy, OpenSSL, OS) to one bounded error kind.
+
+    Names are compared rather than classes imported so that this module stays importable without
+    Twisted and so that wrapped errors (``ResponseNeverReceived`` holding a TLS failure) are unwrapped.
+    """
+    if isinstance(exc, EgressRefused):
+        return ErrorKind.EGRESS_REFUSED
+    inner = getattr(exc, "reasons", None)
+    if inner:
+        first = inner[0]
+        return classify_exception(getattr(first, "value", first))
+    name = type(exc).__name__
+    module = type(exc).__module__ or ""
+    text = str(exc).lower()
+    if name in {"TimeoutError", "TCPTimedOutError", "UserTimeoutError", "ServerTimeoutError"} or (
+        "timeout" in name.lower() or "timed out" in text
+    ):
+        return ErrorKind.TIMEOUT
+    if name in {"DNSLookupError", "gaierror"} or "dns" in name.lower():
+        return ErrorKind.DNS
+    if name == "ConnectionRefusedError":
+        return ErrorKind.REFUSED
+    if "ssl" in module.lower() or "openssl" in module.lower() or "tls" in name.lower() or "ssl" in text:
+        return ErrorKind.TLS
+    if "tunnel" in name.lower() or "proxy" in text:
+        return ErrorKind.PROXY
+    if name in {
+        "ConnectionLost",
+        "ConnectionDone",
+        "ConnectionClosed",
+        "ResponseFailed",
+        "ResponseNeverReceived",
+        "ConnectError",
+        "ConnectionResetError",
+        "NoRouteError",
+        "PotentialDataLoss",
+    }:
+        return ErrorKind.CONNECTION
+    return ErrorKind.OTHER

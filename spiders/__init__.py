@@ -1,0 +1,1 @@
+"""scrapewatch's Scrapy project: spiders fetch and extract facts only; they never store, count or alert."""

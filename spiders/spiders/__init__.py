@@ -1,0 +1,1 @@
+"""The spiders scrapewatch runs (``scrapy list`` shows them)."""
