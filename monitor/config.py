@@ -41,9 +41,7 @@ class StorageSettings(_Section):
     """Where scrapewatch keeps its database and evidence files."""
 
     data_dir: Path = Field(Path("data"), description="Directory for the database and evidence files.")
-    database: Path | None = Field(
-        None, description="SQLite database file; defaults to DATA_DIR/scrapewatch.db."
-    )
+    database: Path | None = Field(None, description="SQLite database file; defaults to DATA_DIR/scrapewatch.db.")
     busy_timeout_ms: int = Field(5000, ge=0, description="How long a writer waits for a lock (ms).")
 
     @property
@@ -65,9 +63,7 @@ class HttpSettings(_Section):
     allow_private_networks: bool = Field(
         False, description="Allow probes to private, loopback, link-local and metadata addresses."
     )
-    proxy: str | None = Field(
-        None, description="Proxy URL for every probe; default from HTTPS_PROXY / HTTP_PROXY."
-    )
+    proxy: str | None = Field(None, description="Proxy URL for every probe; default from HTTPS_PROXY / HTTP_PROXY.")
     no_proxy: list[str] = Field(
         default_factory=list, description="Hosts (and their subdomains) reached directly; default NO_PROXY."
     )

@@ -1,0 +1,1 @@
+"""Alert delivery: drains the outbox that incident transitions fill."""

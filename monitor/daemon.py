@@ -1,0 +1,216 @@
+"""The long-lived process: scheduler, crawls, evaluation, storage and the HTTP server on one reactor."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_SUBMITTED, JobExecutionEvent, JobSubmissionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor import metrics
+from monitor.alerts.log import drain_to_log
+from monitor.config import ProtectedDomain, Settings
+from monitor.crawl import CrawlService
+from monitor.db import check_writable, open_db
+from monitor.errors import StartupError, StorageError
+from monitor.http import build_site
+from monitor.probes import PolicySnapshotProbe
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    """Owns every long-lived component; ``start()`` then ``serve()`` or ``run_once()``, then ``stop()``."""
+
+    def __init__(self, settings: Settings, crawl: CrawlService | None = None):
+        self.settings = settings
+        self.crawl = crawl
+        self.store: Store | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+        self._port: Any = None
+        self._collector: metrics.StoreCollector | None = None
+        self._running: set[asyncio.Task] = set()
+        self._last_finished: dict[str, float] = {}
+        self._started = time.time()
+        self._stop = asyncio.Event()
+        self.job_failures = 0
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self, serve_http: bool = True) -> None:
+        """Open the database (migrating it), listen on HTTP, prepare the crawler. Raises StartupError."""
+        db_path = self.settings.storage.database_path
+        try:
+            self.settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+            self.store = Store(open_db(db_path, self.settings.storage.busy_timeout_ms))
+            check_writable(self.store.db)
+        except StorageError as exc:
+            raise StartupError(f"{exc} (check storage.data_dir / storage.database and permissions)") from exc
+        except OSError as exc:
+            raise StartupError(f"cannot use data directory {self.settings.storage.data_dir}: {exc.strerror}") from exc
+        if self.crawl is None:
+            self.crawl = CrawlService(self.settings)
+        self.probe = PolicySnapshotProbe(self.store, self.crawl)
+        self._collector = metrics.StoreCollector(self._read_connection)
+        metrics.REGISTRY.register(self._collector)
+        if serve_http:
+            self._listen()
+
+    def _listen(self) -> None:
+        from twisted.internet import reactor
+        from twisted.internet.error import CannotListenError
+
+        http = self.settings.http
+        site = build_site(self._read_store, self.ready)
+        try:
+            self._port = reactor.listenTCP(http.listen_port, site, interface=http.listen_host)
+        except CannotListenError as exc:
+            raise StartupError(f"cannot listen on {http.listen}: {exc.socketError}") from exc
+        log.info("HTTP server listening on http://%s:%d", http.listen_host, self.port)
+
+    @property
+    def port(self) -> int:
+        return self._port.getHost().port if self._port else 0
+
+    def _read_connection(self):
+        return open_db(self.settings.storage.database_path, migrate=False).conn
+
+    def _read_store(self) -> Store:
+        return Store(open_db(self.settings.storage.database_path, self.settings.storage.busy_timeout_ms, False))
+
+    def jobs(self) -> list[tuple[str, ProtectedDomain]]:
+        return [(f"policy_snapshot:{d.domain}", d) for d in self.settings.protected_domains]
+
+    async def serve(self) -> None:
+        """Schedule every job and run until SIGTERM / SIGINT or ``request_stop()``."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self.request_stop, sig)
+            except (NotImplementedError, RuntimeError):  # not the main thread (tests)
+                pass
+        self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
+        self.scheduler.add_listener(self._on_event, EVENT_JOB_SUBMITTED | EVENT_JOB_ERROR)
+        now = datetime.now(UTC)
+        for job_id, domain in self.jobs():
+            self.scheduler.add_job(
+                self._run_job,
+                IntervalTrigger(seconds=domain.interval_seconds, jitter=domain.jitter_seconds or None),
+                args=[job_id, domain],
+                id=job_id,
+                name=job_id,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=self.settings.scheduler.misfire_grace_seconds,
+                # Spread the first runs over a few seconds so four domains do not start in one burst.
+                next_run_time=now + timedelta(seconds=random.uniform(0, min(5, domain.jitter_seconds or 0))),
+            )
+        self.scheduler.start()
+        log.info("scheduler started with %d job(s)", len(self.jobs()))
+        await self._stop.wait()
+
+    def request_stop(self, sig: int | None = None) -> None:
+        if sig is not None:
+            log.info("received %s: stopping", signal.Signals(sig).name)
+        self._stop.set()
+
+    async def run_once(self) -> bool:
+        """Run every job once (concurrently); True when none crashed."""
+        results = await asyncio.gather(*(self._run_job(job_id, d) for job_id, d in self.jobs()))
+        return all(results)
+
+    async def stop(self) -> None:
+        """Stop scheduling, give running crawls the grace period, stop the rest, flush and close."""
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        grace = self.settings.scheduler.shutdown_grace_seconds
+        if self._running:
+            log.info("waiting up to %.0fs for %d running job(s)", grace, len(self._running))
+            _, pending = await asyncio.wait(set(self._running), timeout=grace)
+            if pending:
+                log.warning("%d job(s) still running after %.0fs: stopping their crawls", len(pending), grace)
+                if self.crawl is not None:
+                    await self.crawl.stop()
+                _, pending = await asyncio.wait(pending, timeout=5)
+                for task in pending:
+                    task.cancel()
+        if self._port is not None:
+            await self._port.stopListening()
+            self._port = None
+        if self._collector is not None:
+            metrics.REGISTRY.unregister(self._collector)
+            self._collector = None
+        if self.store is not None:
+            self.store.db.close()
+            self.store = None
+        log.info("stopped")
+
+    # ---- jobs --------------------------------------------------------------------------------------
+
+    async def _run_job(self, job_id: str, domain: ProtectedDomain) -> bool:
+        """Run one probe job; every exception is logged and counted, never raised."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            await self.probe.run(job_id, domain)
+            if self.settings.alerts.channels == [] and self.store is not None:
+                drain_to_log(self.store)
+        except asyncio.CancelledError:
+            log.warning("job %s cancelled during shutdown", job_id)
+            return False
+        except Exception:
+            log.exception("job %s crashed; the daemon keeps running", job_id)
+            metrics.JOB_ERRORS.labels(job_id).inc()
+            metrics.JOB_RUNS.labels(job_id, "error").inc()
+            self.job_failures += 1
+            return False
+        else:
+            metrics.JOB_RUNS.labels(job_id, "ok").inc()
+            metrics.JOB_LAST_SUCCESS.labels(job_id).set(time.time())
+            return True
+        finally:
+            self._last_finished[job_id] = time.time()
+            if task is not None:
+                self._running.discard(task)
+
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, JobSubmissionEvent) and event.scheduled_run_times:
+            lag = (datetime.now(UTC) - event.scheduled_run_times[0]).total_seconds()
+            metrics.JOB_LAG.observe(max(0.0, lag))
+        elif isinstance(event, JobExecutionEvent) and event.exception is not None:
+            # _run_job catches everything; this is the scheduler's own failure path.
+            metrics.JOB_ERRORS.labels(event.job_id).inc()
+
+    # ---- readiness ---------------------------------------------------------------------------------
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        """Database writable, scheduler running, and no job overdue by more than two intervals."""
+        checks: dict[str, Any] = {}
+        try:
+            store = self._read_store()
+            try:
+                check_writable(store.db)
+            finally:
+                store.db.close()
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {exc}"
+        running = self.scheduler is not None and self.scheduler.running
+        checks["scheduler"] = "running" if running else "stopped"
+        now = time.time()
+        overdue = [
+            job_id
+            for job_id, d in self.jobs()
+            if now - self._last_finished.get(job_id, self._started) > 2 * d.interval_seconds + d.jitter_seconds
+        ]
+        checks["overdue_jobs"] = overdue
+        return checks["database"] == "ok" and running and not overdue, checks

@@ -1,0 +1,167 @@
+"""Opens the SQLite database (WAL, busy timeout, foreign keys) and applies numbered migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from monitor.errors import StorageError
+
+migrations = Migrations("scrapewatch")
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+STATUSES = ("open", "acknowledged", "resolved", "false_positive")
+
+
+@migrations(name="0001_initial")
+def _m0001(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE probe_runs (
+            id INTEGER PRIMARY KEY,
+            job TEXT NOT NULL,
+            probe TEXT NOT NULL,
+            domain TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('success', 'failure')),
+            error_kind TEXT,
+            duration_seconds REAL NOT NULL,
+            observations INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX probe_runs_job ON probe_runs (job, finished_at);
+
+        -- Each distinct body is stored once, addressed by its SHA-256.
+        CREATE TABLE bodies (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            content BLOB NOT NULL,
+            first_stored_at TEXT NOT NULL
+        );
+
+        CREATE TABLE observations (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES probe_runs (id),
+            domain TEXT NOT NULL,
+            file TEXT NOT NULL,
+            url TEXT NOT NULL,
+            final_url TEXT,
+            fetched_at TEXT NOT NULL,
+            status INTEGER,
+            error_kind TEXT,
+            error_detail TEXT,
+            sha256 TEXT REFERENCES bodies (sha256),
+            size INTEGER NOT NULL DEFAULT 0,
+            truncated INTEGER NOT NULL DEFAULT 0,
+            headers TEXT NOT NULL DEFAULT '{}',
+            redirects TEXT NOT NULL DEFAULT '[]',
+            duration_seconds REAL NOT NULL DEFAULT 0
+        );
+        CREATE INDEX observations_domain_file ON observations (domain, file, fetched_at);
+
+        -- Every distinct version of a policy file, in the order seen; a version ends when the next starts.
+        CREATE TABLE snapshots (
+            id INTEGER PRIMARY KEY,
+            domain TEXT NOT NULL,
+            file TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('present', 'missing', 'unreachable')),
+            status INTEGER,
+            sha256 TEXT REFERENCES bodies (sha256),
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            observations INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX snapshots_domain_file ON snapshots (domain, file, id);
+
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            dedupe_key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            severity TEXT NOT NULL CHECK (severity IN ('info', 'low', 'medium', 'high', 'critical')),
+            status TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved', 'false_positive')),
+            domain TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            title TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            data TEXT NOT NULL DEFAULT '{}',
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            occurrences INTEGER NOT NULL DEFAULT 1,
+            resolved_at TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX incidents_status ON incidents (status, severity);
+        CREATE INDEX incidents_scope ON incidents (scope, status);
+
+        -- The audit trail: every change to an incident and who made it.
+        CREATE TABLE incident_events (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents (id),
+            at TEXT NOT NULL,
+            action TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            from_status TEXT,
+            to_status TEXT,
+            from_severity TEXT,
+            to_severity TEXT,
+            note TEXT,
+            data TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX incident_events_incident ON incident_events (incident_id, id);
+
+        -- Alerts written in the same transaction as the incident change; drained by the alert sender.
+        CREATE TABLE alert_outbox (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents (id),
+            event_id INTEGER NOT NULL REFERENCES incident_events (id),
+            idempotency_key TEXT NOT NULL UNIQUE,
+            transition TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        );
+        CREATE INDEX alert_outbox_pending ON alert_outbox (status, next_attempt_at);
+        """
+    )
+
+
+def open_db(path: Path, busy_timeout_ms: int = 5000, migrate: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the database at ``path``, in WAL mode, migrated to the latest schema.
+
+    Raises :class:`StorageError` with a readable reason when the file or its directory is unusable.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create the database directory {path.parent}: {exc.strerror}") from exc
+    try:
+        conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        db = sqlite_utils.Database(conn)
+        if db.journal_mode != "wal":
+            db.enable_wal()
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if migrate:
+            migrations.apply(db)
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"cannot open the database {path}: {exc}") from exc
+    return db
+
+
+def check_writable(db: sqlite_utils.Database) -> None:
+    """Raise :class:`StorageError` unless a write transaction can be started right now."""
+    try:
+        db.conn.execute("BEGIN IMMEDIATE")
+        db.conn.execute("ROLLBACK")
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"database not writable: {exc}") from exc

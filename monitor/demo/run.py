@@ -1,0 +1,77 @@
+"""``scrapewatch demo``: the real daemon against the simulated internet, reached through its proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from monitor.config import Settings
+from monitor.daemon import Daemon
+from monitor.demo.internet import BackgroundInternet
+
+log = logging.getLogger(__name__)
+DEMO_INTERVAL = 15
+
+
+def demo_settings(settings: Settings, proxy_url: str) -> Settings:
+    """The user's settings with every probe routed to the simulated internet and short intervals."""
+    demo = settings.model_copy(deep=True)
+    demo.http.proxy = proxy_url
+    demo.http.no_proxy = []
+    demo.http.timeout_seconds = min(demo.http.timeout_seconds, 10)
+    for d in demo.protected_domains:
+        d.interval_seconds = DEMO_INTERVAL
+        d.jitter_seconds = 2
+    return demo
+
+
+async def run_demo(
+    settings: Settings, once: bool = False, change_after: float = 30.0, echo: Callable[[str], None] = print
+) -> bool:
+    """Serve the simulated internet in a thread and run the daemon against it.
+
+    ``once``: one cycle with the original files, switch the simulated robots.txt, one more cycle, exit.
+    Otherwise the switch happens after ``change_after`` seconds and the daemon runs until stopped.
+    """
+    with BackgroundInternet() as net:
+        demo = demo_settings(settings, net.url)
+        echo(f"simulated internet (forward proxy) at {net.url}; no real site is contacted")
+        echo(f"database: {demo.storage.database_path}")
+        daemon = Daemon(demo)
+        await daemon.start(serve_http=not once)
+        try:
+            if once:
+                echo("cycle 1/2: fetching the original policy files")
+                ok = await daemon.run_once()
+                net.internet.set_phase(1)
+                echo("cycle 2/2: the simulated soundcloud.com has changed its robots.txt")
+                ok = await daemon.run_once() and ok
+                _summary(daemon, echo)
+                return ok
+            echo(f"metrics: http://{demo.http.listen_host}:{daemon.port}/metrics")
+            echo(
+                f"incidents: http://{demo.http.listen_host}:{daemon.port}/api/incidents  or  scrapewatch incidents list"
+            )
+            echo(f"the simulated robots.txt changes in {change_after:.0f}s; press Ctrl-C to stop")
+            loop = asyncio.get_running_loop()
+            loop.call_later(change_after, _switch, net)
+            await daemon.serve()
+            return True
+        finally:
+            await daemon.stop()
+
+
+def _switch(net: BackgroundInternet) -> None:
+    net.internet.set_phase(1)
+    log.info("demo: the simulated soundcloud.com robots.txt just changed")
+
+
+def _summary(daemon: Daemon, echo: Callable[[str], None]) -> None:
+    assert daemon.store is not None
+    rows = daemon.store.list_incidents(limit=50)
+    active = [r for r in rows if r["status"] in ("open", "acknowledged")]
+    echo(f"{len(active)} open incident(s):")
+    for r in active:
+        echo(f"  #{r['id']} [{r['severity']}] {r['title']}")
+    echo("see them with: scrapewatch incidents list")

@@ -1,0 +1,121 @@
+"""Pure incident lifecycle: findings plus the previous state become transitions (open, update, escalate,
+resolve, reopen), and the rules for the changes people make (acknowledge, resolve, false positive)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from monitor.errors import InvalidTransition
+
+SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+ACTIVE = ("open", "acknowledged")
+Action = Literal["opened", "updated", "escalated", "reopened", "resolved"]
+# Transitions that produce an alert row in the outbox; "updated" is recorded but not announced.
+ALERTING: frozenset[str] = frozenset({"opened", "escalated", "reopened", "resolved"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something an evaluator saw in this run that deserves (or continues) an incident."""
+
+    dedupe_key: str
+    kind: str
+    severity: str
+    domain: str
+    title: str
+    detail: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITY_RANK:
+            raise ValueError(f"unknown severity {self.severity!r}")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What one probe run found: ``findings`` present now, ``cleared`` keys checked and found clean."""
+
+    scope: str
+    findings: list[Finding] = field(default_factory=list)
+    cleared: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IncidentState:
+    """The part of a stored incident that the lifecycle needs."""
+
+    id: int
+    dedupe_key: str
+    kind: str
+    severity: str
+    status: str
+    occurrences: int = 1
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One change to apply to one incident: ``incident`` is None when it is opened for the first time."""
+
+    action: Action
+    dedupe_key: str
+    status: str
+    severity: str
+    finding: Finding | None
+    incident: IncidentState | None
+
+    @property
+    def alerts(self) -> bool:
+        return self.action in ALERTING
+
+
+def transition(evaluation: Evaluation, previous: dict[str, IncidentState]) -> list[Transition]:
+    """Turn an evaluation into incident transitions given the stored incidents keyed by dedupe key.
+
+    - new finding -> opened; finding on an active incident -> updated, or escalated when more severe;
+    - finding on a resolved incident -> reopened; on a false positive -> updated, staying silent;
+    - a cleared key whose incident is active -> resolved; anything else cleared -> nothing.
+    """
+    out: list[Transition] = []
+    seen: set[str] = set()
+    for f in evaluation.findings:
+        if f.dedupe_key in seen:
+            continue
+        seen.add(f.dedupe_key)
+        prev = previous.get(f.dedupe_key)
+        if prev is None:
+            out.append(Transition("opened", f.dedupe_key, "open", f.severity, f, None))
+        elif prev.status in ACTIVE:
+            if SEVERITY_RANK[f.severity] > SEVERITY_RANK[prev.severity]:
+                out.append(Transition("escalated", f.dedupe_key, prev.status, f.severity, f, prev))
+            else:
+                out.append(Transition("updated", f.dedupe_key, prev.status, prev.severity, f, prev))
+        elif prev.status == "resolved":
+            out.append(Transition("reopened", f.dedupe_key, "open", f.severity, f, prev))
+        else:  # false_positive: people decided; keep counting, never alert again
+            out.append(Transition("updated", f.dedupe_key, prev.status, prev.severity, f, prev))
+    for key in evaluation.cleared:
+        prev = previous.get(key)
+        if key in seen or prev is None or prev.status not in ACTIVE:
+            continue
+        out.append(Transition("resolved", key, "resolved", prev.severity, None, prev))
+    return out
+
+
+# What people may do: action -> (statuses it applies to, status it leads to).
+MANUAL_ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "acknowledged": (("open",), "acknowledged"),
+    "resolved": (("open", "acknowledged"), "resolved"),
+    "false_positive": (("open", "acknowledged", "resolved"), "false_positive"),
+    "reopened": (("resolved", "false_positive"), "open"),
+}
+
+
+def manual_status(action: str, current_status: str) -> str:
+    """The status an incident moves to when a person takes ``action``; raises InvalidTransition."""
+    if action not in MANUAL_ACTIONS:
+        raise InvalidTransition(f"unknown action {action!r}")
+    allowed, target = MANUAL_ACTIONS[action]
+    if current_status not in allowed:
+        raise InvalidTransition(f"cannot mark a {current_status} incident as {target}")
+    return target

@@ -1,0 +1,149 @@
+"""Every Prometheus metric scrapewatch exports, and the collector that reads SQLite at scrape time."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import sqlite3
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from monitor import __version__
+
+log = logging.getLogger(__name__)
+
+# One registry for the process: tests build their own daemon in-process, so the default global registry
+# (which would also carry Python process metrics of the test runner) is not used for our metrics.
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+ProcessCollector(namespace="scrapewatch", registry=REGISTRY)  # memory and CPU of the daemon
+
+BUILD_INFO = Info("scrapewatch_build", "scrapewatch version and Python runtime.", registry=REGISTRY)
+BUILD_INFO.info({"version": __version__, "python": platform.python_version()})
+
+# Blackbox-exporter style: the outcome of the latest probe of each (probe, domain).
+PROBE_SUCCESS = Gauge(
+    "scrapewatch_probe_success",
+    "1 if the latest probe of this file on this domain got a usable answer (2xx or 4xx), else 0.",
+    ["probe", "domain"],
+    registry=REGISTRY,
+)
+PROBE_DURATION = Gauge(
+    "scrapewatch_probe_duration_seconds",
+    "Duration of the latest probe of this file on this domain.",
+    ["probe", "domain"],
+    registry=REGISTRY,
+)
+PROBE_STATUS = Gauge(
+    "scrapewatch_probe_http_status_code",
+    "HTTP status of the latest probe (0 when no response arrived).",
+    ["probe", "domain"],
+    registry=REGISTRY,
+)
+PROBES = Counter(
+    "scrapewatch_probes_total",
+    "Probes by outcome: 'success' or a bounded error kind (timeout, dns, refused, tls, http_5xx, ...).",
+    ["probe", "outcome"],
+    registry=REGISTRY,
+)
+PROBE_LATENCY = Histogram(
+    "scrapewatch_probe_request_duration_seconds",
+    "Distribution of probe request durations.",
+    ["probe"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+POLICY_SNAPSHOTS = Counter(
+    "scrapewatch_policy_versions_total",
+    "New versions (content or state changes) of policy files recorded.",
+    ["probe", "domain"],
+    registry=REGISTRY,
+)
+INCIDENTS_OPENED = Counter(
+    "scrapewatch_incidents_opened_total",
+    "Incidents opened or reopened.",
+    ["kind", "severity"],
+    registry=REGISTRY,
+)
+INCIDENT_TRANSITIONS = Counter(
+    "scrapewatch_incident_transitions_total",
+    "Incident transitions written by probes (opened, updated, escalated, reopened, resolved).",
+    ["action"],
+    registry=REGISTRY,
+)
+JOB_RUNS = Counter(
+    "scrapewatch_job_runs_total",
+    "Scheduled job executions by result (ok, error).",
+    ["job", "result"],
+    registry=REGISTRY,
+)
+JOB_ERRORS = Counter(
+    "scrapewatch_scheduler_job_errors_total",
+    "Scheduled jobs that raised (logged, counted, and the daemon kept running).",
+    ["job"],
+    registry=REGISTRY,
+)
+JOB_LAST_SUCCESS = Gauge(
+    "scrapewatch_job_last_success_timestamp_seconds",
+    "Unix time of the last run of a job that completed without raising.",
+    ["job"],
+    registry=REGISTRY,
+)
+JOB_LAG = Histogram(
+    "scrapewatch_scheduler_lag_seconds",
+    "How late a scheduled job started compared with its planned time.",
+    buckets=(0.01, 0.1, 0.5, 1, 5, 15, 60, 300),
+    registry=REGISTRY,
+)
+DB_WRITE_SECONDS = Histogram(
+    "scrapewatch_db_write_duration_seconds",
+    "Duration of one probe-result transaction.",
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
+    registry=REGISTRY,
+)
+
+
+class StoreCollector(Collector):
+    """Reads incident and outbox state from SQLite at scrape time; a database problem yields
+    ``scrapewatch_store_up 0`` instead of an exception (a scrape must never fail)."""
+
+    def __init__(self, open_connection: Callable[[], sqlite3.Connection]):
+        self._open = open_connection
+
+    def describe(self) -> list:
+        return []
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        up = GaugeMetricFamily("scrapewatch_store_up", "1 if the database could be read at scrape time.")
+        open_incidents = GaugeMetricFamily(
+            "scrapewatch_incidents_open",
+            "Incidents that are open or acknowledged, by kind and severity.",
+            labels=["kind", "severity"],
+        )
+        outbox = GaugeMetricFamily(
+            "scrapewatch_alert_outbox_pending", "Alert rows waiting in the outbox to be delivered."
+        )
+        try:
+            conn = self._open()
+            try:
+                for kind, severity, n in conn.execute(
+                    "SELECT kind, severity, count(*) FROM incidents "
+                    "WHERE status IN ('open', 'acknowledged') GROUP BY kind, severity"
+                ):
+                    open_incidents.add_metric([kind, severity], n)
+                (pending,) = conn.execute("SELECT count(*) FROM alert_outbox WHERE status = 'pending'").fetchone()
+                outbox.add_metric([], pending)
+            finally:
+                conn.close()
+            up.add_metric([], 1)
+        except Exception as exc:  # a scrape must never fail because of the database
+            log.warning("metrics: cannot read the database: %s", exc)
+            up.add_metric([], 0)
+            yield up
+            return
+        yield up
+        yield open_incidents
+        yield outbox

@@ -1,0 +1,1 @@
+"""Pure evaluators of AI-usage policy signals."""

@@ -1,0 +1,347 @@
+"""The only writer of the database: one probe result or one human action is one transaction."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+from monitor.errors import NotFound
+from monitor.incidents import Evaluation, IncidentState, Transition, manual_status, transition
+from monitor.policy.snapshot import FileVerdict, Previous
+from spiders.items import PolicyFileItem
+
+SYSTEM_ACTOR = "scrapewatch"
+
+
+def utcnow() -> str:
+    """Now as ISO-8601 UTC with microseconds; sorts as text."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class ProbeRun:
+    """One execution of one probe job."""
+
+    job: str
+    probe: str
+    domain: str
+    started_at: str
+    finished_at: str
+    outcome: str  # success | failure
+    error_kind: str | None
+    duration_seconds: float
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What a probe result changed: the run id and the incident transitions written."""
+
+    run_id: int
+    transitions: list[Transition]
+    incident_ids: dict[str, int]
+
+
+class Store:
+    """Reads and writes scrapewatch's tables; every write method is one transaction."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+
+    # ---- reads -------------------------------------------------------------------------------------
+
+    def previous_file(self, domain: str, file: str) -> Previous:
+        """The latest snapshot of a policy file and the last version that was present."""
+        latest = self._one(
+            "SELECT state, sha256 FROM snapshots WHERE domain = ? AND file = ? ORDER BY id DESC LIMIT 1",
+            [domain, file],
+        )
+        present = self._one(
+            "SELECT s.sha256, b.content FROM snapshots s JOIN bodies b ON b.sha256 = s.sha256 "
+            "WHERE s.domain = ? AND s.file = ? AND s.state = 'present' ORDER BY s.id DESC LIMIT 1",
+            [domain, file],
+        )
+        return Previous(
+            state=latest["state"] if latest else None,
+            sha256=latest["sha256"] if latest else None,
+            last_present_sha256=present["sha256"] if present else None,
+            last_present_body=present["content"] if present else None,
+        )
+
+    def snapshots(self, domain: str | None = None) -> list[dict[str, Any]]:
+        where, args = ("WHERE domain = ?", [domain]) if domain else ("", [])
+        return list(self.db.query(f"SELECT * FROM snapshots {where} ORDER BY domain, file, id", args))
+
+    def body(self, sha256: str) -> bytes | None:
+        row = self._one("SELECT content FROM bodies WHERE sha256 = ?", [sha256])
+        return row["content"] if row else None
+
+    def list_incidents(
+        self,
+        status: str | None = None,
+        severity: str | None = None,
+        kind: str | None = None,
+        since: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Incidents, newest activity first, filtered by exact status / severity / kind and last_seen >= since."""
+        clauses, args = self._filters(status, severity, kind, since)
+        sql = f"SELECT * FROM incidents {clauses} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?"
+        return [self._decode(r) for r in self.db.query(sql, [*args, limit, offset])]
+
+    def count_incidents(self, status=None, severity=None, kind=None, since=None) -> int:
+        clauses, args = self._filters(status, severity, kind, since)
+        return self._one(f"SELECT count(*) AS n FROM incidents {clauses}", args)["n"]
+
+    def get_incident(self, incident_id: int) -> dict[str, Any]:
+        """One incident with its events (oldest first); raises NotFound."""
+        row = self._one("SELECT * FROM incidents WHERE id = ?", [incident_id])
+        if row is None:
+            raise NotFound(f"no incident with id {incident_id}")
+        incident = self._decode(row)
+        incident["events"] = [
+            {**e, "data": json.loads(e["data"])}
+            for e in self.db.query("SELECT * FROM incident_events WHERE incident_id = ? ORDER BY id", [incident_id])
+        ]
+        return incident
+
+    def open_incident_counts(self) -> list[tuple[str, str, int]]:
+        """(kind, severity, count) of incidents that are open or acknowledged."""
+        return [
+            (r["kind"], r["severity"], r["n"])
+            for r in self.db.query(
+                "SELECT kind, severity, count(*) AS n FROM incidents "
+                "WHERE status IN ('open', 'acknowledged') GROUP BY kind, severity"
+            )
+        ]
+
+    def outbox_pending(self) -> int:
+        return self._one("SELECT count(*) AS n FROM alert_outbox WHERE status = 'pending'", [])["n"]
+
+    def last_runs(self) -> dict[str, dict[str, Any]]:
+        """The latest run of every job."""
+        rows = self.db.query("SELECT * FROM probe_runs WHERE id IN (SELECT max(id) FROM probe_runs GROUP BY job)")
+        return {r["job"]: r for r in rows}
+
+    # ---- writes ------------------------------------------------------------------------------------
+
+    def apply_policy_run(
+        self, run: ProbeRun, files: list[tuple[PolicyFileItem, FileVerdict]], evaluation: Evaluation
+    ) -> Applied:
+        """Write a policy snapshot run: run, bodies, observations, snapshots and incident changes, atomically."""
+        with self._tx():
+            run_id = self._insert_run(run, len(files))
+            for item, verdict in files:
+                sha = self._store_body(item.body, run.finished_at) if item.status is not None else None
+                self.db.execute(
+                    "INSERT INTO observations (run_id, domain, file, url, final_url, fetched_at, status, "
+                    "error_kind, error_detail, sha256, size, truncated, headers, redirects, duration_seconds) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        run_id,
+                        item.domain,
+                        item.file,
+                        item.url,
+                        item.final_url,
+                        item.fetched_at or run.finished_at,
+                        item.status,
+                        item.error_kind,
+                        item.error_detail,
+                        sha,
+                        item.size,
+                        int(item.truncated),
+                        json.dumps(item.headers),
+                        json.dumps(item.redirects),
+                        item.duration_seconds,
+                    ],
+                )
+                self._snapshot(item, verdict, run.finished_at)
+            transitions, ids = self._apply_evaluation(evaluation, run.finished_at)
+        return Applied(run_id, transitions, ids)
+
+    def record_run(self, run: ProbeRun) -> int:
+        """Record a run that produced no observations (for example a job that crashed)."""
+        with self._tx():
+            return self._insert_run(run, 0)
+
+    def mark_sent(self, outbox_id: int, at: str) -> None:
+        """Record that an outbox row was accepted by its channel."""
+        with self._tx():
+            self.db.execute(
+                "UPDATE alert_outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+                [at, outbox_id],
+            )
+
+    def change_incident(self, incident_id: int, action: str, actor: str, note: str | None = None) -> dict:
+        """A person acknowledges / resolves / marks false positive / reopens an incident; writes an event."""
+        now = utcnow()
+        with self._tx():
+            row = self._one("SELECT * FROM incidents WHERE id = ?", [incident_id])
+            if row is None:
+                raise NotFound(f"no incident with id {incident_id}")
+            target = manual_status(action, row["status"])
+            self.db.execute(
+                "UPDATE incidents SET status = ?, updated_at = ?, resolved_at = ? WHERE id = ?",
+                [target, now, now if target in ("resolved", "false_positive") else None, incident_id],
+            )
+            self._event(incident_id, now, action, actor, row["status"], target, row["severity"], None, note)
+        return self.get_incident(incident_id)
+
+    # ---- internals ---------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front: the incident state read inside the transaction cannot
+        # change before our writes (a CLI acknowledging an incident waits on busy_timeout instead).
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.db.conn.execute("COMMIT")
+
+    def _apply_evaluation(self, evaluation: Evaluation, now: str) -> tuple[list[Transition], dict[str, int]]:
+        keys = [f.dedupe_key for f in evaluation.findings] + list(evaluation.cleared)
+        previous: dict[str, IncidentState] = {}
+        if keys:
+            marks = ",".join("?" * len(keys))
+            for r in self.db.query(f"SELECT * FROM incidents WHERE dedupe_key IN ({marks})", keys):
+                previous[r["dedupe_key"]] = IncidentState(
+                    r["id"], r["dedupe_key"], r["kind"], r["severity"], r["status"], r["occurrences"]
+                )
+        transitions = transition(evaluation, previous)
+        ids: dict[str, int] = {}
+        for t in transitions:
+            ids[t.dedupe_key] = self._write_transition(t, evaluation.scope, now)
+        return transitions, ids
+
+    def _write_transition(self, t: Transition, scope: str, now: str) -> int:
+        f, prev = t.finding, t.incident
+        if prev is None:
+            assert f is not None
+            cur = self.db.execute(
+                "INSERT INTO incidents (dedupe_key, kind, severity, status, domain, scope, title, detail, data, "
+                "first_seen, last_seen, occurrences, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                [f.dedupe_key, f.kind, t.severity, t.status, f.domain, scope, f.title, f.detail,
+                 json.dumps(f.data), now, now, now],
+            )  # fmt: skip
+            incident_id = cur.lastrowid
+        else:
+            incident_id = prev.id
+            if f is not None:
+                self.db.execute(
+                    "UPDATE incidents SET severity = ?, status = ?, title = ?, detail = ?, data = ?, "
+                    "last_seen = ?, occurrences = occurrences + 1, updated_at = ?, resolved_at = NULL "
+                    "WHERE id = ?",
+                    [t.severity, t.status, f.title, f.detail, json.dumps(f.data), now, now, incident_id],
+                )
+                if t.status == "false_positive":  # keep the human decision's resolved_at
+                    self.db.execute("UPDATE incidents SET resolved_at = updated_at WHERE id = ?", [incident_id])
+            else:
+                self.db.execute(
+                    "UPDATE incidents SET status = ?, resolved_at = ?, updated_at = ? WHERE id = ?",
+                    [t.status, now, now, incident_id],
+                )
+        event_id = self._event(
+            incident_id,
+            now,
+            t.action,
+            SYSTEM_ACTOR,
+            prev.status if prev else None,
+            t.status,
+            prev.severity if prev else None,
+            t.severity,
+            None,
+            {"detail": f.detail} if f else {},
+        )
+        if t.alerts:
+            row = self._one("SELECT * FROM incidents WHERE id = ?", [incident_id])
+            payload = {
+                "incident_id": incident_id,
+                "transition": t.action,
+                "kind": row["kind"],
+                "severity": row["severity"],
+                "status": row["status"],
+                "domain": row["domain"],
+                "title": row["title"],
+                "detail": row["detail"],
+                "first_seen": row["first_seen"],
+                "last_seen": row["last_seen"],
+                "occurrences": row["occurrences"],
+            }
+            self.db.execute(
+                "INSERT INTO alert_outbox (incident_id, event_id, idempotency_key, transition, severity, "
+                "payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [incident_id, event_id, f"incident-{incident_id}-event-{event_id}", t.action, t.severity,
+                 json.dumps(payload), now, now],
+            )  # fmt: skip
+        return incident_id
+
+    def _event(self, incident_id, at, action, actor, from_status, to_status, from_sev, to_sev, note, data=None):
+        cur = self.db.execute(
+            "INSERT INTO incident_events (incident_id, at, action, actor, from_status, to_status, "
+            "from_severity, to_severity, note, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [incident_id, at, action, actor, from_status, to_status, from_sev, to_sev, note,
+             json.dumps(data or {})],
+        )  # fmt: skip
+        return cur.lastrowid
+
+    def _insert_run(self, run: ProbeRun, observations: int) -> int:
+        cur = self.db.execute(
+            "INSERT INTO probe_runs (job, probe, domain, started_at, finished_at, outcome, error_kind, "
+            "duration_seconds, observations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run.job, run.probe, run.domain, run.started_at, run.finished_at, run.outcome, run.error_kind,
+             run.duration_seconds, observations],
+        )  # fmt: skip
+        return cur.lastrowid
+
+    def _store_body(self, body: bytes, now: str) -> str:
+        sha = hashlib.sha256(body).hexdigest()
+        self.db.execute(
+            "INSERT OR IGNORE INTO bodies (sha256, size, content, first_stored_at) VALUES (?, ?, ?, ?)",
+            [sha, len(body), body, now],
+        )
+        return sha
+
+    def _snapshot(self, item: PolicyFileItem, verdict: FileVerdict, now: str) -> None:
+        if verdict.new_version:
+            self.db.execute(
+                "INSERT INTO snapshots (domain, file, state, status, sha256, first_seen, last_seen) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [item.domain, item.file, verdict.state, item.status, verdict.sha256, now, now],
+            )
+        else:
+            self.db.execute(
+                "UPDATE snapshots SET last_seen = ?, observations = observations + 1, status = ? "
+                "WHERE id = (SELECT max(id) FROM snapshots WHERE domain = ? AND file = ?)",
+                [now, item.status, item.domain, item.file],
+            )
+
+    def _filters(self, status, severity, kind, since) -> tuple[str, list[Any]]:
+        clauses, args = [], []
+        for column, value in (("status", status), ("severity", severity), ("kind", kind)):
+            if value:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if since:
+            clauses.append("last_seen >= ?")
+            args.append(since)
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    def _one(self, sql: str, args: list[Any]) -> dict[str, Any] | None:
+        rows = list(self.db.query(sql, args))
+        return rows[0] if rows else None
+
+    @staticmethod
+    def _decode(row: dict[str, Any]) -> dict[str, Any]:
+        return {**row, "data": json.loads(row["data"])}

@@ -1,0 +1,125 @@
+"""Configuration: defaults, YAML, environment overrides, proxies, and errors that name the key."""
+
+import pytest
+
+from monitor.config import ConfigError, is_private_host, load_settings, mask_url, masked_dump
+
+
+def write(tmp_path, text):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_defaults_protect_the_four_soundcloud_hosts_and_alert_to_log():
+    s = load_settings(env={})
+    assert [d.domain for d in s.protected_domains] == [
+        "soundcloud.com",
+        "www.soundcloud.com",
+        "m.soundcloud.com",
+        "api-v2.soundcloud.com",
+    ]
+    assert s.alerts.channels == []
+    assert s.http.proxy is None and not s.http.allow_private_networks
+
+
+def test_yaml_file_and_env_override(tmp_path):
+    p = write(tmp_path, "http:\n  timeout_seconds: 5\n  listen: 0.0.0.0:9999\nstorage:\n  data_dir: /tmp/x\n")
+    s = load_settings(p, env={"SCRAPEWATCH_HTTP__TIMEOUT_SECONDS": "7"})
+    assert s.http.timeout_seconds == 7  # environment beats the file
+    assert s.http.listen_port == 9999  # the rest of the file's section survives
+    assert str(s.storage.database_path) == "/tmp/x/scrapewatch.db"
+
+
+def test_config_file_from_environment(tmp_path):
+    p = write(tmp_path, "protected_domains:\n  - domain: example.org\n    interval_seconds: 60\n")
+    s = load_settings(env={"SCRAPEWATCH_CONFIG": str(p)})
+    assert [(d.domain, d.interval_seconds) for d in s.protected_domains] == [("example.org", 60)]
+
+
+def test_env_json_for_lists():
+    s = load_settings(env={"SCRAPEWATCH_PROTECTED_DOMAINS": '[{"domain": "soundcloud.invalid"}]'})
+    assert s.protected_domains[0].domain == "soundcloud.invalid"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "reason"),
+    [
+        ("http:\n  timeout_seconds: abc\n", "http.timeout_seconds", "valid number"),
+        ("http:\n  bogus: 1\n", "http.bogus", "Extra inputs"),
+        ("nonsense: 1\n", "nonsense", "Extra inputs"),
+        ("protected_domains:\n  - domain: https://soundcloud.com/\n", "protected_domains[0].domain", "host name"),
+        ("protected_domains:\n  - domain: a.com\n    files: [humans.txt]\n", "protected_domains[0].files", "unknown"),
+        ("protected_domains:\n  - domain: a.com\n  - domain: a.com\n", "(root)", "twice"),
+        ("http:\n  listen: nope\n", "http.listen", "host:port"),
+        ("http:\n  proxy: ftp://x\n", "http.proxy", "proxy URL"),
+        ("http: [1, 2\n", "(yaml)", "line"),
+        ("- a\n- b\n", "(root)", "mapping"),
+    ],
+)
+def test_errors_name_the_key(tmp_path, text, key, reason):
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text), env={})
+    assert any(k == key and reason in r for k, r in info.value.errors), info.value.errors
+
+
+def test_every_error_is_reported_not_just_the_first(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, "http:\n  timeout_seconds: x\n  retries: -1\n  bogus: 2\n"), env={})
+    assert {k for k, _ in info.value.errors} == {"http.timeout_seconds", "http.retries", "http.bogus"}
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(tmp_path / "nope.yaml", env={})
+
+
+def test_bad_env_value_names_the_variable():
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={"SCRAPEWATCH_HTTP__TIMEOUT_SECONDS": "soon"})
+    assert info.value.errors[0][0] == "http.timeout_seconds"
+
+
+def test_standard_proxy_variables_and_no_proxy():
+    s = load_settings(env={"HTTPS_PROXY": "http://127.0.0.1:3128", "NO_PROXY": "internal.example,.corp"})
+    assert s.http.proxy == "http://127.0.0.1:3128"
+    assert s.http.proxy_for("https://soundcloud.com/robots.txt") == "http://127.0.0.1:3128"
+    assert s.http.proxy_for("https://a.internal.example/") is None
+    assert s.http.proxy_for("https://x.corp/") is None
+    lower = load_settings(env={"http_proxy": "http://127.0.0.1:8080"})
+    assert lower.http.proxy == "http://127.0.0.1:8080"
+
+
+def test_config_key_beats_proxy_variables(tmp_path):
+    p = write(tmp_path, "http:\n  proxy: http://127.0.0.1:9000\n")
+    assert load_settings(p, env={"HTTPS_PROXY": "http://127.0.0.1:1"}).http.proxy == "http://127.0.0.1:9000"
+
+
+@pytest.mark.parametrize(
+    ("url", "hidden", "kept"),
+    [
+        ("slack://T000/B000/XXXXSECRET", "XXXXSECRET", "slack://"),
+        ("http://user:hunter2@proxy:3128", "hunter2", "proxy:3128"),
+        ("json://hooks.example/path?token=abc123", "abc123", "json://"),
+        ("mailtos://alice:pw@smtp.example", "pw", "mailtos://"),
+        ("https://hooks.example/x?sig=deadbeef&a=1", "deadbeef", "a=1"),
+    ],
+)
+def test_mask_url(url, hidden, kept):
+    masked = mask_url(url)
+    assert hidden not in masked and kept in masked
+
+
+def test_masked_dump_hides_channel_urls(tmp_path):
+    p = write(tmp_path, "alerts:\n  channels:\n    - name: t\n      url: pagerduty://SECRETKEY@service\n")
+    dumped = masked_dump(load_settings(p, env={}))
+    assert "SECRETKEY" not in str(dumped)
+
+
+@pytest.mark.parametrize(
+    ("host", "private"),
+    [("127.0.0.1", True), ("10.1.2.3", True), ("169.254.169.254", True), ("[::1]", True), ("192.168.0.1", True),
+     ("fd00::1", True), ("localhost", True), ("8.8.8.8", False), ("soundcloud.com", False)],
+)  # fmt: skip
+def test_is_private_host(host, private):
+    assert is_private_host(host) is private

@@ -1,0 +1,69 @@
+"""The incident lifecycle as a table: findings + previous state -> transitions."""
+
+import pytest
+
+from monitor.errors import InvalidTransition
+from monitor.incidents import Evaluation, Finding, IncidentState, manual_status, transition
+
+
+def f(key="k", severity="medium"):
+    return Finding(key, "policy_file_changed", severity, "soundcloud.com", "t")
+
+
+def prev(status="open", severity="medium", key="k"):
+    return IncidentState(1, key, "policy_file_changed", severity, status)
+
+
+@pytest.mark.parametrize(
+    ("finding", "previous", "cleared", "expected"),
+    [
+        (f(), None, [], [("opened", "open", "medium", True)]),
+        (f(), prev("open"), [], [("updated", "open", "medium", False)]),
+        (f(severity="low"), prev("open", "high"), [], [("updated", "open", "high", False)]),
+        (f(severity="critical"), prev("open", "medium"), [], [("escalated", "open", "critical", True)]),
+        (f(severity="high"), prev("acknowledged"), [], [("escalated", "acknowledged", "high", True)]),
+        (f(), prev("resolved"), [], [("reopened", "open", "medium", True)]),
+        (f(severity="critical"), prev("false_positive"), [], [("updated", "false_positive", "medium", False)]),
+        (None, prev("open"), ["k"], [("resolved", "resolved", "medium", True)]),
+        (None, prev("acknowledged"), ["k"], [("resolved", "resolved", "medium", True)]),
+        (None, prev("resolved"), ["k"], []),
+        (None, prev("false_positive"), ["k"], []),
+        (None, None, ["k"], []),
+        # seen and cleared in one run (two files disagreeing): being seen wins
+        (f(), prev("open"), ["k"], [("updated", "open", "medium", False)]),
+    ],
+)
+def test_transition_table(finding, previous, cleared, expected):
+    ev = Evaluation("scope", [finding] if finding else [], cleared)
+    out = transition(ev, {"k": previous} if previous else {})
+    assert [(t.action, t.status, t.severity, t.alerts) for t in out] == expected
+
+
+def test_duplicate_findings_in_one_run_count_once():
+    out = transition(Evaluation("s", [f(), f()]), {})
+    assert len(out) == 1
+
+
+def test_unknown_severity_is_rejected():
+    with pytest.raises(ValueError, match="severity"):
+        Finding("k", "x", "urgent", "d", "t")
+
+
+@pytest.mark.parametrize(
+    ("action", "current", "expected"),
+    [
+        ("acknowledged", "open", "acknowledged"),
+        ("resolved", "open", "resolved"),
+        ("resolved", "acknowledged", "resolved"),
+        ("false_positive", "resolved", "false_positive"),
+        ("reopened", "false_positive", "open"),
+    ],
+)
+def test_manual_status(action, current, expected):
+    assert manual_status(action, current) == expected
+
+
+@pytest.mark.parametrize(("action", "current"), [("acknowledged", "resolved"), ("resolved", "resolved"), ("x", "open")])
+def test_manual_status_refuses(action, current):
+    with pytest.raises(InvalidTransition):
+        manual_status(action, current)
