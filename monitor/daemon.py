@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import signal
@@ -93,10 +94,8 @@ class Daemon:
         """Schedule every job and run until SIGTERM / SIGINT or ``request_stop()``."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread (tests)
                 loop.add_signal_handler(sig, self.request_stop, sig)
-            except (NotImplementedError, RuntimeError):  # not the main thread (tests)
-                pass
         self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
         self.scheduler.add_listener(self._on_event, EVENT_JOB_SUBMITTED | EVENT_JOB_ERROR)
         now = datetime.now(UTC)

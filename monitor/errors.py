@@ -70,7 +70,8 @@ def classify_exception(exc: BaseException) -> ErrorKind:
     """Map a download exception (Twisted, Scrapy, OpenSSL, OS) to one bounded error kind.
 
     Names are compared rather than classes imported so that this module stays importable without
-    Twisted and so that wrapped errors (``ResponseNeverReceived`` holding a TLS failure) are unwrapped.
+    Twisted and so that wrapped errors (``ResponseNeverReceived`` holding a TLS failure, Scrapy's
+    ``DownloadFailedError`` caused by a Twisted ``ResponseFailed``) are unwrapped.
     """
     if isinstance(exc, EgressRefused):
         return ErrorKind.EGRESS_REFUSED
@@ -81,13 +82,19 @@ def classify_exception(exc: BaseException) -> ErrorKind:
     name = type(exc).__name__
     module = type(exc).__module__ or ""
     text = str(exc).lower()
+    # Scrapy >= 2.14 wraps Twisted's errors in its own; the original is the cause.
+    if name == "DownloadFailedError" and exc.__cause__ is not None:
+        return classify_exception(exc.__cause__)
+    if name == "IgnoreRequest" and "max redirections" in text:
+        return ErrorKind.REDIRECT_LOOP
+    # Before the timeout test: a DNS lookup that timed out is still a DNS failure.
+    if name in {"DNSLookupError", "gaierror", "CannotResolveHostError"} or "dns" in name.lower():
+        return ErrorKind.DNS
     if name in {"TimeoutError", "TCPTimedOutError", "UserTimeoutError", "ServerTimeoutError"} or (
         "timeout" in name.lower() or "timed out" in text
     ):
         return ErrorKind.TIMEOUT
-    if name in {"DNSLookupError", "gaierror"} or "dns" in name.lower():
-        return ErrorKind.DNS
-    if name == "ConnectionRefusedError":
+    if name in {"ConnectionRefusedError", "DownloadConnectionRefusedError"}:
         return ErrorKind.REFUSED
     if "ssl" in module.lower() or "openssl" in module.lower() or "tls" in name.lower() or "ssl" in text:
         return ErrorKind.TLS
@@ -103,6 +110,11 @@ def classify_exception(exc: BaseException) -> ErrorKind:
         "ConnectionResetError",
         "NoRouteError",
         "PotentialDataLoss",
+        "ResponseDataLossError",
+        "DownloadFailedError",
+        "ParseError",
+        "BadHeaders",
+        "BadResponse",
     }:
         return ErrorKind.CONNECTION
     return ErrorKind.OTHER
