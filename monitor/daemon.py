@@ -142,7 +142,9 @@ class Daemon:
                 for task in pending:
                     task.cancel()
         if self._port is not None:
-            await self._port.stopListening()
+            stopped = self._port.stopListening()
+            if stopped is not None:
+                await stopped.asFuture(asyncio.get_running_loop())
             self._port = None
         if self._collector is not None:
             metrics.REGISTRY.unregister(self._collector)
