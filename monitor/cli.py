@@ -176,8 +176,8 @@ def incidents_show(ctx, config_path, incident_id, as_json) -> None:
     click.echo(tabulate(rows, ["at (UTC)", "action", "by", "status", "note"]))
 
 
-def _triage(action: str, help_text: str):
-    @incidents.command(action.replace("_", "-") if action != "acknowledged" else "ack", help=help_text)
+def _triage(name: str, action: str, help_text: str):
+    @incidents.command(name, help=help_text)
     @config_option
     @click.argument("incident_id", type=int)
     @click.option("--note", required=True, help="Why (recorded in the incident's audit trail).")
@@ -197,9 +197,10 @@ def _triage(action: str, help_text: str):
     return command
 
 
-_triage("acknowledged", "Acknowledge an open incident (someone is on it).")
-_triage("resolved", "Resolve an incident by hand.")
-_triage("false_positive", "Mark an incident as a false positive; it stays silent if seen again.")
+_triage("ack", "acknowledged", "Acknowledge an open incident (someone is on it).")
+_triage("resolve", "resolved", "Resolve an incident by hand.")
+_triage("false-positive", "false_positive", "Mark an incident as a false positive; it stays silent if seen again.")
+_triage("reopen", "reopened", "Reopen a resolved or false-positive incident.")
 
 
 def _user() -> str:

@@ -117,5 +117,5 @@ def manual_status(action: str, current_status: str) -> str:
         raise InvalidTransition(f"unknown action {action!r}")
     allowed, target = MANUAL_ACTIONS[action]
     if current_status not in allowed:
-        raise InvalidTransition(f"cannot mark a {current_status} incident as {target}")
+        raise InvalidTransition(f"the incident is {current_status}; it cannot become {target}")
     return target

@@ -1,0 +1,107 @@
+"""The command line as a user meets it: demo, incidents triage, config check, help, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers.proc import cli, cli_json, write_config
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    """A directory where `scrapewatch demo --once` has run on the built-in defaults."""
+    d = tmp_path_factory.mktemp("demo")
+    out = cli("demo", "--once", cwd=d, timeout=180)
+    assert out.returncode == 0, out.stderr
+    assert "cycle 2/2" in out.stdout and "no real site is contacted" in out.stdout
+    return d
+
+
+def test_demo_once_leaves_incidents_that_list_shows(demo_dir):
+    incidents = cli_json("incidents", "list", cwd=demo_dir)
+    kinds = {(i["kind"], i["domain"]) for i in incidents}
+    assert ("policy_file_changed", "soundcloud.com") in kinds
+    assert ("policy_file_unreachable", "m.soundcloud.com") in kinds
+    assert all(i["status"] == "open" for i in incidents)
+    table = cli("incidents", "list", cwd=demo_dir).stdout
+    assert "robots.txt changed on soundcloud.com" in table
+
+
+def test_show_and_triage_write_events(demo_dir):
+    incidents = cli_json("incidents", "list", "--kind", "policy_file_changed", cwd=demo_dir)
+    target = next(i for i in incidents if i["title"] == "robots.txt changed on soundcloud.com")
+    shown = cli("incidents", "show", str(target["id"]), cwd=demo_dir)
+    assert shown.returncode == 0 and "GPTBot" in shown.stdout  # the diff is part of the evidence
+    out = cli("incidents", "ack", str(target["id"]), "--note", "checking with legal", "--by", "alice", cwd=demo_dir)
+    assert out.returncode == 0 and "acknowledged" in out.stdout
+    again = cli("incidents", "ack", str(target["id"]), "--note", "twice", cwd=demo_dir)
+    assert again.returncode == 1 and "the incident is acknowledged; it cannot become acknowledged" in again.stderr
+    out = cli("incidents", "resolve", str(target["id"]), "--note", "intended change", cwd=demo_dir)
+    assert out.returncode == 0
+    full = cli_json("incidents", "show", str(target["id"]), cwd=demo_dir)
+    assert [(e["action"], e["actor"]) for e in full["events"]][1] == ("acknowledged", "alice")
+    assert full["events"][-1]["note"] == "intended change" and full["status"] == "resolved"
+    assert cli_json("incidents", "list", "--status", "resolved", cwd=demo_dir)[0]["id"] == target["id"]
+
+
+def test_false_positive_and_not_found(demo_dir):
+    inc = cli_json("incidents", "list", "--kind", "policy_file_unreachable", cwd=demo_dir)[0]
+    out = cli("incidents", "false-positive", str(inc["id"]), "--note", "staging host", cwd=demo_dir)
+    assert out.returncode == 0 and "false_positive" in out.stdout
+    missing = cli("incidents", "show", "424242", cwd=demo_dir)
+    assert missing.returncode == 4 and "no incident with id 424242" in missing.stderr
+    assert cli("incidents", "ack", "1", cwd=demo_dir).returncode == 2  # --note is required
+
+
+def test_config_check_prints_resolved_config_with_secrets_masked(tmp_path):
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        {"alerts": {"channels": [{"name": "slack", "url": "slack://TOKENA/TOKENB/TOKENC"}]},
+         "http": {"proxy": "http://user:hunter2@127.0.0.1:3128"}},
+    )  # fmt: skip
+    out = cli("config", "check", str(cfg), "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["protected_domains"][0]["domain"] == "soundcloud.com"
+    assert "TOKENB" not in out.stdout and "hunter2" not in out.stdout
+    assert data["http"]["proxy"] == "http://***@127.0.0.1:3128"
+    yaml_out = cli("config", "check", cwd=tmp_path)
+    assert yaml_out.returncode == 0 and "soundcloud.com" in yaml_out.stdout
+
+
+def test_config_check_lists_every_error(tmp_path):
+    cfg = write_config(tmp_path / "c.yaml", {"http": {"retries": -1}, "storage": {"colour": 1}})
+    out = cli("config", "check", str(cfg), cwd=tmp_path)
+    assert out.returncode == 2
+    assert "http.retries" in out.stderr and "storage.colour" in out.stderr
+
+
+def test_version_and_help():
+    from monitor import __version__
+
+    out = cli("--version", cwd=".")
+    assert out.returncode == 0 and __version__ in out.stdout
+    for args in (["--help"], ["run", "--help"], ["incidents", "list", "--help"], ["demo", "--help"]):
+        res = cli(*args, cwd=".")
+        assert res.returncode == 0 and "Usage:" in res.stdout
+
+
+def test_run_once_exits_nonzero_when_a_job_crashes(tmp_path):
+    """A job that raises (here: its database table vanished under it) is logged and counted; exit 1."""
+    import sqlite3
+
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        {"storage": {"data_dir": str(tmp_path / "data")},
+         "protected_domains": [{"domain": "soundcloud.invalid"}], "http": {"timeout_seconds": 2, "retries": 0}},
+    )  # fmt: skip
+    assert cli("run", "--once", "--config", str(cfg), cwd=tmp_path).returncode == 0
+    conn = sqlite3.connect(tmp_path / "data" / "scrapewatch.db")
+    conn.execute("DROP TABLE snapshots")
+    conn.commit()
+    conn.close()
+    out = cli("run", "--once", "--config", str(cfg), cwd=tmp_path)
+    assert out.returncode == 1
+    assert "crashed; the daemon keeps running" in out.stderr and "no such table: snapshots" in out.stderr
