@@ -1,0 +1,1 @@
+"""The bundled simulated internet: a loopback forward proxy serving virtual sites for the demo and tests."""
