@@ -105,3 +105,42 @@ def test_run_once_exits_nonzero_when_a_job_crashes(tmp_path):
     out = cli("run", "--once", "--config", str(cfg), cwd=tmp_path)
     assert out.returncode == 1
     assert "crashed; the daemon keeps running" in out.stderr and "no such table: snapshots" in out.stderr
+
+
+def test_demo_serves_and_opens_a_change_incident_within_a_minute(tmp_path):
+    """`scrapewatch demo` (not --once): the simulated robots.txt changes and the daemon notices by itself."""
+    import re
+    import signal
+    import subprocess
+    import time
+
+    from tests.helpers.proc import COMMAND, clean_env, get
+
+    cfg = write_config(tmp_path / "c.yaml", {"http": {"listen": "127.0.0.1:0"}})
+    proc = subprocess.Popen(
+        [*COMMAND, "demo", "--config", str(cfg), "--change-after", "3"],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        base = None
+        while base is None:
+            line = proc.stdout.readline()
+            assert line, "demo exited before printing its metrics URL"
+            match = re.search(r"metrics: (http://[\d.]+:\d+)/metrics", line)
+            base = match.group(1) if match else None
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 60:
+            page = json.loads(get(f"{base}/api/incidents?kind=policy_file_changed")[1])
+            if page["total"]:
+                break
+            time.sleep(0.5)
+        assert page["total"] >= 1, "no change incident within a minute"
+        assert get(f"{base}/readyz")[0] == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+    assert code == 0

@@ -26,7 +26,7 @@ def daemon_config(tmp_path, port=0, interval=5, domains=None, **http):
         tmp_path / "scrapewatch.yaml",
         {
             "storage": {"data_dir": str(tmp_path / "data")},
-            "http": {"listen": f"127.0.0.1:{port}", "timeout_seconds": 3, "retries": 0, **http},
+            "http": {"listen": f"127.0.0.1:{port}", "timeout_seconds": 10, "retries": 0, **http},
             "protected_domains": [{"domain": d, "interval_seconds": interval, "jitter_seconds": 0} for d in domains],
             "scheduler": {"shutdown_grace_seconds": 5},
         },
