@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import sqlite3
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor.errors import NotFound
+from monitor.errors import NotFound, StorageError
 from monitor.incidents import Evaluation, IncidentState, Transition, manual_status, transition
 from monitor.policy.snapshot import FileVerdict, Previous
 from spiders.items import PolicyFileItem
@@ -200,15 +201,22 @@ class Store:
     def _tx(self) -> Iterator[None]:
         # IMMEDIATE takes the write lock up front: the incident state read inside the transaction cannot
         # change before our writes (a CLI acknowledging an incident waits on busy_timeout instead).
-        self.db.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield
-        except BaseException:
-            if self.db.conn.in_transaction:
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if self.db.conn.in_transaction:
+                    self.db.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.db.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if self.db.conn.in_transaction:  # a failed COMMIT (SQLITE_FULL) can leave the transaction open
                 self.db.conn.execute("ROLLBACK")
+            if "full" in str(exc) or "disk" in str(exc) or "readonly" in str(exc):
+                raise StorageError(f"cannot write to the database: {exc}; nothing of this change was kept") from exc
             raise
-        else:
-            self.db.conn.execute("COMMIT")
 
     def _apply_evaluation(self, evaluation: Evaluation, now: str) -> tuple[list[Transition], dict[str, int]]:
         keys = [f.dedupe_key for f in evaluation.findings] + list(evaluation.cleared)
