@@ -115,6 +115,8 @@ def classify_exception(exc: BaseException) -> ErrorKind:
         "ParseError",
         "BadHeaders",
         "BadResponse",
+        "InvalidHeaderName",
+        "InvalidHeaderValue",
     }:
         return ErrorKind.CONNECTION
     return ErrorKind.OTHER

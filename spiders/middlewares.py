@@ -1,0 +1,161 @@
+"""Downloader middlewares every probe passes through: explicit proxy choice, egress guard, size cap."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+import time
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import urlsplit
+
+from scrapy import signals
+from scrapy.exceptions import CannotResolveHostError, NotConfigured, StopDownload
+
+from monitor.config import HttpSettings, is_private_host
+from monitor.errors import EgressRefused
+
+if TYPE_CHECKING:
+    from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
+
+STARTED_META = "scrapewatch_started"
+RECEIVED_META = "scrapewatch_received"
+METADATA_ADDRESSES = frozenset({"169.254.169.254", "fd00:ec2::254"})
+_DOTTED_NUMERIC = re.compile(r"^[0-9a-fx.]+$", re.IGNORECASE)
+
+
+class ProxyMiddleware:
+    """Sets ``meta["proxy"]`` on every request from ``SCRAPEWATCH_PROXY`` / ``SCRAPEWATCH_NO_PROXY``.
+
+    Always explicit (``None`` = direct) so that Scrapy's HttpProxyMiddleware, which would otherwise
+    read ``*_proxy`` environment variables on its own, only adds credentials to our choice.
+    """
+
+    def __init__(self, proxy: str | None, no_proxy: list[str]):
+        # HttpSettings owns the one no_proxy matching rule, shared with Playwright probes.
+        self._http = HttpSettings(proxy=proxy, no_proxy=no_proxy)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(
+            crawler.settings.get("SCRAPEWATCH_PROXY") or None,
+            crawler.settings.getlist("SCRAPEWATCH_NO_PROXY"),
+        )
+
+    def process_request(self, request: Request) -> None:
+        # Duration covers retries and redirects: replacements of a request copy its meta.
+        request.meta.setdefault(STARTED_META, time.monotonic())
+        # Re-decided for every request, redirects included: a redirect may leave no_proxy.
+        request.meta["proxy"] = self._http.proxy_for(request.url)
+
+
+def literal_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``host`` spells, including inet_aton forms (``2130706433``, ``0x7f.1``), else None."""
+    host = host.strip("[]").rstrip(".")
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if _DOTTED_NUMERIC.match(host):
+        # Resolvers (and many proxies) accept these legacy IPv4 spellings as addresses.
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def is_forbidden_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True for private, loopback, link-local, reserved, multicast and cloud metadata addresses."""
+    mapped = getattr(ip, "ipv4_mapped", None)
+    if mapped is not None:
+        ip = mapped
+    return str(ip) in METADATA_ADDRESSES or not ip.is_global or ip.is_multicast
+
+
+class EgressGuardMiddleware:
+    """Refuses requests to private, loopback, link-local, reserved and metadata addresses.
+
+    IP literals and ``localhost`` names are refused whatever the route. Host names are resolved
+    (without blocking) only for direct connections: behind a proxy, resolution is the proxy's job.
+    ``SCRAPEWATCH_ALLOW_PRIVATE_NETWORKS`` turns the guard off (tests, on-premises targets).
+    Residual risk: Twisted resolves the name again when it connects (DNS rebinding window).
+    """
+
+    def __init__(self, allow_private: bool, resolve_timeout: float):
+        self._allow_private = allow_private
+        self._resolve_timeout = resolve_timeout
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(
+            crawler.settings.getbool("SCRAPEWATCH_ALLOW_PRIVATE_NETWORKS"),
+            crawler.settings.getfloat("DOWNLOAD_TIMEOUT") or 30.0,
+        )
+
+    async def process_request(self, request: Request) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme not in {"http", "https"}:
+            raise EgressRefused(f"scheme {parts.scheme!r} is not a network probe")
+        if self._allow_private:
+            return
+        host = (parts.hostname or "").lower()
+        ip = literal_ip(host)
+        if ip is not None:
+            if is_forbidden_address(ip):
+                raise EgressRefused(f"{host} is a private, loopback, link-local or metadata address")
+            return
+        if is_private_host(host):
+            raise EgressRefused(f"{host} names the local machine")
+        if request.meta.get("proxy"):
+            return
+        for address in await self._resolve(host, parts.port or (443 if parts.scheme == "https" else 80)):
+            if is_forbidden_address(address):
+                raise EgressRefused(f"{host} resolves to {address}, a private or reserved address")
+
+    async def _resolve(self, host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), self._resolve_timeout)
+        except TimeoutError as exc:
+            raise CannotResolveHostError(f"DNS lookup of {host} took longer than {self._resolve_timeout} s") from exc
+        except (OSError, UnicodeError) as exc:
+            raise CannotResolveHostError(f"DNS lookup of {host} failed: {exc}") from exc
+        addresses = []
+        for _family, _type, _proto, _canon, sockaddr in infos:
+            # IPv6 sockaddrs may carry a scope id ("fe80::1%eth0"), which ip_address() rejects.
+            addresses.append(ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0]))
+        return addresses
+
+
+class SizeCapMiddleware:
+    """Stops a download once ``SCRAPEWATCH_MAX_RESPONSE_BYTES`` body bytes have arrived.
+
+    The callback still gets the partial response (``StopDownload(fail=False)``), flagged
+    ``download_stopped``; the spider cuts the body to the cap and records the bytes received.
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        max_bytes = crawler.settings.getint("SCRAPEWATCH_MAX_RESPONSE_BYTES")
+        if max_bytes <= 0:
+            raise NotConfigured("SCRAPEWATCH_MAX_RESPONSE_BYTES is not positive: bodies are not capped")
+        mw = cls(max_bytes)
+        crawler.signals.connect(mw.headers_received, signal=signals.headers_received)
+        crawler.signals.connect(mw.bytes_received, signal=signals.bytes_received)
+        return mw
+
+    def headers_received(self, request: Request, **_: Any) -> None:
+        # Retries and redirects copy meta, so the count restarts with each response.
+        request.meta[RECEIVED_META] = 0
+
+    def bytes_received(self, data: bytes, request: Request, spider: Spider | None = None) -> None:
+        received = request.meta.get(RECEIVED_META, 0) + len(data)
+        request.meta[RECEIVED_META] = received
+        if received > self.max_bytes:
+            raise StopDownload(fail=False)

@@ -1,0 +1,1 @@
+"""Shared test helpers: loopback fixture servers, fake DNS and a spider runner."""
