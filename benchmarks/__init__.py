@@ -1,0 +1,1 @@
+"""Reproducible benchmarks; see RESULTS.md."""
