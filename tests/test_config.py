@@ -123,3 +123,17 @@ def test_masked_dump_hides_channel_urls(tmp_path):
 )  # fmt: skip
 def test_is_private_host(host, private):
     assert is_private_host(host) is private
+
+
+def test_policy_expectation_must_name_known_path_classes(tmp_path):
+    p = write(tmp_path, "policy:\n  expect:\n    disallowed_on: [track, podcasts]\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(p, env={})
+    assert any(k == "policy" and "podcasts" in r for k, r in info.value.errors), info.value.errors
+
+
+def test_policy_path_samples_must_be_paths(tmp_path):
+    p = write(tmp_path, "policy:\n  path_classes:\n    track: ['https://soundcloud.com/x']\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(p, env={})
+    assert info.value.errors[0][0] == "policy.path_classes"
