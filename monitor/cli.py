@@ -230,3 +230,12 @@ def config_check(ctx, file: Path | None, as_json: bool) -> None:
     settings = _settings(ctx, file)
     data: dict[str, Any] = masked_dump(settings)
     click.echo(json.dumps(data, indent=2) if as_json else yaml.safe_dump(data, sort_keys=False).rstrip())
+
+
+def _register_groups() -> None:
+    from monitor.cli_agents import agents
+
+    main.add_command(agents)
+
+
+_register_groups()
