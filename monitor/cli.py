@@ -234,8 +234,10 @@ def config_check(ctx, file: Path | None, as_json: bool) -> None:
 
 def _register_groups() -> None:
     from monitor.cli_agents import agents
+    from monitor.cli_policy import policy
 
     main.add_command(agents)
+    main.add_command(policy)
 
 
 _register_groups()
