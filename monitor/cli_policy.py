@@ -5,6 +5,7 @@ Exit codes follow ``monitor.cli``: 0 success, 1 some batch line failed, 2 usage 
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import IO, Any
@@ -115,3 +116,98 @@ def explain(
         click.echo(json.dumps(payload, ensure_ascii=False))
     else:
         click.echo(_describe(agent, url, robots, verdict))
+
+
+_MATRIX_COLUMNS = ["agent", "path_class", "crawl", "rule", "group", "train_ai", "ai_input", "search", "restriction"]
+
+
+def _matrix_row(r: dict[str, Any]) -> list[Any]:
+    rule = f"{r['rule_line']}: {r['rule_directive']}: {r['rule_pattern']}" if r["rule_line"] is not None else "-"
+    return [r["agent"], r["path_class"], "allowed" if r["crawl_allowed"] else "disallowed", rule, r["grp"],
+            r["train_ai"] or "-", r["ai_input"] or "-", r["search"] or "-", r["restriction"]]  # fmt: skip
+
+
+@policy.command("matrix")
+@click.argument("domain", required=False)
+@click.option("--agent", "agents", multiple=True, help="Only these agents (repeatable).")
+@click.option("--at", "when", help="The matrix in force at this ISO-8601 time instead of now.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration.")
+@click.pass_context
+def matrix(ctx: click.Context, domain: str | None, agents: tuple[str, ...], when: str | None, as_json: bool,
+           config_path: Path | None) -> None:  # fmt: skip
+    """The verdict matrix of DOMAIN (default: every protected domain): agent x path class -> crawl verdict,
+    matched rule and group, usage verdicts (train-ai, ai-input, search) and restriction class."""
+    from datetime import UTC, datetime
+
+    from tabulate import tabulate
+
+    from monitor import store_verdicts
+    from monitor.cli import _settings, _store
+
+    store = _store(ctx, config_path)
+    domains = [domain] if domain else [d.domain for d in _settings(ctx, config_path).protected_domains]
+    moment = when or datetime.now(UTC).isoformat(timespec="microseconds")
+    wanted = {a.lower() for a in agents}
+    rows = [
+        r for d in domains for r in store_verdicts.at(store.db, d, moment) if not wanted or r["agent"].lower() in wanted
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no verdicts recorded yet (the daemon records them on each policy audit)")
+        return
+    for d in domains:
+        mine = [_matrix_row(r) for r in rows if r["domain"] == d]
+        if mine:
+            click.echo(f"\n{d}")
+            click.echo(tabulate(mine, _MATRIX_COLUMNS))
+
+
+@policy.command("history")
+@click.argument("domain")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100000), help="At most this many.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration.")
+@click.pass_context
+def history(ctx: click.Context, domain: str, limit: int, as_json: bool, config_path: Path | None) -> None:
+    """Versions of DOMAIN's policy: its policy files (with what changed) and every verdict change."""
+    from monitor import store_verdicts
+    from monitor.cli import _store
+
+    store = _store(ctx, config_path)
+    snapshots = store.snapshots(domain)
+    verdicts = store_verdicts.history(store.db, domain)
+    if as_json:
+        click.echo(json.dumps({"snapshots": snapshots, "verdicts": verdicts}, indent=2, default=str))
+        return
+    click.echo(f"policy files of {domain}:")
+    for s in snapshots:
+        what = f"sha256 {s['sha256'][:12]}" if s["sha256"] else f"HTTP {s['status']}" if s["status"] else "no answer"
+        click.echo(f"  {s['first_seen'][:19]} .. {s['last_seen'][:19]}  {s['file']:10} {s['state']:11} {what}")
+    changes = _meaningful(verdicts)
+    click.echo(f"\nverdict changes of {domain} (newest first; rule-line-only moves left out):")
+    for v, what in changes[:limit]:
+        crawl = "allowed" if v["crawl_allowed"] else "disallowed"
+        rule = f"line {v['rule_line']} {v['rule_directive']}: {v['rule_pattern']}" if v["rule_line"] else "no rule"
+        click.echo(f"  {v['valid_from'][:19]}  {v['agent']:28} {v['path_class']:8} {crawl:10} {what:32} {rule}")
+
+
+_MEANINGFUL = ("crawl_allowed", "train_ai", "ai_input", "search", "restriction")
+
+
+def _meaningful(verdicts: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
+    """Each cell's first version and every version whose verdicts (not just rule lines) changed, newest first."""
+    by_cell: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for v in sorted(verdicts, key=lambda v: v["valid_from"]):
+        by_cell.setdefault((v["agent"], v["path_class"]), []).append(v)
+    out: list[tuple[dict[str, Any], str]] = []
+    for versions in by_cell.values():
+        out.append((versions[0], "first seen"))
+        for old, new in itertools.pairwise(versions):
+            changed = [k for k in _MEANINGFUL if old[k] != new[k]]
+            if changed:
+                out.append((new, "changed: " + ", ".join(changed)))
+    out.sort(key=lambda pair: pair[0]["valid_from"], reverse=True)
+    return out

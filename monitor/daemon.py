@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import metrics
+from monitor.agents import RegistryError, load_registry
 from monitor.alerts.log import drain_to_log
 from monitor.config import ProtectedDomain, Settings
 from monitor.crawl import CrawlService
@@ -59,7 +60,11 @@ class Daemon:
             raise StartupError(f"cannot use data directory {self.settings.storage.data_dir}: {exc.strerror}") from exc
         if self.crawl is None:
             self.crawl = CrawlService(self.settings)
-        self.probe = PolicySnapshotProbe(self.store, self.crawl)
+        try:
+            registry = load_registry(self.settings.policy.agents_file)
+        except RegistryError as exc:
+            raise StartupError(f"policy.agents_file: {exc}") from exc
+        self.probe = PolicySnapshotProbe(self.store, self.crawl, registry.tokens(), self.settings.policy)
         self._collector = metrics.StoreCollector(self._read_connection)
         metrics.REGISTRY.register(self._collector)
         if serve_http:

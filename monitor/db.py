@@ -133,6 +133,41 @@ def _m0001(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0002_policy_verdicts")
+def _m0002(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The verdict matrix as versions: a row holds from valid_from until valid_to (NULL: still current),
+        -- so the policy in force at any past moment can be answered.
+        CREATE TABLE policy_verdicts (
+            id INTEGER PRIMARY KEY,
+            domain TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            path_class TEXT NOT NULL,
+            crawl_allowed INTEGER NOT NULL,
+            sample TEXT NOT NULL,
+            grp TEXT NOT NULL,
+            rule_line INTEGER,
+            rule_directive TEXT,
+            rule_pattern TEXT,
+            train_ai TEXT,
+            train_ai_source TEXT,
+            ai_input TEXT,
+            ai_input_source TEXT,
+            search TEXT,
+            search_source TEXT,
+            restriction TEXT NOT NULL CHECK (restriction IN ('full', 'partial', 'none')),
+            contradictions INTEGER NOT NULL DEFAULT 0,
+            valid_from TEXT NOT NULL,
+            valid_to TEXT
+        );
+        CREATE UNIQUE INDEX policy_verdicts_current
+            ON policy_verdicts (domain, agent, path_class) WHERE valid_to IS NULL;
+        CREATE INDEX policy_verdicts_time ON policy_verdicts (domain, valid_from, valid_to);
+        """
+    )
+
+
 def open_db(path: Path, busy_timeout_ms: int = 5000, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the database at ``path``, in WAL mode, migrated to the latest schema.
 

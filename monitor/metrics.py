@@ -6,6 +6,7 @@ import logging
 import platform
 import sqlite3
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
@@ -126,6 +127,31 @@ class StoreCollector(Collector):
         outbox = GaugeMetricFamily(
             "scrapewatch_alert_outbox_pending", "Alert rows waiting in the outbox to be delivered."
         )
+        allowed = GaugeMetricFamily(
+            "scrapewatch_policy_crawl_allowed",
+            "1 if robots.txt lets this AI agent crawl this path class on this domain (current verdict).",
+            labels=["domain", "agent", "path_class"],
+        )
+        restriction = GaugeMetricFamily(
+            "scrapewatch_policy_restriction",
+            "How restricted an AI agent is on a domain: 0 none, 1 partial, 2 full (every path class disallowed).",
+            labels=["domain", "agent"],
+        )
+        contradictions = GaugeMetricFamily(
+            "scrapewatch_policy_contradictions",
+            "Verdict cells whose usage signals contradict each other, per domain.",
+            labels=["domain"],
+        )
+        last_change = GaugeMetricFamily(
+            "scrapewatch_policy_last_change_timestamp_seconds",
+            "Unix time of the latest change of the verdict matrix of a domain.",
+            labels=["domain"],
+        )
+        present = GaugeMetricFamily(
+            "scrapewatch_policy_signal_present",
+            "1 if the latest fetch of this policy file on this domain returned it (2xx).",
+            labels=["domain", "signal"],
+        )
         try:
             conn = self._open()
             try:
@@ -136,6 +162,7 @@ class StoreCollector(Collector):
                     open_incidents.add_metric([kind, severity], n)
                 (pending,) = conn.execute("SELECT count(*) FROM alert_outbox WHERE status = 'pending'").fetchone()
                 outbox.add_metric([], pending)
+                _policy_metrics(conn, allowed, restriction, contradictions, last_change, present)
             finally:
                 conn.close()
             up.add_metric([], 1)
@@ -147,3 +174,33 @@ class StoreCollector(Collector):
         yield up
         yield open_incidents
         yield outbox
+        yield allowed
+        yield restriction
+        yield contradictions
+        yield last_change
+        yield present
+
+
+_RESTRICTION = {"none": 0, "partial": 1, "full": 2}
+
+
+def _policy_metrics(conn, allowed, restriction, contradictions, last_change, present) -> None:
+    seen: set[tuple[str, str]] = set()
+    per_domain: dict[str, int] = {}
+    for domain, agent, path_class, ok, restr, contra in conn.execute(
+        "SELECT domain, agent, path_class, crawl_allowed, restriction, contradictions FROM policy_verdicts "
+        "WHERE valid_to IS NULL"
+    ):
+        allowed.add_metric([domain, agent, path_class], ok)
+        if (domain, agent) not in seen:
+            seen.add((domain, agent))
+            restriction.add_metric([domain, agent], _RESTRICTION[restr])
+        per_domain[domain] = per_domain.get(domain, 0) + (1 if contra else 0)
+    for domain, n in per_domain.items():
+        contradictions.add_metric([domain], n)
+    for domain, latest in conn.execute("SELECT domain, max(valid_from) FROM policy_verdicts GROUP BY domain"):
+        last_change.add_metric([domain], datetime.fromisoformat(latest).timestamp())
+    for domain, file, state in conn.execute(
+        "SELECT domain, file, state FROM snapshots WHERE id IN (SELECT max(id) FROM snapshots GROUP BY domain, file)"
+    ):
+        present.add_metric([domain, file], 1 if state == "present" else 0)

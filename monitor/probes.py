@@ -6,9 +6,13 @@ import logging
 import time
 
 from monitor import metrics
-from monitor.config import ProtectedDomain
+from monitor.config import PolicySettings, ProtectedDomain
 from monitor.crawl import CrawlService
 from monitor.incidents import Evaluation
+from monitor.policy.aitxt import parse_aitxt
+from monitor.policy.audit import Expectation, audit
+from monitor.policy.matrix import DomainSignals, compute
+from monitor.policy.robots_fetch import fetch_verdict
 from monitor.policy.snapshot import Fetched, FileVerdict, evaluate
 from monitor.store import Applied, ProbeRun, Store, utcnow
 from spiders.items import PolicyFileItem
@@ -21,9 +25,17 @@ class PolicySnapshotProbe:
     """Fetches a protected domain's policy files, keeps every distinct version, raises incidents on change,
     disappearance or unreachability."""
 
-    def __init__(self, store: Store, crawl: CrawlService):
+    def __init__(self, store: Store, crawl: CrawlService, agents: list[str], policy: PolicySettings):
         self.store = store
         self.crawl = crawl
+        self.agents = agents
+        self.policy = policy
+        expect = policy.expect
+        self.expectation = Expectation(
+            None if expect.agents == "all" else list(expect.agents),
+            tuple(expect.disallowed_on),
+            expect.training_reserved,
+        )
 
     async def run(self, job: str, domain: ProtectedDomain) -> Applied:
         started, t0 = utcnow(), time.monotonic()
@@ -42,6 +54,7 @@ class PolicySnapshotProbe:
             files.append((item, verdict))
             evaluation.findings.extend(verdict.findings)
             evaluation.cleared.extend(verdict.cleared)
+        cells = self._audit(domain, by_file, evaluation)
         failed = [i for i, v in files if v.state == "unreachable"]
         run = ProbeRun(
             job=job,
@@ -54,7 +67,7 @@ class PolicySnapshotProbe:
             duration_seconds=time.monotonic() - t0,
         )
         with metrics.DB_WRITE_SECONDS.time():
-            applied = self.store.apply_policy_run(run, files, evaluation)
+            applied = self.store.apply_policy_run(run, files, evaluation, cells)
         _observe(domain.domain, files, applied)
         log.info(
             "%s: %s (%s) in %.2fs, %d transition(s)",
@@ -65,6 +78,39 @@ class PolicySnapshotProbe:
             len(applied.transitions),
         )
         return applied
+
+    def _audit(self, domain: ProtectedDomain, by_file: dict[str, PolicyFileItem], evaluation: Evaluation):
+        """The verdict matrix and its findings; None when robots.txt is not audited for this domain."""
+        robots_item = by_file.get("robots.txt")
+        if robots_item is None:
+            return None
+        policy = fetch_verdict(
+            robots_item.status if robots_item.error_kind not in _NO_ANSWER else None,
+            robots_item.body,
+            too_many_redirects=robots_item.error_kind == "redirect_loop",
+        )
+        ai_item = by_file.get("ai.txt")
+        aitxt = (
+            parse_aitxt(ai_item.body, ai_item.headers.get("content-type"))
+            if ai_item is not None and ai_item.status is not None and 200 <= ai_item.status < 300
+            else None
+        )
+        cells = compute(domain.domain, DomainSignals(policy, aitxt), self.agents, self.policy.path_classes)
+        lints = (
+            [(lint.line, lint.code, lint.message) for lint in policy.robots.lints]
+            if policy.robots is not None
+            else None
+        )
+        result = audit(domain.domain, cells, self.store.current_verdicts(domain.domain), self.expectation, lints)
+        evaluation.findings.extend(result.findings)
+        evaluation.cleared.extend(result.cleared)
+        for cell in result.newly_disallowed:
+            log.info("%s: %s is newly disallowed on %s (%s)", domain.domain, cell.agent, cell.path_class, cell.sample)
+        return cells
+
+
+# A redirect loop still carries the 3xx status of its last hop; it is not an answer about robots.txt.
+_NO_ANSWER = frozenset({"redirect_loop", "timeout", "dns", "refused", "tls", "connection", "proxy", "egress_refused"})
 
 
 def _fetched(item: PolicyFileItem) -> Fetched:

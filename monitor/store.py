@@ -13,8 +13,10 @@ from typing import Any
 
 import sqlite_utils
 
+from monitor import store_verdicts
 from monitor.errors import NotFound, StorageError
 from monitor.incidents import Evaluation, IncidentState, Transition, manual_status, transition
+from monitor.policy.matrix import Cell
 from monitor.policy.snapshot import FileVerdict, Previous
 from spiders.items import PolicyFileItem
 
@@ -134,7 +136,11 @@ class Store:
     # ---- writes ------------------------------------------------------------------------------------
 
     def apply_policy_run(
-        self, run: ProbeRun, files: list[tuple[PolicyFileItem, FileVerdict]], evaluation: Evaluation
+        self,
+        run: ProbeRun,
+        files: list[tuple[PolicyFileItem, FileVerdict]],
+        evaluation: Evaluation,
+        cells: list[Cell] | None = None,
     ) -> Applied:
         """Write a policy snapshot run: run, bodies, observations, snapshots and incident changes, atomically."""
         with self._tx():
@@ -164,8 +170,14 @@ class Store:
                     ],
                 )
                 self._snapshot(item, verdict, run.finished_at)
+            if cells is not None:
+                store_verdicts.apply(self.db, run.domain, cells, run.finished_at)
             transitions, ids = self._apply_evaluation(evaluation, run.finished_at)
         return Applied(run_id, transitions, ids)
+
+    def current_verdicts(self, domain: str) -> dict[tuple[str, str], Cell]:
+        """The verdict matrix in force for ``domain``, keyed by (agent, path class)."""
+        return store_verdicts.current(self.db, domain)
 
     def record_run(self, run: ProbeRun) -> int:
         """Record a run that produced no observations (for example a job that crashed)."""

@@ -24,7 +24,27 @@ def test_demo_once_leaves_incidents_that_list_shows(demo_dir):
     kinds = {(i["kind"], i["domain"]) for i in incidents}
     assert ("policy_file_changed", "soundcloud.com") in kinds
     assert ("policy_file_unreachable", "m.soundcloud.com") in kinds
+    assert ("policy_regression", "soundcloud.com") in kinds  # the simulated robots.txt newly allows GPTBot
+    regression = next(i for i in incidents if i["kind"] == "policy_regression" and i["domain"] == "soundcloud.com")
+    assert regression["title"] == "GPTBot is newly allowed on soundcloud.com (home, track, set, audio)"
+    assert regression["severity"] == "high"
     assert all(i["status"] == "open" for i in incidents)
+
+
+def test_policy_matrix_and_history_commands(demo_dir):
+    rows = cli_json("policy", "matrix", "soundcloud.com", "--agent", "GPTBot", cwd=demo_dir)
+    assert {(r["path_class"], r["crawl_allowed"]) for r in rows} == {
+        ("home", 1),
+        ("track", 1),
+        ("set", 1),
+        ("audio", 1),
+    }
+    table = cli("policy", "matrix", "--agent", "ClaudeBot", cwd=demo_dir).stdout
+    assert "m.soundcloud.com" in table and "disallowed" in table
+    history = cli("policy", "history", "soundcloud.com", cwd=demo_dir)
+    assert history.returncode == 0
+    assert "changed: crawl_allowed" in history.stdout and "GPTBot" in history.stdout
+    assert "robots.txt present" in history.stdout
     table = cli("incidents", "list", cwd=demo_dir).stdout
     assert "robots.txt changed on soundcloud.com" in table
 

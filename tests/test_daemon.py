@@ -57,8 +57,12 @@ def test_run_once_through_http_proxy_records_snapshots(tmp_path, internet):
     ua = json.loads(db_rows(tmp_path, "SELECT headers FROM observations LIMIT 1")[0][0])
     assert ua  # response headers are kept as evidence
     # The unreachable ai.txt is a probe-health incident.
-    kinds = {i["kind"] for i in cli_json("incidents", "list", "--config", str(cfg), cwd=tmp_path)}
-    assert kinds == {"policy_file_unreachable"}
+    kinds = {(i["kind"], i["domain"]) for i in cli_json("incidents", "list", "--config", str(cfg), cwd=tmp_path)}
+    assert ("policy_file_unreachable", "m.soundcloud.com") in kinds
+    assert ("policy_breach", "soundcloud.com") in kinds  # the default expectation covers every registry agent
+    assert not [k for k in kinds if k[0] in ("policy_regression", "policy_file_changed")]  # first audit: a baseline
+    verdicts = db_rows(tmp_path, "SELECT count(*) FROM policy_verdicts WHERE valid_to IS NULL")[0][0]
+    assert verdicts == 4 * 163 * 4  # domains x registry agents x default path classes
 
 
 def test_serve_endpoints_and_sigterm(tmp_path, internet):
@@ -108,8 +112,15 @@ def test_serve_endpoints_and_sigterm(tmp_path, internet):
         assert get(f"{base}/api/incidents?colour=red")[0] == 400
         # The change is picked up on the next scheduled run, while the daemon keeps serving.
         internet.internet.set_phase(1)
-        wait_for(lambda: json.loads(get(f"{base}/api/incidents?kind=policy_file_changed")[1])["total"] >= 1,
-                 timeout=30, what="a policy_file_changed incident")  # fmt: skip
+        wait_for(lambda: json.loads(get(f"{base}/api/incidents?kind=policy_regression")[1])["total"] >= 1,
+                 timeout=30, what="a policy_regression incident")  # fmt: skip
+        regression = json.loads(get(f"{base}/api/incidents?kind=policy_regression")[1])["incidents"][0]
+        assert regression["title"].startswith("GPTBot is newly allowed on")
+        gpt_line = b'scrapewatch_policy_crawl_allowed{agent="GPTBot",domain="soundcloud.com",path_class="track"} 1.0'
+        wait_for(lambda: gpt_line in get(f"{base}/metrics")[1], timeout=30, what="GPTBot allowed in /metrics")
+        metrics = get(f"{base}/metrics")[1].decode()
+        assert 'scrapewatch_policy_restriction{agent="ClaudeBot",domain="soundcloud.com"} 2.0' in metrics
+        assert 'scrapewatch_policy_signal_present{domain="api-v2.soundcloud.com",signal="ai.txt"} 0.0' in metrics
     finally:
         internet.internet.set_phase(0)
         proc.send_signal(signal.SIGTERM)

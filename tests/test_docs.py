@@ -63,7 +63,8 @@ def test_scrape_time_metrics_are_documented(tmp_path):
     path = tmp_path / "m.db"
     open_db(path).close()
     names = {m.name for m in StoreCollector(lambda: open_db(path, migrate=False).conn).collect()}
-    assert names == {"scrapewatch_store_up", "scrapewatch_incidents_open", "scrapewatch_alert_outbox_pending"}
+    assert {"scrapewatch_store_up", "scrapewatch_incidents_open", "scrapewatch_alert_outbox_pending"} <= names
+    assert "scrapewatch_policy_crawl_allowed" in names
     for n in names:
         assert f"`{n}`" in README
 

@@ -81,7 +81,7 @@ def test_http_through_proxy_serves_soundcloud_robots(net, internet):
     assert "User-agent: GPTBot\nDisallow: /\n" in robots
     for agent in ("ClaudeBot", "CCBot", "Google-Extended", "anthropic-ai", "PerplexityBot", "Bytespider"):
         assert f"User-agent: {agent}\n" in robots
-    assert "User-agent: *\nDisallow: /search\n" in robots
+    assert "Content-Signal: search=yes, ai-train=no\nDisallow: /search\n" in robots
     assert "Sitemap: https://soundcloud.com/sitemap.xml" in robots
     assert len(internet.requests) == 1
     entry = internet.requests[0]

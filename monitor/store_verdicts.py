@@ -1,0 +1,85 @@
+"""SQL for the versioned verdict matrix; called by monitor.store inside its transactions (and for reads)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from typing import Any
+
+import sqlite_utils
+
+from monitor.policy.matrix import Cell
+
+_COLUMNS = [f.name for f in fields(Cell) if f.name != "group"] + ["grp"]
+
+
+def _row(cell: Cell) -> dict[str, Any]:
+    data = asdict(cell)
+    data["grp"] = data.pop("group")
+    data["crawl_allowed"] = int(cell.crawl_allowed)
+    return data
+
+
+def _cell(row: dict[str, Any]) -> Cell:
+    data = {k: row[k] for k in _COLUMNS}
+    data["group"] = data.pop("grp")
+    data["crawl_allowed"] = bool(data["crawl_allowed"])
+    return Cell(**data)
+
+
+def current(db: sqlite_utils.Database, domain: str) -> dict[tuple[str, str], Cell]:
+    """The verdicts in force now for ``domain``, keyed by (agent, path class)."""
+    rows = db.query("SELECT * FROM policy_verdicts WHERE domain = ? AND valid_to IS NULL", [domain])
+    return {(r["agent"], r["path_class"]): _cell(r) for r in rows}
+
+
+def at(db: sqlite_utils.Database, domain: str, when: str) -> list[dict[str, Any]]:
+    """The verdicts that held at ``when`` (ISO-8601 UTC): valid_from <= when < valid_to."""
+    return list(
+        db.query(
+            "SELECT * FROM policy_verdicts WHERE domain = ? AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?) "
+            "ORDER BY agent, path_class",
+            [domain, when, when],
+        )
+    )
+
+
+def history(db: sqlite_utils.Database, domain: str) -> list[dict[str, Any]]:
+    """Every verdict version of ``domain``, newest first."""
+    return list(
+        db.query("SELECT * FROM policy_verdicts WHERE domain = ? ORDER BY valid_from DESC, agent, path_class", [domain])
+    )
+
+
+def apply(db: sqlite_utils.Database, domain: str, cells: list[Cell], now: str) -> list[tuple[Cell | None, Cell]]:
+    """Close changed verdicts and open their new versions; returns (old, new) for every change.
+
+    Must run inside the caller's transaction. Cells that vanished (an agent dropped from the registry, a path
+    class removed from the config) are closed too.
+    """
+    before = current(db, domain)
+    changes: list[tuple[Cell | None, Cell]] = []
+    keep = set()
+    for cell in cells:
+        keep.add(cell.key)
+        old = before.get(cell.key)
+        if old == cell:
+            continue
+        if old is not None:
+            db.execute(
+                "UPDATE policy_verdicts SET valid_to = ? WHERE domain = ? AND agent = ? AND path_class = ? "
+                "AND valid_to IS NULL",
+                [now, domain, cell.agent, cell.path_class],
+            )
+        row = _row(cell)
+        row["valid_from"] = now
+        names = ", ".join(row)
+        db.execute(f"INSERT INTO policy_verdicts ({names}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+        changes.append((old, cell))
+    for key in before:
+        if key not in keep:
+            db.execute(
+                "UPDATE policy_verdicts SET valid_to = ? WHERE domain = ? AND agent = ? AND path_class = ? "
+                "AND valid_to IS NULL",
+                [now, domain, key[0], key[1]],
+            )
+    return changes
