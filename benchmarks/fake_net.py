@@ -1,11 +1,14 @@
 """A fake internet of N generated host-named domains for benchmarks, run in its own process.
 
-Usage: python benchmarks/fake_net.py N  -> prints the proxy URL on stdout, serves until killed.
+Usage: python benchmarks/fake_net.py N  -> prints the proxy URL on stdout, serves until killed; on SIGTERM
+it prints its own peak RSS (MiB) on stdout and exits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import resource
+import signal
 import sys
 
 from monitor.demo.internet import FakeInternet
@@ -13,9 +16,13 @@ from monitor.demo.model import Site, by_host, text
 
 ROBOTS = (
     "User-agent: GPTBot\nDisallow: /\n\nUser-agent: ClaudeBot\nUser-agent: CCBot\nDisallow: /\n\n"
-    "User-agent: *\nDisallow: /search\nDisallow: /you/\n" + "".join(f"Disallow: /private/{i}/\n" for i in range(80))
-)  # about 2 KB, like a real robots.txt
-AI_TXT = "# Spawning ai.txt\nUser-Agent: *\nDisallow: *.mp3\nDisallow: *.m4a\nDisallow: *.opus\n"
+    "User-agent: Google-Extended\nContent-Usage: train-ai=n\nContent-Usage: /tracks/ train-ai=n, ai-input=n\n"
+    "Allow: /\n\n"
+    "User-agent: *\nContent-Signal: search=yes, ai-train=no\nDisallow: /search\nDisallow: /you/\n"
+    "Disallow: /*/sets/*?\nAllow: /tracks/*/streams$\n" + "".join(f"Disallow: /private/{i}/\n" for i in range(80))
+)  # about 2 KB, like a real robots.txt, with every robots.txt-borne signal the audit reads
+AI_TXT = "# Spawning ai.txt\nUser-Agent: *\nDisallow: *.mp3\nDisallow: *.m4a\nDisallow: *.opus\nDisallow: /media/\n"
+TDMREP = '[{"location": "/*", "tdm-reservation": 1, "tdm-policy": "https://example.org/tdm-policy.json"}]'
 
 
 def host(i: int) -> str:
@@ -23,16 +30,34 @@ def host(i: int) -> str:
 
 
 def sites(n: int) -> dict[str, Site]:
-    routes = {"/robots.txt": text(ROBOTS), "/ai.txt": text(AI_TXT)}
+    """N sites serving robots.txt, ai.txt and TDMRep (everything the policy audit reads)."""
+    routes = {
+        "/robots.txt": text(ROBOTS),
+        "/ai.txt": text(AI_TXT),
+        "/.well-known/tdmrep.json": text(TDMREP, content_type="application/json"),
+    }
     return by_host(Site(host(i), routes) for i in range(n))
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 async def main(n: int) -> None:
     net = FakeInternet(sites(n))
     await net.start()
     print(net.url, flush=True)
-    await asyncio.Event().wait()
+    done = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.set)
+    await done.wait()
+    print(f"{peak_rss_mib():.0f}", flush=True)
 
 
 if __name__ == "__main__":
+    try:
+        import uvloop
+
+        uvloop.install()  # the server must not be the bottleneck
+    except ImportError:
+        pass
     asyncio.run(main(int(sys.argv[1])))

@@ -72,6 +72,7 @@ async def scrapy_fetch(proxy: str, n: int, concurrency: int, polite: bool) -> fl
 
 
 async def full_probe(proxy: str, n: int, concurrency: int) -> float:
+    from monitor.agents import load_registry
     from monitor.crawl import CrawlService
     from monitor.db import open_db
     from monitor.probes import PolicySnapshotProbe
@@ -80,7 +81,7 @@ async def full_probe(proxy: str, n: int, concurrency: int) -> float:
     data = Path(tempfile.mkdtemp())
     crawl = CrawlService(settings_for(proxy, data), scrapy_overrides={"AUTOTHROTTLE_ENABLED": False})
     store = Store(open_db(data / "bench.db"))
-    probe = PolicySnapshotProbe(store, crawl)
+    probe = PolicySnapshotProbe(store, crawl, load_registry().tokens(), load_settings(env={}).policy)
     domains = [ProtectedDomain(domain=host(i), scheme="http") for i in range(n)]
     t0 = time.perf_counter()
     await bounded((probe.run(f"bench:{d.domain}", d) for d in domains), concurrency)

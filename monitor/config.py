@@ -29,7 +29,7 @@ DEFAULT_USER_AGENT = (
     f"scrapewatch/{__version__} (SoundCloud trust & safety policy and exposure monitor; "
     "+https://soundcloud.com/pages/contact)"
 )
-POLICY_FILES = ("robots.txt", "ai.txt")
+POLICY_FILES = ("robots.txt", "ai.txt", ".well-known/tdmrep.json")
 _HOST_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scrapy import signals
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.settings import Settings as ScrapySettings
 
@@ -75,6 +76,30 @@ def _finish_reason(crawler: Crawler) -> str | None:
         return None
 
 
+def _target(domain: ProtectedDomain, files: list[str]) -> dict[str, Any]:
+    return {"domain": domain.domain, "files": {file: domain.url(file) for file in files}}
+
+
+class WidePoolHTTP11DownloadHandler(HTTP11DownloadHandler):
+    """Scrapy's HTTP/1.1 handler keeping up to CONCURRENT_REQUESTS idle connections per pool key.
+
+    Through a forward proxy every http:// request shares the proxy's key, and the stock pool keeps only
+    CONCURRENT_REQUESTS_PER_DOMAIN idle connections: a many-domain crawl would churn connections.
+    """
+
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        self._pool.maxPersistentPerHost = max(
+            crawler.settings.getint("CONCURRENT_REQUESTS"), crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
+        )
+
+
+# Settings of a many-domain crawl on top of the service's (the caller's overrides win).
+_BATCH_SETTINGS: dict[str, Any] = {
+    "DOWNLOAD_HANDLERS": {"http": f"{__name__}.WidePoolHTTP11DownloadHandler"},
+}
+
+
 class CrawlService:
     """Owns the process's one AsyncCrawlerRunner; each fetch is one crawl, run as an asyncio Task.
 
@@ -105,15 +130,59 @@ class CrawlService:
         if self._stopping:
             raise CrawlError(f"not fetching {domain.domain}: the crawl service is stopping")
         files = list(dict.fromkeys(domain.files))
-        targets = [{"domain": domain.domain, "files": {file: domain.url(file) for file in files}}]
+        collector, crawler = await self._crawl([_target(domain, files)], domain.domain, None)
+        return self._complete(domain, files, collector, crawler)
+
+    async def fetch_policy_files_many(
+        self, domains: list[ProtectedDomain], *, overrides: Mapping[str, Any] | None = None
+    ) -> dict[str, list[PolicyFileItem]]:
+        """Fetch the policy files of many domains in ONE crawl: ``{domain: items in domain.files order}``.
+
+        The same guarantees as :meth:`fetch_policy_files` for every domain (failures are items); a
+        missing item anywhere, a spider error, a failed crawl or a stop is a :class:`CrawlError`.
+        ``overrides`` are Scrapy settings for this crawl only (e.g. ``CONCURRENT_REQUESTS``, the global
+        number of requests in flight); ``CONCURRENT_REQUESTS_PER_DOMAIN`` still bounds each host.
+        """
+        unique = list({d.domain: d for d in domains}.values())
+        if not unique:
+            return {}
+        label = f"{len(unique)} domains ({unique[0].domain}, ...)" if len(unique) > 1 else unique[0].domain
+        if self._stopping:
+            raise CrawlError(f"not fetching {label}: the crawl service is stopping")
+        wanted = {d.domain: list(dict.fromkeys(d.files)) for d in unique}
+        targets = [_target(d, wanted[d.domain]) for d in unique]
+        settings = {**_BATCH_SETTINGS, **(overrides or {})}
+        collector, crawler = await self._crawl(targets, label, settings)
+        by_key: dict[tuple[str, str], PolicyFileItem] = {}
+        for item in collector.items:
+            by_key.setdefault((item.domain, item.file), item)
+        missing = [f"{d}/{f}" for d, files in wanted.items() for f in files if (d, f) not in by_key]
+        if missing or collector.spider_errors:
+            errors = "; ".join(collector.spider_errors[:3]) or "none"
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            raise CrawlError(
+                f"the policy_files crawl of {label} ended ({_finish_reason(crawler)}) without an item for "
+                f"{shown or 'every file'}; spider errors: {errors}"
+            )
+        return {d: [by_key[(d, f)] for f in files] for d, files in wanted.items()}
+
+    async def _crawl(
+        self, targets: list[dict[str, Any]], label: str, overrides: Mapping[str, Any] | None
+    ) -> tuple[_Collector, Crawler]:
+        """Run one policy_files crawl over ``targets`` to its end; cancellation asks it to stop."""
         collector = _Collector()
         try:
-            crawler = self._runner.create_crawler(PolicyFilesSpider)
+            if overrides:
+                settings = self._runner.settings.copy()
+                settings.update(dict(overrides), priority="cmdline")
+                crawler = self._runner.create_crawler(Crawler(PolicyFilesSpider, settings))
+            else:
+                crawler = self._runner.create_crawler(PolicyFilesSpider)
             crawler.signals.connect(collector.item_scraped, signal=signals.item_scraped)
             crawler.signals.connect(collector.spider_error, signal=signals.spider_error)
             task = self._runner.crawl(crawler, targets=targets)
         except Exception as exc:
-            raise CrawlError(f"cannot start the policy_files crawl of {domain.domain}: {exc}") from exc
+            raise CrawlError(f"cannot start the policy_files crawl of {label}: {exc}") from exc
         self._crawls[task] = crawler
         task.add_done_callback(self._forget)
         try:
@@ -122,12 +191,12 @@ class CrawlService:
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if task.cancelled() and not (current and current.cancelling()):
-                raise CrawlError(f"the policy_files crawl of {domain.domain} was stopped before it began") from None
+                raise CrawlError(f"the policy_files crawl of {label} was stopped before it began") from None
             self._request_stop(crawler, task)
             raise
         except Exception as exc:
-            raise CrawlError(f"the policy_files crawl of {domain.domain} failed: {exc!r}") from exc
-        return self._complete(domain, files, collector, crawler)
+            raise CrawlError(f"the policy_files crawl of {label} failed: {exc!r}") from exc
+        return collector, crawler
 
     def _complete(
         self, domain: ProtectedDomain, files: list[str], collector: _Collector, crawler: Crawler

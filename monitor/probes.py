@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -13,6 +14,7 @@ from monitor.policy.aitxt import parse_aitxt
 from monitor.policy.audit import Expectation, audit
 from monitor.policy.matrix import DomainSignals, compute
 from monitor.policy.robots_fetch import fetch_verdict
+from monitor.policy.signals import parse_tdmrep_json
 from monitor.policy.snapshot import Fetched, FileVerdict, evaluate
 from monitor.store import Applied, ProbeRun, Store, utcnow
 from spiders.items import PolicyFileItem
@@ -40,6 +42,29 @@ class PolicySnapshotProbe:
     async def run(self, job: str, domain: ProtectedDomain) -> Applied:
         started, t0 = utcnow(), time.monotonic()
         items = await self.crawl.fetch_policy_files(domain)
+        return self._apply(job, domain, items, started, t0)
+
+    async def run_many(self, jobs: list[tuple[str, ProtectedDomain]], chunk: int = 500) -> list[Applied]:
+        """:meth:`run` for many (job, domain) pairs, fetching ``chunk`` domains per crawl; results in job order.
+
+        A run's start time and duration are those of its chunk's crawl plus its own evaluation.
+        """
+        if chunk < 1:
+            raise ValueError("chunk must be at least 1")
+        applied: list[Applied] = []
+        for at in range(0, len(jobs), chunk):
+            batch = jobs[at : at + chunk]
+            started, t0 = utcnow(), time.monotonic()
+            fetched = await self.crawl.fetch_policy_files_many([domain for _, domain in batch])
+            for job, domain in batch:
+                applied.append(self._apply(job, domain, fetched[domain.domain], started, t0))
+                await asyncio.sleep(0)  # evaluation is CPU work: let the daemon's other tasks breathe
+        return applied
+
+    def _apply(
+        self, job: str, domain: ProtectedDomain, items: list[PolicyFileItem], started: str, t0: float
+    ) -> Applied:
+        """Everything after the fetch: evaluate each file, audit the matrix, store in one transaction."""
         by_file = {i.file: i for i in items}
         for file in domain.files:  # a spider that yielded nothing for a file must not hide it
             if file not in by_file:
@@ -92,10 +117,13 @@ class PolicySnapshotProbe:
         ai_item = by_file.get("ai.txt")
         aitxt = (
             parse_aitxt(ai_item.body, ai_item.headers.get("content-type"))
-            if ai_item is not None and ai_item.status is not None and 200 <= ai_item.status < 300
+            if ai_item is not None and _ok(ai_item)
             else None
         )
-        cells = compute(domain.domain, DomainSignals(policy, aitxt), self.agents, self.policy.path_classes)
+        tdm_item = by_file.get(".well-known/tdmrep.json")
+        tdmrep = parse_tdmrep_json(tdm_item.body) if tdm_item is not None and _ok(tdm_item) else None
+        signals = DomainSignals(policy, aitxt, tdmrep)
+        cells = compute(domain.domain, signals, self.agents, self.policy.path_classes)
         lints = (
             [(lint.line, lint.code, lint.message) for lint in policy.robots.lints]
             if policy.robots is not None
@@ -111,6 +139,10 @@ class PolicySnapshotProbe:
 
 # A redirect loop still carries the 3xx status of its last hop; it is not an answer about robots.txt.
 _NO_ANSWER = frozenset({"redirect_loop", "timeout", "dns", "refused", "tls", "connection", "proxy", "egress_refused"})
+
+
+def _ok(item: PolicyFileItem) -> bool:
+    return item.status is not None and 200 <= item.status < 300
 
 
 def _fetched(item: PolicyFileItem) -> Fetched:

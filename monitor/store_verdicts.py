@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any
 
 import sqlite_utils
@@ -12,8 +12,12 @@ from monitor.policy.matrix import Cell
 _COLUMNS = [f.name for f in fields(Cell) if f.name != "group"] + ["grp"]
 
 
+_FIELDS = [f.name for f in fields(Cell)]
+
+
 def _row(cell: Cell) -> dict[str, Any]:
-    data = asdict(cell)
+    # getattr, not dataclasses.asdict: asdict deep-copies, and this runs for every cell of every audit.
+    data = {name: getattr(cell, name) for name in _FIELDS}
     data["grp"] = data.pop("group")
     data["crawl_allowed"] = int(cell.crawl_allowed)
     return data
@@ -59,27 +63,31 @@ def apply(db: sqlite_utils.Database, domain: str, cells: list[Cell], now: str) -
     before = current(db, domain)
     changes: list[tuple[Cell | None, Cell]] = []
     keep = set()
+    closing: list[list[Any]] = []
+    rows: list[dict[str, Any]] = []
     for cell in cells:
         keep.add(cell.key)
         old = before.get(cell.key)
         if old == cell:
             continue
         if old is not None:
-            db.execute(
-                "UPDATE policy_verdicts SET valid_to = ? WHERE domain = ? AND agent = ? AND path_class = ? "
-                "AND valid_to IS NULL",
-                [now, domain, cell.agent, cell.path_class],
-            )
+            closing.append([now, domain, cell.agent, cell.path_class])
         row = _row(cell)
         row["valid_from"] = now
-        names = ", ".join(row)
-        db.execute(f"INSERT INTO policy_verdicts ({names}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+        rows.append(row)
         changes.append((old, cell))
-    for key in before:
-        if key not in keep:
-            db.execute(
-                "UPDATE policy_verdicts SET valid_to = ? WHERE domain = ? AND agent = ? AND path_class = ? "
-                "AND valid_to IS NULL",
-                [now, domain, key[0], key[1]],
-            )
+    close_sql = (
+        "UPDATE policy_verdicts SET valid_to = ? WHERE domain = ? AND agent = ? AND path_class = ? AND valid_to IS NULL"
+    )
+    if closing:
+        db.conn.executemany(close_sql, closing)
+    if rows:
+        names = list(rows[0])
+        db.conn.executemany(
+            f"INSERT INTO policy_verdicts ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            [[r[n] for n in names] for r in rows],
+        )
+    vanished = [[now, domain, key[0], key[1]] for key in before if key not in keep]
+    if vanished:
+        db.conn.executemany(close_sql, vanished)
     return changes

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers.http_servers import FakeDns, FakeSite, RawServer, Reply
+from helpers.http_servers import FakeDns, FakeSite, RawServer, Reply, closed_port
 
 from monitor import reactor
 from monitor.config import ProtectedDomain, Settings, load_settings
@@ -81,6 +81,7 @@ def test_protected_host_is_fetched_through_the_proxy_without_dns(fake_dns):
         service = CrawlService(make_settings(proxy=proxy.url(), user_agent="probe/9"), scrapy_overrides=FAST)
         items = reactor.run(service.fetch_policy_files(ProtectedDomain(domain="soundcloud.com", scheme="http")))
     assert sorted(r.requestline for r in proxy.requests) == [
+        "GET http://soundcloud.com/.well-known/tdmrep.json HTTP/1.1",
         "GET http://soundcloud.com/ai.txt HTTP/1.1",
         "GET http://soundcloud.com/robots.txt HTTP/1.1",
     ]
@@ -89,6 +90,7 @@ def test_protected_host_is_fetched_through_the_proxy_without_dns(fake_dns):
     assert [(i.domain, i.file, i.status, i.body) for i in items] == [
         ("soundcloud.com", "robots.txt", 200, ROBOTS),
         ("soundcloud.com", "ai.txt", 200, AI_TXT),
+        ("soundcloud.com", ".well-known/tdmrep.json", 404, b"not found\n"),
     ]
     assert items[0].url == "http://soundcloud.com/robots.txt" and service.active() == 0
 
@@ -234,3 +236,114 @@ def test_a_process_that_crawled_exits_promptly():
         )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["200"]
+
+
+# --- many domains in one crawl ------------------------------------------------------------------------
+
+
+def bench_sites(n: int) -> dict:
+    from monitor.demo.model import Site, by_host, text
+
+    return by_host(
+        Site(f"d{i:02d}.many.test", {"/robots.txt": text(f"# d{i:02d}\n"), "/ai.txt": text(f"# ai d{i:02d}\n")})
+        for i in range(n)
+    )
+
+
+def many(n: int, *extra: str) -> list[ProtectedDomain]:
+    names = [f"d{i:02d}.many.test" for i in range(n)] + list(extra)
+    return [ProtectedDomain(domain=name, scheme="http", files=["robots.txt", "ai.txt"]) for name in names]
+
+
+def test_fifty_domains_in_one_crawl_through_the_proxy(fake_dns):
+    from monitor.demo.internet import BackgroundInternet
+
+    with BackgroundInternet(bench_sites(50)) as net:
+        service = CrawlService(make_settings(proxy=net.url), scrapy_overrides={**FAST, "CONCURRENT_REQUESTS": 32})
+        crawls = []
+        service._runner.crawl = _counting(service._runner.crawl, crawls)
+        result = reactor.run(service.fetch_policy_files_many(many(50)))
+        via = {r.via for r in net.internet.requests}
+    assert len(crawls) == 1 and service.active() == 0 and fake_dns.lookups == []
+    assert list(result) == [f"d{i:02d}.many.test" for i in range(50)] and via == {"proxy"}
+    assert sum(len(items) for items in result.values()) == 100
+    for name, items in result.items():
+        assert [(i.domain, i.file, i.status, i.error_kind) for i in items] == [
+            (name, "robots.txt", 200, None),
+            (name, "ai.txt", 200, None),
+        ]
+        assert items[0].body == f"# {name[:3]}\n".encode() and items[1].body == f"# ai {name[:3]}\n".encode()
+
+
+def test_a_dead_domain_in_a_batch_only_fails_its_own_items():
+    from monitor.demo.internet import BackgroundInternet
+
+    with BackgroundInternet(bench_sites(49)) as net:
+        service = CrawlService(make_settings(proxy=net.url), scrapy_overrides=FAST)
+        result = reactor.run(service.fetch_policy_files_many(many(49, "dead.many.test")))
+    assert [(i.file, i.status, i.error_kind) for i in result["dead.many.test"]] == [
+        ("robots.txt", 502, "http_5xx"),
+        ("ai.txt", 502, "http_5xx"),
+    ]
+    alive = [i for d, items in result.items() if d != "dead.many.test" for i in items]
+    assert len(alive) == 98 and {(i.status, i.error_kind) for i in alive} == {(200, None)}
+
+
+def test_a_refused_domain_in_a_batch_is_a_connection_error_item():
+    with FakeSite({"/robots.txt": Reply(200, ROBOTS), "/ai.txt": Reply(200, AI_TXT)}) as site:
+        service = CrawlService(make_settings(allow_private_networks=True), scrapy_overrides=FAST)
+        dead = local(closed_port())
+        result = reactor.run(service.fetch_policy_files_many([local(site.port), dead]))
+    assert [(i.status, i.error_kind) for i in result[f"127.0.0.1:{site.port}"]] == [(200, None), (200, None)]
+    assert [i.error_kind for i in result[dead.domain]] == ["refused", "refused"]
+
+
+def test_a_missing_item_in_a_batch_is_a_crawl_error_naming_it(monkeypatch):
+    original = PolicyFilesSpider._response_item
+
+    def drop_ai_txt(self, response, meta):
+        item = original(self, response, meta)
+        return None if item.file == "ai.txt" and item.domain.endswith(f":{port}") else item
+
+    async def parse(self, response):
+        item = self._response_item(response, response.meta)
+        if item is not None:
+            yield item
+
+    monkeypatch.setattr(PolicyFilesSpider, "_response_item", drop_ai_txt)
+    monkeypatch.setattr(PolicyFilesSpider, "parse", parse)
+    with FakeSite({"/robots.txt": Reply(200, ROBOTS), "/ai.txt": Reply(200, AI_TXT)}) as site:
+        port = site.port
+        service = CrawlService(make_settings(allow_private_networks=True), scrapy_overrides=FAST)
+        with pytest.raises(CrawlError, match=rf"127\.0\.0\.1:{port}/ai\.txt"):
+            reactor.run(service.fetch_policy_files_many([local(port)]))
+
+
+def test_cancelling_a_batch_stops_its_crawl_and_stop_refuses_new_batches():
+    with RawServer(hold=True) as silent:
+        settings = make_settings(allow_private_networks=True, timeout_seconds=1)
+        service = CrawlService(settings, scrapy_overrides={**FAST, "CONCURRENT_REQUESTS": 1})
+
+        async def scenario():
+            fetch = asyncio.ensure_future(service.fetch_policy_files_many([local(silent.port)]))
+            while silent.connections == 0:
+                await asyncio.sleep(0.02)
+            fetch.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await fetch
+            finished = await service.join(5)
+            await service.stop()
+            with pytest.raises(CrawlError, match="stopping"):
+                await service.fetch_policy_files_many([local(silent.port)])
+            return finished
+
+        assert reactor.run(scenario()) is True
+    assert service.active() == 0 and silent.connections == 1
+
+
+def _counting(crawl, calls: list):
+    def wrapper(*args, **kwargs):
+        calls.append(args)
+        return crawl(*args, **kwargs)
+
+    return wrapper

@@ -50,7 +50,7 @@ def test_run_once_through_http_proxy_records_snapshots(tmp_path, internet):
     assert ("soundcloud.com", "robots.txt", "present") in snaps
     assert ("m.soundcloud.com", "ai.txt", "unreachable") in snaps
     assert ("api-v2.soundcloud.com", "ai.txt", "missing") in snaps
-    assert len(snaps) == 8
+    assert len(snaps) == 12  # 4 domains x robots.txt, ai.txt, .well-known/tdmrep.json
     # The names went to the proxy (CONNECT for https), never to DNS.
     hosts = {(r.host, r.via) for r in internet.internet.requests}
     assert ("soundcloud.com", "connect") in hosts
@@ -173,7 +173,14 @@ def test_sigkill_mid_cycle_loses_no_committed_incident(tmp_path, internet):
     )
     try:
         db = tmp_path / "data" / "scrapewatch.db"
-        wait_for(lambda: db.exists() and db_rows(tmp_path, "SELECT id FROM incidents"), what="a committed incident")
+
+        def committed_incident():
+            try:
+                return db.exists() and db_rows(tmp_path, "SELECT id FROM incidents")
+            except sqlite3.OperationalError:  # the schema is not migrated yet
+                return False
+
+        wait_for(committed_incident, what="a committed incident")
         # slow.test's fetch is still pending here (timeout 3 s): the process dies mid-cycle.
         assert any(r.host == "slow.test" for r in internet.internet.requests)
         committed = db_rows(tmp_path, "SELECT id, dedupe_key FROM incidents")

@@ -90,6 +90,10 @@ register(
                 0: text(_file("soundcloud.com/ai.txt"), headers=_EDGE),
                 1: text(_file("soundcloud.com/ai.phase1.txt"), headers=_EDGE),
             },
+            # TDMRep (W3C CG): text-and-data-mining rights reserved everywhere, with a policy document.
+            "/.well-known/tdmrep.json": text(
+                _file("soundcloud.com/tdmrep.json"), content_type="application/json", headers=_EDGE
+            ),
         },
     )
 )

@@ -97,3 +97,13 @@ def test_lints_become_a_low_incident_only_when_known():
     assert lint.severity == "low" and "line 3" in lint.detail and "cosmetic" not in lint.detail
     unknown = audit("soundcloud.com", list(matrix().values()), {}, EXPECT, None)
     assert "policy_lint:soundcloud.com:robots.txt" not in unknown.cleared
+
+
+def test_tdmrep_reservation_reserves_training():
+    from monitor.policy.signals import parse_tdmrep_json
+
+    tdm = parse_tdmrep_json(b'[{"location": "/artist/*", "tdm-reservation": 1}]')
+    signals = DomainSignals(fetch_verdict(200, ROBOTS), None, tdm)
+    m = {(c.agent, c.path_class): c for c in compute("soundcloud.com", signals, ["GPTBot"], CLASSES)}
+    assert m[("GPTBot", "track")].train_ai == "no" and m[("GPTBot", "track")].train_ai_source.startswith("tdmrep")
+    assert m[("GPTBot", "home")].train_ai is None  # outside the reserved location
