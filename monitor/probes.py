@@ -79,7 +79,7 @@ class PolicySnapshotProbe:
             files.append((item, verdict))
             evaluation.findings.extend(verdict.findings)
             evaluation.cleared.extend(verdict.cleared)
-        cells = self._audit(domain, by_file, evaluation)
+        cells, previous_cells = self._audit(domain, by_file, evaluation)
         failed = [i for i, v in files if v.state == "unreachable"]
         run = ProbeRun(
             job=job,
@@ -92,7 +92,7 @@ class PolicySnapshotProbe:
             duration_seconds=time.monotonic() - t0,
         )
         with metrics.DB_WRITE_SECONDS.time():
-            applied = self.store.apply_policy_run(run, files, evaluation, cells)
+            applied = self.store.apply_policy_run(run, files, evaluation, cells, previous_cells)
         _observe(domain.domain, files, applied)
         log.info(
             "%s: %s (%s) in %.2fs, %d transition(s)",
@@ -105,10 +105,10 @@ class PolicySnapshotProbe:
         return applied
 
     def _audit(self, domain: ProtectedDomain, by_file: dict[str, PolicyFileItem], evaluation: Evaluation):
-        """The verdict matrix and its findings; None when robots.txt is not audited for this domain."""
+        """The verdict matrix and the verdicts it replaces; (None, None) when robots.txt is not audited here."""
         robots_item = by_file.get("robots.txt")
         if robots_item is None:
-            return None
+            return None, None
         policy = fetch_verdict(
             robots_item.status if robots_item.error_kind not in _NO_ANSWER else None,
             robots_item.body,
@@ -129,12 +129,14 @@ class PolicySnapshotProbe:
             if policy.robots is not None
             else None
         )
-        result = audit(domain.domain, cells, self.store.current_verdicts(domain.domain), self.expectation, lints)
+        # One job per domain runs at a time (max_instances=1), so these stay current until the write.
+        previous = self.store.current_verdicts(domain.domain)
+        result = audit(domain.domain, cells, previous, self.expectation, lints)
         evaluation.findings.extend(result.findings)
         evaluation.cleared.extend(result.cleared)
         for cell in result.newly_disallowed:
             log.info("%s: %s is newly disallowed on %s (%s)", domain.domain, cell.agent, cell.path_class, cell.sample)
-        return cells
+        return cells, previous
 
 
 # A redirect loop still carries the 3xx status of its last hop; it is not an answer about robots.txt.

@@ -141,6 +141,7 @@ class Store:
         files: list[tuple[PolicyFileItem, FileVerdict]],
         evaluation: Evaluation,
         cells: list[Cell] | None = None,
+        previous_cells: dict[tuple[str, str], Cell] | None = None,
     ) -> Applied:
         """Write a policy snapshot run: run, bodies, observations, snapshots and incident changes, atomically."""
         with self._tx():
@@ -171,7 +172,7 @@ class Store:
                 )
                 self._snapshot(item, verdict, run.finished_at)
             if cells is not None:
-                store_verdicts.apply(self.db, run.domain, cells, run.finished_at)
+                store_verdicts.apply(self.db, run.domain, cells, run.finished_at, previous_cells)
             transitions, ids = self._apply_evaluation(evaluation, run.finished_at)
         return Applied(run_id, transitions, ids)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 import sqlite_utils
@@ -30,10 +30,22 @@ def _cell(row: dict[str, Any]) -> Cell:
     return Cell(**data)
 
 
+_SELECT = ", ".join("grp" if name == "group" else name for name in [f.name for f in fields(Cell)])
+
+
 def current(db: sqlite_utils.Database, domain: str) -> dict[tuple[str, str], Cell]:
     """The verdicts in force now for ``domain``, keyed by (agent, path class)."""
-    rows = db.query("SELECT * FROM policy_verdicts WHERE domain = ? AND valid_to IS NULL", [domain])
-    return {(r["agent"], r["path_class"]): _cell(r) for r in rows}
+    # Plain tuples straight into Cell: this runs for every audited domain, ~650 rows each.
+    rows = db.conn.execute(
+        f"SELECT {_SELECT} FROM policy_verdicts WHERE domain = ? AND valid_to IS NULL", [domain]
+    ).fetchall()
+    out = {}
+    for row in rows:
+        cell = Cell(*row)
+        if not isinstance(cell.crawl_allowed, bool):
+            cell = replace(cell, crawl_allowed=bool(cell.crawl_allowed))
+        out[cell.key] = cell
+    return out
 
 
 def at(db: sqlite_utils.Database, domain: str, when: str) -> list[dict[str, Any]]:
@@ -54,13 +66,21 @@ def history(db: sqlite_utils.Database, domain: str) -> list[dict[str, Any]]:
     )
 
 
-def apply(db: sqlite_utils.Database, domain: str, cells: list[Cell], now: str) -> list[tuple[Cell | None, Cell]]:
+def apply(
+    db: sqlite_utils.Database,
+    domain: str,
+    cells: list[Cell],
+    now: str,
+    before: dict[tuple[str, str], Cell] | None = None,
+) -> list[tuple[Cell | None, Cell]]:
     """Close changed verdicts and open their new versions; returns (old, new) for every change.
 
     Must run inside the caller's transaction. Cells that vanished (an agent dropped from the registry, a path
-    class removed from the config) are closed too.
+    class removed from the config) are closed too. ``before`` may pass the current verdicts the caller already
+    read (one job per domain at a time keeps them current); otherwise they are read here.
     """
-    before = current(db, domain)
+    if before is None:
+        before = current(db, domain)
     changes: list[tuple[Cell | None, Cell]] = []
     keep = set()
     closing: list[list[Any]] = []

@@ -94,10 +94,13 @@ def audit(
                     {"agent": agent, "path_classes": classes})
         )  # fmt: skip
     if previous:
-        still_open = set(by_agent)
-        for agent in sorted({c.agent for c in cells} - still_open):
-            agent_cells = [c for c in cells if c.agent == agent and c.path_class in expect.disallowed_on]
-            if agent_cells and not any(c.crawl_allowed for c in agent_cells):
+        forbidden: dict[str, list[Cell]] = {}
+        for c in cells:
+            if c.path_class in expect.disallowed_on:
+                forbidden.setdefault(c.agent, []).append(c)
+        for agent in sorted(set(forbidden) - set(by_agent)):
+            agent_cells = forbidden[agent]
+            if not any(c.crawl_allowed for c in agent_cells):
                 out.cleared.append(f"policy_regression:{domain}:{agent}")
 
     # Contradictions between usage signals.
