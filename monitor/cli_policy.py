@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 from pathlib import Path
 from typing import IO, Any
 
@@ -99,7 +100,7 @@ def explain(
     if batch is not None:
         if agent or url or robots_path:
             raise click.UsageError("--batch cannot be combined with --agent, --url or --robots")
-        failed = run_batch(batch, click.get_text_stream("stdout"))
+        failed = run_batch(batch, sys.stdout)
         if failed:
             click.echo(f"error: {failed} batch line(s) failed", err=True)
             raise SystemExit(EXIT_FAILED)

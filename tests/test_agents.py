@@ -181,15 +181,16 @@ def test_update_from_file_prints_diff_and_writes(tmp_path):
     assert again["added"] == again["removed"] == again["changed"] == [] and again["agents"] == 2
 
 
-def test_update_default_target_is_under_the_current_directory(tmp_path):
+def test_update_default_target_is_under_the_current_directory(tmp_path, monkeypatch):
     new = tmp_path / "new.json"
     new.write_text(json.dumps([{"token": "OnlyBot", "operator": "o", "function": "f", "respects_robots": "Yes"}]))
-    runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=tmp_path) as cwd:
-        out = runner.invoke(agents, ["update", "--from", str(new)])
-        assert out.exit_code == 0, out.output
-        assert "+ OnlyBot" in out.output and "- GPTBot" in out.output  # diffed against the bundled list
-        assert load_registry(tmp_path / cwd / "data" / "ai_agents.csv").tokens() == ["OnlyBot"]
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    out = CliRunner().invoke(agents, ["update", "--from", str(new)])
+    assert out.exit_code == 0, out.output
+    assert "+ OnlyBot" in out.output and "- GPTBot" in out.output  # diffed against the bundled list
+    assert load_registry(cwd / "data" / "ai_agents.csv").tokens() == ["OnlyBot"]
 
 
 @pytest.mark.parametrize("bad", [SMALL + "gptbot,x,y,No,\n", "\x89PNG\r\n\x1a\n\x00\x00garbage", SMALL + ",x,y,No,\n"])
