@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -93,10 +94,21 @@ def policy() -> None:
     help="JSONL file ('-' for stdin) of {robots, agent, url} objects; writes one JSON verdict per line.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration.")
+@click.pass_context
 def explain(
-    agent: str | None, url: str | None, robots_path: Path | None, batch: IO[bytes] | None, as_json: bool
+    ctx: click.Context,
+    agent: str | None,
+    url: str | None,
+    robots_path: Path | None,
+    batch: IO[bytes] | None,
+    as_json: bool,
+    config_path: Path | None,
 ) -> None:
-    """Explain whether AGENT may fetch URL under a robots.txt: verdict, deciding line and pattern, group."""
+    """Explain whether AGENT may fetch URL under a robots.txt: verdict, deciding line and pattern, group.
+
+    Without --robots, the URL's live robots.txt is fetched (through the configured proxy) and nothing is recorded.
+    """
     if batch is not None:
         if agent or url or robots_path:
             raise click.UsageError("--batch cannot be combined with --agent, --url or --robots")
@@ -105,18 +117,74 @@ def explain(
             click.echo(f"error: {failed} batch line(s) failed", err=True)
             raise SystemExit(EXIT_FAILED)
         return
-    if robots_path is None:
-        raise click.UsageError("--robots FILE is required until live fetching lands")
     if agent is None or url is None:
-        raise click.UsageError("--agent and --url are required with --robots")
-    robots = parse(robots_path.read_bytes())
-    verdict = robots.match(agent, url)
+        raise click.UsageError("--agent and --url are required (or --batch FILE)")
+    if robots_path is None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise click.UsageError("--url must be an absolute http(s) URL to fetch its robots.txt")
+        _, _, fetched = _live_audit(ctx, config_path, parts.netloc, parts.scheme, [agent])
+        if fetched.robots is None:
+            click.echo(f"robots.txt of {parts.netloc}: {fetched.reason}", err=True)
+        robots = fetched.robots or parse(b"")
+        verdict = fetched.match(agent, url)
+    else:
+        robots = parse(robots_path.read_bytes())
+        verdict = robots.match(agent, url)
     if as_json:
         lints = [{"line": x.line, "code": x.code, "message": x.message} for x in robots.lints]
         payload = {"agent": agent, "url": url, **verdict_json(verdict), "lints": lints}
         click.echo(json.dumps(payload, ensure_ascii=False))
     else:
         click.echo(_describe(agent, url, robots, verdict))
+
+
+def _live_audit(ctx: click.Context, config_path: Path | None, host: str, scheme: str, agents: list[str] | None):
+    """Fetch and audit HOST once through the configured proxy; records nothing."""
+    from monitor import reactor
+    from monitor.agents import load_registry
+    from monitor.cli import _settings, setup_logging
+    from monitor.crawl import CrawlService
+    from monitor.probes import audit_once
+
+    settings = _settings(ctx, config_path)
+    setup_logging("WARNING")
+    tokens = agents or load_registry(settings.policy.agents_file).tokens()
+    return reactor.run(audit_once(CrawlService(settings), host, tokens, settings.policy, scheme))
+
+
+@policy.command("audit")
+@click.argument("host")
+@click.option("--agent", "agents", multiple=True, help="Only these agents (repeatable; default: the registry).")
+@click.option("--scheme", type=click.Choice(["https", "http"]), default="https", show_default=True, help="Scheme.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration.")
+@click.pass_context
+def audit_command(ctx: click.Context, host: str, agents: tuple[str, ...], scheme: str, as_json: bool,
+                  config_path: Path | None) -> None:  # fmt: skip
+    """Audit any HOST once (a watchlist site, an archive, a downloader) and print its verdict matrix.
+
+    Fetches robots.txt, ai.txt and /.well-known/tdmrep.json through the configured proxy; records nothing.
+    """
+    from dataclasses import asdict
+
+    from tabulate import tabulate
+
+    items, cells, fetched = _live_audit(ctx, config_path, host, scheme, list(agents) or None)
+    if as_json:
+        files = [{"file": i.file, "status": i.status, "error_kind": i.error_kind} for i in items]
+        click.echo(json.dumps({"host": host, "files": files, "cells": [asdict(c) for c in cells]}, indent=2))
+        return
+    for i in items:
+        click.echo(f"{i.file:24} {i.status or i.error_kind}")
+    click.echo(f"robots.txt: {fetched.reason}\n")
+    rows = [
+        [c.agent, c.path_class, "allowed" if c.crawl_allowed else "disallowed",
+         f"{c.rule_line}: {c.rule_directive}: {c.rule_pattern}" if c.rule_line else "-", c.group,
+         c.train_ai or "-", c.ai_input or "-", c.search or "-", c.restriction]
+        for c in cells
+    ]  # fmt: skip
+    click.echo(tabulate(rows, _MATRIX_COLUMNS))
 
 
 _MATRIX_COLUMNS = ["agent", "path_class", "crawl", "rule", "group", "train_ai", "ai_input", "search", "restriction"]

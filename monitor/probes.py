@@ -13,7 +13,7 @@ from monitor.incidents import Evaluation
 from monitor.policy.aitxt import parse_aitxt
 from monitor.policy.audit import Expectation, audit
 from monitor.policy.matrix import DomainSignals, compute
-from monitor.policy.robots_fetch import fetch_verdict
+from monitor.policy.robots_fetch import FetchPolicy, fetch_verdict
 from monitor.policy.signals import parse_tdmrep_json
 from monitor.policy.snapshot import Fetched, FileVerdict, evaluate
 from monitor.store import Applied, ProbeRun, Store, utcnow
@@ -109,11 +109,7 @@ class PolicySnapshotProbe:
         robots_item = by_file.get("robots.txt")
         if robots_item is None:
             return None, None
-        policy = fetch_verdict(
-            robots_item.status if robots_item.error_kind not in _NO_ANSWER else None,
-            robots_item.body,
-            too_many_redirects=robots_item.error_kind == "redirect_loop",
-        )
+        policy = _robots_policy(robots_item)
         ai_item = by_file.get("ai.txt")
         aitxt = (
             parse_aitxt(ai_item.body, ai_item.headers.get("content-type"))
@@ -165,3 +161,29 @@ def _observe(domain: str, files: list[tuple[PolicyFileItem, FileVerdict]], appli
         metrics.INCIDENT_TRANSITIONS.labels(t.action).inc()
         if t.action in ("opened", "reopened"):
             metrics.INCIDENTS_OPENED.labels(t.finding.kind if t.finding else "unknown", t.severity).inc()
+
+
+async def audit_once(
+    crawl: CrawlService, host: str, agents: list[str], policy: PolicySettings, scheme: str = "https"
+) -> tuple[list[PolicyFileItem], list, FetchPolicy]:
+    """Fetch and audit any host once, recording nothing (analysts, watchlist sites): items, matrix, robots policy."""
+    domain = ProtectedDomain(domain=host, scheme=scheme, interval_seconds=3600, jitter_seconds=0)
+    items = await crawl.fetch_policy_files(domain)
+    by_file = {i.file: i for i in items}
+    robots_item = by_file["robots.txt"]
+    robots = _robots_policy(robots_item)
+    ai_item, tdm_item = by_file.get("ai.txt"), by_file.get(".well-known/tdmrep.json")
+    signals = DomainSignals(
+        robots,
+        parse_aitxt(ai_item.body, ai_item.headers.get("content-type")) if ai_item and _ok(ai_item) else None,
+        parse_tdmrep_json(tdm_item.body) if tdm_item and _ok(tdm_item) else None,
+    )
+    return items, compute(host, signals, agents, policy.path_classes), robots
+
+
+def _robots_policy(item: PolicyFileItem) -> FetchPolicy:
+    return fetch_verdict(
+        item.status if item.error_kind not in _NO_ANSWER else None,
+        item.body,
+        too_many_redirects=item.error_kind == "redirect_loop",
+    )

@@ -164,3 +164,30 @@ def test_demo_serves_and_opens_a_change_incident_within_a_minute(tmp_path):
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=30)
     assert code == 0
+
+
+def test_live_explain_and_one_shot_audit_through_the_proxy(tmp_path):
+    """`policy explain` without --robots and `policy audit HOST` fetch live (here: the simulated internet)."""
+    from monitor.demo.internet import BackgroundInternet
+    from tests.helpers.proc import clean_env
+
+    with BackgroundInternet() as net:
+        env = clean_env(HTTPS_PROXY=net.url)
+        url = "https://soundcloud.com/forss/flickermood"
+        out = cli("policy", "explain", "--agent", "GPTBot", "--url", url, "--json", cwd=tmp_path, env=env)
+        assert out.returncode == 0, out.stderr
+        verdict = json.loads(out.stdout)
+        assert verdict["allowed"] is False and verdict["rule"]["line"] == 7 and verdict["group"] == "specific"
+        net.internet.set_phase(1)
+        out = cli("policy", "audit", "soundcloud.com", "--agent", "GPTBot", "--agent", "AI2Bot", "--json",
+                  cwd=tmp_path, env=env)  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        report = json.loads(out.stdout)
+        cells = {(c["agent"], c["path_class"]): c for c in report["cells"]}
+        assert cells[("GPTBot", "track")]["crawl_allowed"] is True  # phase 1 weakened GPTBot's group
+        assert cells[("AI2Bot", "track")]["train_ai"] == "no"  # Content-Signal and TDMRep reserve training
+        assert [f["status"] for f in report["files"]] == [200, 200, 200]
+        table = cli("policy", "audit", "m.soundcloud.com", "--agent", "GPTBot", cwd=tmp_path, env=env).stdout
+        assert "ai.txt                   503" in table and "GPTBot" in table
+    assert not (tmp_path / "data").exists()  # nothing recorded
+    assert any(r.host == "soundcloud.com" and r.path == "/robots.txt" for r in net.internet.requests)

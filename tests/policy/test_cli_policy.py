@@ -77,10 +77,10 @@ def test_explain_json(tmp_path: Path) -> None:
     assert (payload["group"], payload["group_lines"]) == ("global", [1])
 
 
-def test_explain_without_robots_is_a_usage_error() -> None:
-    result = invoke("--agent", "GPTBot", "--url", "https://soundcloud.com/")
+def test_explain_without_robots_needs_an_absolute_url() -> None:
+    result = invoke("--agent", "GPTBot", "--url", "/relative/path")
     assert result.exit_code == 2
-    assert "--robots FILE is required until live fetching lands" in result.output
+    assert "--url must be an absolute http(s) URL" in result.output
 
 
 def test_explain_with_robots_needs_agent_and_url(tmp_path: Path) -> None:
