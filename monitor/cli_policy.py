@@ -178,13 +178,7 @@ def audit_command(ctx: click.Context, host: str, agents: tuple[str, ...], scheme
     for i in items:
         click.echo(f"{i.file:24} {i.status or i.error_kind}")
     click.echo(f"robots.txt: {fetched.reason}\n")
-    rows = [
-        [c.agent, c.path_class, "allowed" if c.crawl_allowed else "disallowed",
-         f"{c.rule_line}: {c.rule_directive}: {c.rule_pattern}" if c.rule_line else "-", c.group,
-         c.train_ai or "-", c.ai_input or "-", c.search or "-", c.restriction]
-        for c in cells
-    ]  # fmt: skip
-    click.echo(tabulate(rows, _MATRIX_COLUMNS))
+    click.echo(tabulate([_matrix_row({**asdict(c), "grp": c.group}) for c in cells], _MATRIX_COLUMNS))
 
 
 _MATRIX_COLUMNS = ["agent", "path_class", "crawl", "rule", "group", "train_ai", "ai_input", "search", "restriction"]
