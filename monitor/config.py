@@ -17,10 +17,17 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from monitor import __version__
+from monitor.config_sections import (
+    AlertSettings,
+    CatalogueSettings,
+    PolicySettings,
+    WatchSettings,
+    _Section,
+)
 from monitor.errors import ConfigError
 
 CONFIG_ENV = "SCRAPEWATCH_CONFIG"
@@ -31,10 +38,6 @@ DEFAULT_USER_AGENT = (
 )
 POLICY_FILES = ("robots.txt", "ai.txt", ".well-known/tdmrep.json")
 _HOST_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class StorageSettings(_Section):
@@ -157,99 +160,6 @@ class SchedulerSettings(_Section):
         30.0, ge=0, description="On SIGTERM, how long running crawls may take to finish."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
-
-
-class WatchTarget(_Section):
-    """A third-party site crawled for exposed SoundCloud audio (filled in by the exposure hunt)."""
-
-    name: str = Field(description="Short name used in incidents and metrics.")
-    start_urls: list[str] = Field(description="Where the crawl starts.")
-    interval_seconds: int = Field(21600, ge=60, description="How often the site is crawled.")
-
-
-class WatchSettings(_Section):
-    """Third-party sites to crawl."""
-
-    targets: list[WatchTarget] = Field(default_factory=list, description="Watchlist of third-party sites.")
-
-
-class CatalogueSettings(_Section):
-    """Protected tracks (ids, permalinks, canaries)."""
-
-    path: Path | None = Field(None, description="CSV or YAML file of protected tracks.")
-
-
-def _default_path_classes() -> dict[str, list[str]]:
-    return {
-        "home": ["/"],
-        "track": ["/forss/flickermood", "/user-123456789/untitled-track"],
-        "set": ["/forss/sets/soulhack"],
-        "audio": [
-            "/media/soundcloud:tracks:293/4b1e2b52-3f2c-4f8b-9a0b-3d9c2f1f6f0a/stream/hls",
-            "/tracks/293/streams",
-        ],
-    }
-
-
-class PolicyExpectation(_Section):
-    """What SoundCloud's signals must say; a breach is a high-severity incident."""
-
-    agents: Literal["all"] | list[str] = Field(
-        "all", description="AI agents the expectation covers: 'all' (the registry) or a list of tokens."
-    )
-    disallowed_on: list[str] = Field(
-        default_factory=lambda: ["track", "set", "audio"],
-        description="Path classes these agents must not be allowed to crawl.",
-    )
-    training_reserved: bool = Field(True, description="Whether train-ai use must be reserved (a 'no' signal).")
-
-
-class PolicySettings(_Section):
-    """The AI-policy audit: agents, sample URLs per path class, and the expected policy."""
-
-    agents_file: Path | None = Field(
-        None, description="CSV or JSON agent registry used instead of the bundled list of AI crawlers."
-    )
-    path_classes: dict[str, list[str]] = Field(
-        default_factory=_default_path_classes,
-        description="Sample URL paths per path class (home, track, set, audio, ...) checked for every agent.",
-    )
-    expect: PolicyExpectation = Field(default_factory=PolicyExpectation, description="The expected policy.")
-
-    @field_validator("path_classes")
-    @classmethod
-    def _paths(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        for name, paths in value.items():
-            if not paths:
-                raise ValueError(f"path class {name!r} has no sample path")
-            bad = [p for p in paths if not p.startswith("/")]
-            if bad:
-                raise ValueError(f"path class {name!r}: sample paths must start with '/': {bad}")
-        return value
-
-    @model_validator(mode="after")
-    def _known_classes(self) -> PolicySettings:
-        unknown = sorted(set(self.expect.disallowed_on) - set(self.path_classes))
-        if unknown:
-            raise ValueError(f"expect.disallowed_on names unknown path classes {unknown}")
-        return self
-
-
-class AlertChannel(_Section):
-    """One Apprise destination."""
-
-    name: str = Field(description="Channel name used in logs and metrics.")
-    url: str = Field(description="Apprise URL; masked in every output.")
-    min_severity: Literal["info", "low", "medium", "high", "critical"] = Field(
-        "low", description="Lowest severity sent to this channel."
-    )
-
-
-class AlertSettings(_Section):
-    """Where alerts go. With no channel, alerts are written to the log only."""
-
-    channels: list[AlertChannel] = Field(default_factory=list, description="Apprise channels.")
-    dry_run: bool = Field(False, description="Log alerts instead of sending them.")
 
 
 class Settings(BaseSettings):

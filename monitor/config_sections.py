@@ -1,0 +1,106 @@
+"""Settings sections for the audits, the watchlist, the catalogue and alerts (the models only; monitor.config
+loads them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class WatchTarget(_Section):
+    """A third-party site crawled for exposed SoundCloud audio (filled in by the exposure hunt)."""
+
+    name: str = Field(description="Short name used in incidents and metrics.")
+    start_urls: list[str] = Field(description="Where the crawl starts.")
+    interval_seconds: int = Field(21600, ge=60, description="How often the site is crawled.")
+
+
+class WatchSettings(_Section):
+    """Third-party sites to crawl."""
+
+    targets: list[WatchTarget] = Field(default_factory=list, description="Watchlist of third-party sites.")
+
+
+class CatalogueSettings(_Section):
+    """Protected tracks (ids, permalinks, canaries)."""
+
+    path: Path | None = Field(None, description="CSV or YAML file of protected tracks.")
+
+
+def _default_path_classes() -> dict[str, list[str]]:
+    return {
+        "home": ["/"],
+        "track": ["/forss/flickermood", "/user-123456789/untitled-track"],
+        "set": ["/forss/sets/soulhack"],
+        "audio": [
+            "/media/soundcloud:tracks:293/4b1e2b52-3f2c-4f8b-9a0b-3d9c2f1f6f0a/stream/hls",
+            "/tracks/293/streams",
+        ],
+    }
+
+
+class PolicyExpectation(_Section):
+    """What SoundCloud's signals must say; a breach is a high-severity incident."""
+
+    agents: Literal["all"] | list[str] = Field(
+        "all", description="AI agents the expectation covers: 'all' (the registry) or a list of tokens."
+    )
+    disallowed_on: list[str] = Field(
+        default_factory=lambda: ["track", "set", "audio"],
+        description="Path classes these agents must not be allowed to crawl.",
+    )
+    training_reserved: bool = Field(True, description="Whether train-ai use must be reserved (a 'no' signal).")
+
+
+class PolicySettings(_Section):
+    """The AI-policy audit: agents, sample URLs per path class, and the expected policy."""
+
+    agents_file: Path | None = Field(
+        None, description="CSV or JSON agent registry used instead of the bundled list of AI crawlers."
+    )
+    path_classes: dict[str, list[str]] = Field(
+        default_factory=_default_path_classes,
+        description="Sample URL paths per path class (home, track, set, audio, ...) checked for every agent.",
+    )
+    expect: PolicyExpectation = Field(default_factory=PolicyExpectation, description="The expected policy.")
+
+    @field_validator("path_classes")
+    @classmethod
+    def _paths(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, paths in value.items():
+            if not paths:
+                raise ValueError(f"path class {name!r} has no sample path")
+            bad = [p for p in paths if not p.startswith("/")]
+            if bad:
+                raise ValueError(f"path class {name!r}: sample paths must start with '/': {bad}")
+        return value
+
+    @model_validator(mode="after")
+    def _known_classes(self) -> PolicySettings:
+        unknown = sorted(set(self.expect.disallowed_on) - set(self.path_classes))
+        if unknown:
+            raise ValueError(f"expect.disallowed_on names unknown path classes {unknown}")
+        return self
+
+
+class AlertChannel(_Section):
+    """One Apprise destination."""
+
+    name: str = Field(description="Channel name used in logs and metrics.")
+    url: str = Field(description="Apprise URL; masked in every output.")
+    min_severity: Literal["info", "low", "medium", "high", "critical"] = Field(
+        "low", description="Lowest severity sent to this channel."
+    )
+
+
+class AlertSettings(_Section):
+    """Where alerts go. With no channel, alerts are written to the log only."""
+
+    channels: list[AlertChannel] = Field(default_factory=list, description="Apprise channels.")
+    dry_run: bool = Field(False, description="Log alerts instead of sending them.")
