@@ -100,6 +100,27 @@ _BATCH_SETTINGS: dict[str, Any] = {
 }
 
 
+def _assemble(
+    wanted: dict[str, list[str]], collector: _Collector, crawler: Crawler, label: str
+) -> dict[str, list[PolicyFileItem]]:
+    """One item per wanted (domain, file), in file order; a missing item or a spider error is a CrawlError."""
+    by_key: dict[tuple[str, str], PolicyFileItem] = {}
+    for item in collector.items:
+        if (item.domain, item.file) in by_key:
+            logger.warning("policy_files yielded %s of %s twice; keeping the first", item.file, item.domain)
+            continue
+        by_key[(item.domain, item.file)] = item
+    missing = [f"{d}/{f}" for d, files in wanted.items() for f in files if (d, f) not in by_key]
+    if missing or collector.spider_errors:
+        errors = "; ".join(collector.spider_errors[:3]) or "none"
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise CrawlError(
+            f"the policy_files crawl of {label} ended ({_finish_reason(crawler)}) without an item for "
+            f"{shown or 'every file'}; spider errors: {errors}"
+        )
+    return {d: [by_key[(d, f)] for f in files] for d, files in wanted.items()}
+
+
 class CrawlService:
     """Owns the process's one AsyncCrawlerRunner; each fetch is one crawl, run as an asyncio Task.
 
@@ -131,7 +152,7 @@ class CrawlService:
             raise CrawlError(f"not fetching {domain.domain}: the crawl service is stopping")
         files = list(dict.fromkeys(domain.files))
         collector, crawler = await self._crawl([_target(domain, files)], domain.domain, None)
-        return self._complete(domain, files, collector, crawler)
+        return _assemble({domain.domain: files}, collector, crawler, domain.domain)[domain.domain]
 
     async def fetch_policy_files_many(
         self, domains: list[ProtectedDomain], *, overrides: Mapping[str, Any] | None = None
@@ -153,18 +174,7 @@ class CrawlService:
         targets = [_target(d, wanted[d.domain]) for d in unique]
         settings = {**_BATCH_SETTINGS, **(overrides or {})}
         collector, crawler = await self._crawl(targets, label, settings)
-        by_key: dict[tuple[str, str], PolicyFileItem] = {}
-        for item in collector.items:
-            by_key.setdefault((item.domain, item.file), item)
-        missing = [f"{d}/{f}" for d, files in wanted.items() for f in files if (d, f) not in by_key]
-        if missing or collector.spider_errors:
-            errors = "; ".join(collector.spider_errors[:3]) or "none"
-            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-            raise CrawlError(
-                f"the policy_files crawl of {label} ended ({_finish_reason(crawler)}) without an item for "
-                f"{shown or 'every file'}; spider errors: {errors}"
-            )
-        return {d: [by_key[(d, f)] for f in files] for d, files in wanted.items()}
+        return _assemble(wanted, collector, crawler, label)
 
     async def _crawl(
         self, targets: list[dict[str, Any]], label: str, overrides: Mapping[str, Any] | None
@@ -197,25 +207,6 @@ class CrawlService:
         except Exception as exc:
             raise CrawlError(f"the policy_files crawl of {label} failed: {exc!r}") from exc
         return collector, crawler
-
-    def _complete(
-        self, domain: ProtectedDomain, files: list[str], collector: _Collector, crawler: Crawler
-    ) -> list[PolicyFileItem]:
-        by_file: dict[str, PolicyFileItem] = {}
-        for item in collector.items:
-            if item.file in by_file:
-                logger.warning("policy_files yielded %s of %s twice; keeping the first", item.file, domain.domain)
-                continue
-            by_file[item.file] = item
-        missing = [file for file in files if file not in by_file]
-        if missing or collector.spider_errors:
-            reason = _finish_reason(crawler)
-            errors = "; ".join(collector.spider_errors[:3]) or "none"
-            raise CrawlError(
-                f"the policy_files crawl of {domain.domain} ended ({reason}) without an item for "
-                f"{missing or 'every file'}; spider errors: {errors}"
-            )
-        return [by_file[file] for file in files]
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self._crawls.pop(task, None)

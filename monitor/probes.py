@@ -106,19 +106,10 @@ class PolicySnapshotProbe:
 
     def _audit(self, domain: ProtectedDomain, by_file: dict[str, PolicyFileItem], evaluation: Evaluation):
         """The verdict matrix and the verdicts it replaces; (None, None) when robots.txt is not audited here."""
-        robots_item = by_file.get("robots.txt")
-        if robots_item is None:
+        signals = _signals(by_file)
+        if signals is None:
             return None, None
-        policy = _robots_policy(robots_item)
-        ai_item = by_file.get("ai.txt")
-        aitxt = (
-            parse_aitxt(ai_item.body, ai_item.headers.get("content-type"))
-            if ai_item is not None and _ok(ai_item)
-            else None
-        )
-        tdm_item = by_file.get(".well-known/tdmrep.json")
-        tdmrep = parse_tdmrep_json(tdm_item.body) if tdm_item is not None and _ok(tdm_item) else None
-        signals = DomainSignals(policy, aitxt, tdmrep)
+        policy = signals.robots
         cells = compute(domain.domain, signals, self.agents, self.policy.path_classes)
         lints = (
             [(lint.line, lint.code, lint.message) for lint in policy.robots.lints]
@@ -169,21 +160,24 @@ async def audit_once(
     """Fetch and audit any host once, recording nothing (analysts, watchlist sites): items, matrix, robots policy."""
     domain = ProtectedDomain(domain=host, scheme=scheme, interval_seconds=3600, jitter_seconds=0)
     items = await crawl.fetch_policy_files(domain)
-    by_file = {i.file: i for i in items}
-    robots_item = by_file["robots.txt"]
-    robots = _robots_policy(robots_item)
+    signals = _signals({i.file: i for i in items})
+    assert signals is not None  # ProtectedDomain's default files include robots.txt
+    return items, compute(host, signals, agents, policy.path_classes), signals.robots
+
+
+def _signals(by_file: dict[str, PolicyFileItem]) -> DomainSignals | None:
+    """The parsed signals of one domain's fetched files; None when robots.txt was not fetched."""
+    robots_item = by_file.get("robots.txt")
+    if robots_item is None:
+        return None
+    robots = fetch_verdict(
+        robots_item.status if robots_item.error_kind not in _NO_ANSWER else None,
+        robots_item.body,
+        too_many_redirects=robots_item.error_kind == "redirect_loop",
+    )
     ai_item, tdm_item = by_file.get("ai.txt"), by_file.get(".well-known/tdmrep.json")
-    signals = DomainSignals(
+    return DomainSignals(
         robots,
         parse_aitxt(ai_item.body, ai_item.headers.get("content-type")) if ai_item and _ok(ai_item) else None,
         parse_tdmrep_json(tdm_item.body) if tdm_item and _ok(tdm_item) else None,
-    )
-    return items, compute(host, signals, agents, policy.path_classes), robots
-
-
-def _robots_policy(item: PolicyFileItem) -> FetchPolicy:
-    return fetch_verdict(
-        item.status if item.error_kind not in _NO_ANSWER else None,
-        item.body,
-        too_many_redirects=item.error_kind == "redirect_loop",
     )
