@@ -10,7 +10,9 @@ import asyncio
 import resource
 import signal
 import sys
+from pathlib import Path
 
+from monitor.config import Settings, load_settings
 from monitor.demo.internet import FakeInternet
 from monitor.demo.model import Site, by_host, text
 
@@ -41,6 +43,16 @@ def sites(n: int) -> dict[str, Site]:
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def settings_for(proxy: str, data_dir: Path) -> Settings:
+    """Built-in settings with every probe routed to the fake net, no retries, storage in data_dir."""
+    s = load_settings(env={})
+    s.http.proxy = proxy
+    s.http.retries = 0
+    s.storage.data_dir = data_dir
+    s.protected_domains = []
+    return s
 
 
 async def main(n: int) -> None:

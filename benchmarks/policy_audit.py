@@ -23,9 +23,9 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.fake_net import host  # noqa: E402
+from benchmarks.fake_net import host, settings_for  # noqa: E402
 from monitor import reactor  # noqa: E402
-from monitor.config import ProtectedDomain, Settings, load_settings  # noqa: E402
+from monitor.config import ProtectedDomain  # noqa: E402
 
 FIRST = "full audit, first pass (run_many)"
 AGAIN = "full audit, re-audit (nothing changed)"
@@ -64,15 +64,6 @@ async def bare_aiohttp(proxy: str, n: int, concurrency: int, chunk: int) -> floa
     elapsed = time.perf_counter() - t0
     assert statuses.count(200) == len(statuses) == n * len(batch[0].files), sorted(set(statuses))
     return elapsed
-
-
-def settings_for(proxy: str, data_dir: Path) -> Settings:
-    s = load_settings(env={})
-    s.http.proxy = proxy
-    s.http.retries = 0
-    s.storage.data_dir = data_dir
-    s.protected_domains = []
-    return s
 
 
 def service(proxy: str, concurrency: int):

@@ -19,11 +19,11 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.fake_net import host  # noqa: E402
+from benchmarks.fake_net import host, settings_for  # noqa: E402
 from monitor import reactor  # noqa: E402
-from monitor.config import ProtectedDomain, load_settings  # noqa: E402
+from monitor.config import POLICY_FILES, ProtectedDomain  # noqa: E402
 
-FILES = ("robots.txt", "ai.txt")
+FILES = POLICY_FILES  # what every ProtectedDomain fetches by default
 
 
 async def bare_aiohttp(proxy: str, n: int, concurrency: int) -> float:
@@ -51,15 +51,6 @@ async def bounded(coros, concurrency: int) -> None:
     await asyncio.gather(*(run(c) for c in coros))
 
 
-def settings_for(proxy: str, data_dir: Path):
-    s = load_settings(env={})
-    s.http.proxy = proxy
-    s.http.retries = 0
-    s.storage.data_dir = data_dir
-    s.protected_domains = []
-    return s
-
-
 async def scrapy_fetch(proxy: str, n: int, concurrency: int, polite: bool) -> float:
     from monitor.crawl import CrawlService
 
@@ -79,15 +70,16 @@ async def full_probe(proxy: str, n: int, concurrency: int) -> float:
     from monitor.store import Store
 
     data = Path(tempfile.mkdtemp())
-    crawl = CrawlService(settings_for(proxy, data), scrapy_overrides={"AUTOTHROTTLE_ENABLED": False})
+    settings = settings_for(proxy, data)
+    crawl = CrawlService(settings, scrapy_overrides={"AUTOTHROTTLE_ENABLED": False})
     store = Store(open_db(data / "bench.db"))
-    probe = PolicySnapshotProbe(store, crawl, load_registry().tokens(), load_settings(env={}).policy)
+    probe = PolicySnapshotProbe(store, crawl, load_registry().tokens(), settings.policy)
     domains = [ProtectedDomain(domain=host(i), scheme="http") for i in range(n)]
     t0 = time.perf_counter()
     await bounded((probe.run(f"bench:{d.domain}", d) for d in domains), concurrency)
     elapsed = time.perf_counter() - t0
     rows = store.db.execute("SELECT count(*) FROM observations").fetchone()[0]
-    assert rows == 2 * n, rows
+    assert rows == len(FILES) * n, rows
     return elapsed
 
 
