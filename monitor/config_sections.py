@@ -69,6 +69,14 @@ class PolicySettings(_Section):
         description="Sample URL paths per path class (home, track, set, audio, ...) checked for every agent.",
     )
     expect: PolicyExpectation = Field(default_factory=PolicyExpectation, description="The expected policy.")
+    page_samples: list[str] = Field(
+        default_factory=lambda: ["home", "track"],
+        description="Path classes whose first sample page is fetched from every protected domain for its "
+        "page-level signals (X-Robots-Tag, robots/noai meta, tdm-* headers and meta, Content-Usage header).",
+    )
+    max_licenses: int = Field(
+        3, ge=0, le=20, description="RSL license documents (robots.txt License lines) fetched per domain and run."
+    )
 
     @field_validator("path_classes")
     @classmethod
@@ -86,6 +94,9 @@ class PolicySettings(_Section):
         unknown = sorted(set(self.expect.disallowed_on) - set(self.path_classes))
         if unknown:
             raise ValueError(f"expect.disallowed_on names unknown path classes {unknown}")
+        unknown = sorted(set(self.page_samples) - set(self.path_classes))
+        if unknown:
+            raise ValueError(f"page_samples names unknown path classes {unknown}")
         return self
 
 

@@ -76,8 +76,12 @@ def _finish_reason(crawler: Crawler) -> str | None:
         return None
 
 
-def _target(domain: ProtectedDomain, files: list[str]) -> dict[str, Any]:
-    return {"domain": domain.domain, "files": {file: domain.url(file) for file in files}}
+def _files(domain: ProtectedDomain, extra: Mapping[str, str] | None) -> dict[str, str]:
+    """File name -> URL: the domain's policy files, then ``extra`` (a name given twice is fetched once)."""
+    files = {file: domain.url(file) for file in domain.files}
+    for name, url in (extra or {}).items():
+        files.setdefault(name, url)
+    return files
 
 
 class WidePoolHTTP11DownloadHandler(HTTP11DownloadHandler):
@@ -142,23 +146,31 @@ class CrawlService:
         """How many crawls are running (or about to start)."""
         return sum(1 for task in self._crawls if not task.done())
 
-    async def fetch_policy_files(self, domain: ProtectedDomain) -> list[PolicyFileItem]:
-        """Fetch ``domain``'s policy files: one item per file, in ``domain.files`` order.
+    async def fetch_policy_files(
+        self, domain: ProtectedDomain, extra: Mapping[str, str] | None = None
+    ) -> list[PolicyFileItem]:
+        """Fetch ``domain``'s policy files: one item per file, in ``domain.files`` order, then ``extra``
+        (more named URLs: sampled pages, license documents) in its order.
 
         Probe failures (timeouts, DNS, 404, egress refusal, ...) are items with an error kind.
         Raises :class:`CrawlError` when the crawl itself fails or is stopped before it is complete.
         """
         if self._stopping:
             raise CrawlError(f"not fetching {domain.domain}: the crawl service is stopping")
-        files = list(dict.fromkeys(domain.files))
-        collector, crawler = await self._crawl([_target(domain, files)], domain.domain, None)
-        return _assemble({domain.domain: files}, collector, crawler, domain.domain)[domain.domain]
+        files = _files(domain, extra)
+        collector, crawler = await self._crawl([{"domain": domain.domain, "files": files}], domain.domain, None)
+        return _assemble({domain.domain: list(files)}, collector, crawler, domain.domain)[domain.domain]
 
     async def fetch_policy_files_many(
-        self, domains: list[ProtectedDomain], *, overrides: Mapping[str, Any] | None = None
+        self,
+        domains: list[ProtectedDomain],
+        *,
+        extra: Mapping[str, Mapping[str, str]] | None = None,
+        overrides: Mapping[str, Any] | None = None,
     ) -> dict[str, list[PolicyFileItem]]:
         """Fetch the policy files of many domains in ONE crawl: ``{domain: items in domain.files order}``.
 
+        ``extra`` maps a domain to more named URLs to fetch for it (as in :meth:`fetch_policy_files`).
         The same guarantees as :meth:`fetch_policy_files` for every domain (failures are items); a
         missing item anywhere, a spider error, a failed crawl or a stop is a :class:`CrawlError`.
         ``overrides`` are Scrapy settings for this crawl only (e.g. ``CONCURRENT_REQUESTS``, the global
@@ -170,11 +182,11 @@ class CrawlService:
         label = f"{len(unique)} domains ({unique[0].domain}, ...)" if len(unique) > 1 else unique[0].domain
         if self._stopping:
             raise CrawlError(f"not fetching {label}: the crawl service is stopping")
-        wanted = {d.domain: list(dict.fromkeys(d.files)) for d in unique}
-        targets = [_target(d, wanted[d.domain]) for d in unique]
+        wanted = {d.domain: _files(d, (extra or {}).get(d.domain)) for d in unique}
+        targets = [{"domain": d, "files": files} for d, files in wanted.items()]
         settings = {**_BATCH_SETTINGS, **(overrides or {})}
         collector, crawler = await self._crawl(targets, label, settings)
-        return _assemble(wanted, collector, crawler, label)
+        return _assemble({d: list(files) for d, files in wanted.items()}, collector, crawler, label)
 
     async def _crawl(
         self, targets: list[dict[str, Any]], label: str, overrides: Mapping[str, Any] | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 
@@ -13,14 +14,17 @@ from monitor.incidents import Evaluation
 from monitor.policy.aitxt import parse_aitxt
 from monitor.policy.audit import Expectation, audit
 from monitor.policy.matrix import DomainSignals, compute
+from monitor.policy.pages import is_page_file, page_file, parse_page, path_class_of, summary
 from monitor.policy.robots_fetch import FetchPolicy, fetch_verdict
-from monitor.policy.signals import parse_tdmrep_json
+from monitor.policy.signals import RSLDocument, parse_license_lines, parse_rsl, parse_tdmrep_json
+from monitor.policy.signals.groups import GroupLine
 from monitor.policy.snapshot import Fetched, FileVerdict, evaluate
 from monitor.store import Applied, ProbeRun, Store, utcnow
 from spiders.items import PolicyFileItem
 
 log = logging.getLogger(__name__)
 PROBE = "policy_snapshot"
+LICENSE_PREFIX = "license#"
 
 
 class PolicySnapshotProbe:
@@ -39,9 +43,21 @@ class PolicySnapshotProbe:
             expect.training_reserved,
         )
 
+    def pages(self, domain: ProtectedDomain) -> dict[str, str]:
+        """The sampled pages fetched with ``domain``'s policy files: ``page:<class>`` -> URL of its first sample."""
+        base = f"{domain.scheme}://{domain.domain}"
+        return {page_file(c): base + self.policy.path_classes[c][0] for c in self.policy.page_samples}
+
+    def licenses(self, items: list[PolicyFileItem]) -> dict[str, str]:
+        """``license#<n>`` -> URL for the RSL License lines of a fetched robots.txt (at most ``max_licenses``)."""
+        return license_urls(items, self.policy.max_licenses)
+
     async def run(self, job: str, domain: ProtectedDomain) -> Applied:
         started, t0 = utcnow(), time.monotonic()
-        items = await self.crawl.fetch_policy_files(domain)
+        items = await self.crawl.fetch_policy_files(domain, self.pages(domain))
+        licenses = self.licenses(items)
+        if licenses:  # a second, small fetch: the documents robots.txt names
+            items += await self.crawl.fetch_policy_files(_bare(domain), licenses)
         return self._apply(job, domain, items, started, t0)
 
     async def run_many(self, jobs: list[tuple[str, ProtectedDomain]], chunk: int = 500) -> list[Applied]:
@@ -55,7 +71,17 @@ class PolicySnapshotProbe:
         for at in range(0, len(jobs), chunk):
             batch = jobs[at : at + chunk]
             started, t0 = utcnow(), time.monotonic()
-            fetched = await self.crawl.fetch_policy_files_many([domain for _, domain in batch])
+            domains = [domain for _, domain in batch]
+            fetched = await self.crawl.fetch_policy_files_many(
+                domains, extra={d.domain: self.pages(d) for d in domains}
+            )
+            licenses = {d.domain: lic for d in domains if (lic := self.licenses(fetched[d.domain]))}
+            if licenses:
+                more = await self.crawl.fetch_policy_files_many(
+                    [_bare(d) for d in domains if d.domain in licenses], extra=licenses
+                )
+                for name, items in more.items():
+                    fetched[name] = fetched[name] + items
             for job, domain in batch:
                 applied.append(self._apply(job, domain, fetched[domain.domain], started, t0))
                 await asyncio.sleep(0)  # evaluation is CPU work: let the daemon's other tasks breathe
@@ -66,20 +92,23 @@ class PolicySnapshotProbe:
     ) -> Applied:
         """Everything after the fetch: evaluate each file, audit the matrix, store in one transaction."""
         by_file = {i.file: i for i in items}
-        for file in domain.files:  # a spider that yielded nothing for a file must not hide it
+        urls = {file: domain.url(file) for file in domain.files} | self.pages(domain)
+        for file, url in urls.items():  # a spider that yielded nothing for a file must not hide it
             if file not in by_file:
                 by_file[file] = PolicyFileItem(
-                    domain.domain, file, domain.url(file), error_kind="other", error_detail="no result from crawl"
+                    domain.domain, file, url, error_kind="other", error_detail="no result from crawl"
                 )
-        files: list[tuple[PolicyFileItem, FileVerdict]] = []
         evaluation = Evaluation(scope=f"{PROBE}:{domain.domain}")
-        for file in domain.files:
-            item = by_file[file]
+        # The audit reads the pages as fetched; what is kept of a page is only its signal summary.
+        cells, previous_cells = self._audit(domain, by_file, evaluation)
+        files: list[tuple[PolicyFileItem, FileVerdict]] = []
+        for file, item in by_file.items():
+            if is_page_file(file):
+                item = _summarised(item)
             verdict = evaluate(_fetched(item), self.store.previous_file(domain.domain, file))
             files.append((item, verdict))
             evaluation.findings.extend(verdict.findings)
             evaluation.cleared.extend(verdict.cleared)
-        cells, previous_cells = self._audit(domain, by_file, evaluation)
         failed = [i for i, v in files if v.state == "unreachable"]
         run = ProbeRun(
             job=job,
@@ -176,8 +205,47 @@ def _signals(by_file: dict[str, PolicyFileItem]) -> DomainSignals | None:
         too_many_redirects=robots_item.error_kind == "redirect_loop",
     )
     ai_item, tdm_item = by_file.get("ai.txt"), by_file.get(".well-known/tdmrep.json")
+    pages = {
+        path_class_of(file): parse_page(item.header_values or item.headers, item.body)
+        for file, item in by_file.items()
+        if is_page_file(file) and _ok(item)
+    }
+    documents = [parse_rsl(i.body) for f, i in by_file.items() if f.startswith(LICENSE_PREFIX) and _ok(i)]
+    rsl = (
+        RSLDocument(tuple(c for d in documents for c in d.contents), tuple(e for d in documents for e in d.errors))
+        if documents
+        else None
+    )
     return DomainSignals(
         robots,
         parse_aitxt(ai_item.body, ai_item.headers.get("content-type")) if ai_item and _ok(ai_item) else None,
         parse_tdmrep_json(tdm_item.body) if tdm_item and _ok(tdm_item) else None,
+        pages,
+        rsl,
     )
+
+
+def license_urls(items: list[PolicyFileItem], limit: int) -> dict[str, str]:
+    """``license#<n>`` -> URL of the first ``limit`` valid RSL License lines of a fetched robots.txt."""
+    robots_item = next((i for i in items if i.file == "robots.txt"), None)
+    if limit <= 0 or robots_item is None or not _ok(robots_item) or b"license" not in robots_item.body.lower():
+        return {}
+    robots = fetch_verdict(robots_item.status, robots_item.body).robots
+    if robots is None:
+        return {}
+    refs, _ = parse_license_lines(GroupLine(r.line, r.value, ()) for r in robots.records_for("license"))
+    urls = list(dict.fromkeys(ref.url for ref in refs))[:limit]
+    return {f"{LICENSE_PREFIX}{n}": url for n, url in enumerate(urls, 1)}
+
+
+def _bare(domain: ProtectedDomain) -> ProtectedDomain:
+    """``domain`` with no policy files of its own: fetches only the extra URLs it is given."""
+    return domain.model_copy(update={"files": []})
+
+
+def _summarised(item: PolicyFileItem) -> PolicyFileItem:
+    """A sampled page as it is kept: its signal summary instead of its (ever-changing) body."""
+    if item.status is None:
+        return item
+    body = summary(item.status, item.header_values or item.headers, item.body)
+    return dataclasses.replace(item, body=body, truncated=False)

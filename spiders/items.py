@@ -15,11 +15,12 @@ class PolicyFileItem:
     """
 
     domain: str
-    file: str  # "robots.txt" | "ai.txt"
+    file: str  # "robots.txt", "ai.txt", ".well-known/tdmrep.json", "page:<path class>", "license#<n>"
     url: str  # the URL requested first
     final_url: str | None = None  # after redirects
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)  # lower-cased names, first value
+    header_values: dict[str, list[str]] = field(default_factory=dict)  # lower-cased names, every value in order
     body: bytes = b""  # cut at the configured cap
     size: int = 0  # bytes received (may exceed len(body) when truncated)
     truncated: bool = False

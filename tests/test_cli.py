@@ -29,6 +29,10 @@ def test_demo_once_leaves_incidents_that_list_shows(demo_dir):
     assert regression["title"] == "GPTBot is newly allowed on soundcloud.com (home, track, set, audio)"
     assert regression["severity"] == "high"
     assert all(i["status"] == "open" for i in incidents)
+    # The CDN dropped the track page's noai header in the same change: a page-signal change with its diff.
+    page = next(i for i in incidents if i["kind"] == "policy_file_changed" and i["data"]["file"] == "page:track")
+    assert page["title"] == "the AI-usage signals of the sampled track page changed on soundcloud.com"
+    assert "-x-robots-tag: noai, noimageai" in page["data"]["diff"]
 
 
 def test_policy_matrix_and_history_commands(demo_dir):

@@ -50,7 +50,10 @@ def test_run_once_through_http_proxy_records_snapshots(tmp_path, internet):
     assert ("soundcloud.com", "robots.txt", "present") in snaps
     assert ("m.soundcloud.com", "ai.txt", "unreachable") in snaps
     assert ("api-v2.soundcloud.com", "ai.txt", "missing") in snaps
-    assert len(snaps) == 12  # 4 domains x robots.txt, ai.txt, .well-known/tdmrep.json
+    # 4 domains x (robots.txt, ai.txt, .well-known/tdmrep.json, page:home, page:track), plus the RSL license
+    # document that soundcloud.com's robots.txt names (www.soundcloud.com is the same site).
+    assert len(snaps) == 4 * 5 + 2
+    assert ("soundcloud.com", "license#1", "present") in snaps and ("soundcloud.com", "page:track", "present") in snaps
     # The names went to the proxy (CONNECT for https), never to DNS.
     hosts = {(r.host, r.via) for r in internet.internet.requests}
     assert ("soundcloud.com", "connect") in hosts
@@ -63,6 +66,32 @@ def test_run_once_through_http_proxy_records_snapshots(tmp_path, internet):
     assert not [k for k in kinds if k[0] in ("policy_regression", "policy_file_changed")]  # first audit: a baseline
     verdicts = db_rows(tmp_path, "SELECT count(*) FROM policy_verdicts WHERE valid_to IS NULL")[0][0]
     assert verdicts == 4 * 163 * 4  # domains x registry agents x default path classes
+
+
+def test_sampled_pages_keep_only_their_signals(tmp_path, internet):
+    cfg = daemon_config(tmp_path, domains=["soundcloud.com"])
+    for _ in range(2):  # the track page's body changes on every request (play counts); its signals do not
+        out = cli("run", "--once", "--config", str(cfg), cwd=tmp_path, env=clean_env(HTTP_PROXY=internet.url))
+        assert out.returncode == 0, out.stderr
+    rows = db_rows(
+        tmp_path,
+        "SELECT s.observations, b.content FROM snapshots s JOIN bodies b ON b.sha256 = s.sha256 "
+        "WHERE s.file = 'page:track'",
+    )
+    assert len(rows) == 1 and rows[0][0] == 2  # one version, seen twice
+    kept = rows[0][1].decode()
+    assert "x-robots-tag: noai, noimageai" in kept and "meta tdm-reservation: 1" in kept and "plays" not in kept
+    # The page's X-Robots-Tag decides training on the track class; the RSL license answers ai-input elsewhere.
+    sources = dict(
+        db_rows(
+            tmp_path,
+            "SELECT path_class, train_ai_source || ' ' || ai_input_source FROM policy_verdicts "
+            "WHERE agent = 'GPTBot' AND valid_to IS NULL",
+        )
+    )
+    assert sources["track"] == "x-robots-tag x-robots-tag" and sources["home"] == "tdmrep-file rsl"
+    files = {r[0] for r in db_rows(tmp_path, "SELECT DISTINCT file FROM observations")}
+    assert {"page:home", "page:track", "license#1"} <= files
 
 
 def test_serve_endpoints_and_sigterm(tmp_path, internet):

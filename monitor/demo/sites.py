@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 from importlib import resources
 
 from monitor.demo.model import (
@@ -76,6 +77,25 @@ _HOME = """<!DOCTYPE html>
 </head><body><noscript>JavaScript is required to use SoundCloud.</noscript></body></html>
 """
 
+_TRACK = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Flickermood by Forss | Listen online for free on SoundCloud</title>
+<meta name="tdm-reservation" content="1">
+<meta property="twitter:app:url:iphone" content="soundcloud://sounds:293">
+</head><body><article><h1>Flickermood</h1><p>{plays} plays</p></article></body></html>
+"""
+_PLAYS = itertools.count(1_204_332)
+# The sampled track page: its AI signals sit in headers, while its body changes on every request (play counts).
+# In phase 1 the CDN's noai header is dropped along with GPTBot's robots.txt block.
+_TRACK_HEADERS = {
+    0: (*_EDGE, ("X-Robots-Tag", "noai, noimageai"), ("tdm-reservation", "1")),
+    1: (*_EDGE, ("tdm-reservation", "1")),
+}
+
+
+def _track(request: Request) -> Response:
+    return html(_TRACK.format(plays=next(_PLAYS)), headers=_TRACK_HEADERS[min(request.phase, 1)])
+
+
 register(
     Site(
         host="soundcloud.com",
@@ -94,6 +114,11 @@ register(
             "/.well-known/tdmrep.json": text(
                 _file("soundcloud.com/tdmrep.json"), content_type="application/json", headers=_EDGE
             ),
+            # RSL license document, named by robots.txt's License line.
+            "/license.xml": text(
+                _file("soundcloud.com/license.xml"), content_type="application/rsl+xml", headers=_EDGE
+            ),
+            "/forss/flickermood": _track,
         },
     )
 )

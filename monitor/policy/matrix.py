@@ -4,20 +4,23 @@ usage verdicts (train-ai, ai-input, search) with their sources, and a restrictio
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from monitor.policy import aitxt as aitxt_mod
+from monitor.policy.pages import PageSignals
 from monitor.policy.robots_fetch import FetchPolicy, FetchState
 from monitor.policy.signals import (
     ContentSignalResult,
     ContentUsageRules,
     GroupLine,
+    RSLDocument,
     TDMRepFile,
     UsagePrefs,
     check,
     combine,
     parse_content_signals,
     parse_content_usage_rules,
+    resolve_tdm,
     tdm_to_usage,
 )
 from monitor.policy.signals.model import Decision
@@ -54,11 +57,17 @@ class Cell:
 
 @dataclass(frozen=True)
 class DomainSignals:
-    """The parsed signals of one domain that the matrix reads."""
+    """The parsed signals of one domain that the matrix reads.
+
+    ``pages`` holds the signals of sampled pages by path class (they apply to that class only); ``rsl`` is the
+    license document named by robots.txt's License line, when it was fetched and parsed.
+    """
 
     robots: FetchPolicy
     aitxt: aitxt_mod.AiTxt | None = None
     tdmrep: TDMRepFile | None = None
+    pages: Mapping[str, PageSignals] = field(default_factory=dict)
+    rsl: RSLDocument | None = None
 
 
 def _source(d: Decision | None) -> str | None:
@@ -94,6 +103,8 @@ def compute(
         group_agents,
         signals.aitxt if signals.aitxt is not None and signals.aitxt.valid else None,
         signals.tdmrep,
+        signals.pages,
+        signals.rsl,
         {FetchState.UNAVAILABLE: "unavailable", FetchState.UNREACHABLE: "unreachable"}.get(policy.state),
         path_classes,
     )
@@ -121,6 +132,8 @@ class _RowMaker:
         group_agents: list[tuple[str, ...]],
         aitxt: aitxt_mod.AiTxt | None,
         tdmrep: TDMRepFile | None,
+        pages: Mapping[str, PageSignals],
+        rsl: RSLDocument | None,
         state_group: str | None,
         path_classes: Mapping[str, list[str]],
     ):
@@ -131,6 +144,9 @@ class _RowMaker:
         self.group_tokens = [frozenset(a.strip().lower() for a in tokens) for tokens in group_agents]
         self.aitxt = aitxt
         self.tdmrep = tdmrep
+        self.pages = pages
+        self.page_agents = [page.named_agents for page in pages.values()]
+        self.rsl = rsl
         self.state_group = state_group
         self.path_classes = path_classes
 
@@ -148,7 +164,8 @@ class _RowMaker:
         if self.aitxt is not None:
             ai_token = aitxt_mod._token(agent)  # exactly may_use's own-group matching
             ai = tuple(i for i, g in enumerate(self.aitxt.groups) if ai_token and ai_token in g.agents)
-        return crawl, usage, ai
+        pages = tuple(token in named for named in self.page_agents)
+        return crawl, usage, ai, pages
 
     def compute(self, domain: str, agent: str) -> list[tuple[object, ...]]:
         policy, group_agents = self.policy, self.group_agents
@@ -162,8 +179,17 @@ class _RowMaker:
             ]
             if self.aitxt is not None:
                 statements.append(aitxt_mod.to_usage(aitxt_mod.may_use(self.aitxt, agent, sample)))
-            if self.tdmrep is not None:
-                statements.append(tdm_to_usage(self.tdmrep.lookup(sample)))
+            page = self.pages.get(path_class)
+            if page is not None:
+                statements.append(page.usage_for(agent))
+            # TDMRep resolves in order: the site's tdmrep.json, then the page's headers, then its meta.
+            tdm_steps = [self.tdmrep.lookup(sample)] if self.tdmrep is not None else []
+            if page is not None:
+                tdm_steps += [page.tdm_header, page.tdm_meta]
+            if tdm_steps:
+                statements.append(tdm_to_usage(resolve_tdm(*tdm_steps)))
+            if self.rsl is not None:
+                statements.append(self.rsl.usage_for(f"https://{domain}{sample}"))
             usage = combine(*statements)
             decided = {p: usage.get(p) for p in USAGE_PURPOSES}
             contradictions = sum(1 for f in check(statements, crawl_allowed=verdict.allowed) if f.is_contradiction)

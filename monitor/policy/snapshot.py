@@ -60,6 +60,15 @@ def key(kind: str, domain: str, file: str) -> str:
     return f"{kind}:{domain}:{file}"
 
 
+def describe(file: str) -> str:
+    """How people read a snapshot name: ``page:track`` is the signals of the sampled track page."""
+    if file.startswith("page:"):
+        return f"the AI-usage signals of the sampled {file[5:]} page"
+    if file.startswith("license#"):
+        return f"RSL license document {file[8:]} (named by robots.txt)"
+    return file
+
+
 def _diff(old: bytes | None, new: bytes) -> str:
     before = (old or b"").decode("utf-8", "replace").splitlines()
     after = new.decode("utf-8", "replace").splitlines()
@@ -78,6 +87,7 @@ def evaluate(fetched: Fetched, previous: Previous) -> FileVerdict:
     findings: list[Finding] = []
     cleared: list[str] = []
     robots = f == "robots.txt"
+    name = describe(f)
 
     if state == "present":
         cleared += [key("policy_file_missing", d, f), key("policy_file_unreachable", d, f)]
@@ -88,8 +98,8 @@ def evaluate(fetched: Fetched, previous: Previous) -> FileVerdict:
                     "policy_file_changed",
                     "medium",
                     d,
-                    f"{f} changed on {d}",
-                    f"{f} on {d} now has a different body (sha256 {sha[:12]}, "
+                    f"{name} changed on {d}",
+                    f"{name} on {d} now has a different body (sha256 {sha[:12]}, "
                     f"was {previous.last_present_sha256[:12]}).",
                     {
                         "file": f,
@@ -114,8 +124,8 @@ def evaluate(fetched: Fetched, previous: Previous) -> FileVerdict:
                     "policy_file_missing",
                     "high" if robots else "medium",
                     d,
-                    f"{f} disappeared from {d}",
-                    f"{f} on {d} answered HTTP {fetched.status} after having been served.{consequence}",
+                    f"{name} disappeared from {d}",
+                    f"{name} on {d} answered HTTP {fetched.status} after having been served.{consequence}",
                     {"file": f, "status": fetched.status, "previous_sha256": previous.last_present_sha256},
                 )
             )
@@ -128,8 +138,8 @@ def evaluate(fetched: Fetched, previous: Previous) -> FileVerdict:
                 "policy_file_unreachable",
                 "medium" if robots else "low",
                 d,
-                f"{f} unreachable on {d}",
-                f"Fetching {f} on {d} failed: {why}"
+                f"{name} unreachable on {d}",
+                f"Fetching {name} on {d} failed: {why}"
                 + (f" ({fetched.error_detail})" if fetched.error_detail else "")
                 + f".{consequence}",
                 {"file": f, "status": fetched.status, "error_kind": fetched.error_kind},

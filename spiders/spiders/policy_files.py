@@ -1,4 +1,4 @@
-"""The policy snapshot probe: fetch robots.txt / ai.txt of protected domains, one item per file."""
+"""The policy snapshot probe: fetch a protected domain's policy files and sampled pages, one item per file."""
 
 from __future__ import annotations
 
@@ -127,8 +127,8 @@ class PolicyFilesSpider(Spider):
         body = response.body
         truncated = cap > 0 and len(body) > cap
         kind = kind_for_status(response.status)
-        headers = {
-            name.decode("latin-1").lower(): values[0].decode("latin-1")
+        header_values = {
+            name.decode("latin-1").lower(): [v.decode("latin-1") for v in values]
             for name, values in response.headers.items()
             if values
         }
@@ -138,7 +138,8 @@ class PolicyFilesSpider(Spider):
             url=url,
             final_url=response.url,
             status=response.status,
-            headers=headers,
+            headers={name: values[0] for name, values in header_values.items()},
+            header_values=header_values,
             body=body[:cap] if truncated else body,
             size=len(body),
             truncated=truncated,

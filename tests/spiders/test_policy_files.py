@@ -37,6 +37,18 @@ def test_200_records_body_headers_and_timing():
     assert sent["User-Agent"].startswith("scrapewatch/") and sent["Accept-Encoding"] == "identity"
 
 
+def test_repeated_headers_keep_every_value_in_order():
+    reply = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Robots-Tag: noai\r\n"
+        b"X-Robots-Tag: GPTBot: noindex\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+    )
+    with RawServer(reply) as server:
+        item = one(server.url("/forss/flickermood"), **PRIVATE_OK)
+    assert item.status == 200
+    assert item.header_values["x-robots-tag"] == ["noai", "GPTBot: noindex"]
+    assert item.headers["x-robots-tag"] == "noai"  # the first value, as before
+
+
 @pytest.mark.parametrize(("status", "kind"), [(404, "http_4xx"), (410, "http_4xx"), (503, "http_5xx")])
 def test_http_error_statuses_reach_the_callback(status, kind):
     with FakeSite({"/ai.txt": Reply(status, b"nope")}) as site:
