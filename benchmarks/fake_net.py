@@ -14,7 +14,7 @@ from pathlib import Path
 
 from monitor.config import Settings, load_settings
 from monitor.demo.internet import FakeInternet
-from monitor.demo.model import Site, by_host, text
+from monitor.demo.model import Site, by_host, html, text
 
 ROBOTS = (
     "User-agent: GPTBot\nDisallow: /\n\nUser-agent: ClaudeBot\nUser-agent: CCBot\nDisallow: /\n\n"
@@ -25,6 +25,17 @@ ROBOTS = (
 )  # about 2 KB, like a real robots.txt, with every robots.txt-borne signal the audit reads
 AI_TXT = "# Spawning ai.txt\nUser-Agent: *\nDisallow: *.mp3\nDisallow: *.m4a\nDisallow: *.opus\nDisallow: /media/\n"
 TDMREP = '[{"location": "/*", "tdm-reservation": 1, "tdm-policy": "https://example.org/tdm-policy.json"}]'
+LICENSE = (
+    '<rsl xmlns="https://rslstandard.org/rsl"><content url="/"><license><permits type="usage">search</permits>'
+    '<prohibits type="usage">ai-train ai-input</prohibits></license></content></rsl>'
+)
+PAGE = (
+    '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Track</title><meta name="tdm-reservation" content="1">'
+    '<meta name="GPTBot" content="noai"></head><body>' + "<p>comment</p>" * 2000 + "</body></html>"
+)  # about 30 KB, signals in the head like a real track page
+PAGE_HEADERS = (("X-Robots-Tag", "noai, noimageai"), ("tdm-reservation", "1"), ("Content-Usage", "train-ai=n"))
+# The sampled pages of the default policy settings (path classes home and track).
+PAGES = ("/", "/forss/flickermood")
 
 
 def host(i: int) -> str:
@@ -32,13 +43,21 @@ def host(i: int) -> str:
 
 
 def sites(n: int) -> dict[str, Site]:
-    """N sites serving robots.txt, ai.txt and TDMRep (everything the policy audit reads)."""
-    routes = {
-        "/robots.txt": text(ROBOTS),
+    """N sites serving everything the policy audit reads: robots.txt (naming an RSL license), ai.txt, TDMRep,
+    the license document and the sampled home and track pages."""
+    shared = {
         "/ai.txt": text(AI_TXT),
         "/.well-known/tdmrep.json": text(TDMREP, content_type="application/json"),
+        "/license.xml": text(LICENSE, content_type="application/rsl+xml"),
+        **{path: html(PAGE, headers=PAGE_HEADERS) for path in PAGES},
     }
-    return by_host(Site(host(i), routes) for i in range(n))
+    return by_host(
+        Site(host(i), {**shared, "/robots.txt": text(f"{ROBOTS}License: {license_url(i)}\n")}) for i in range(n)
+    )
+
+
+def license_url(i: int) -> str:
+    return f"http://{host(i)}/license.xml"
 
 
 def peak_rss_mib() -> float:

@@ -23,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.fake_net import host, settings_for  # noqa: E402
+from benchmarks.fake_net import PAGES, host, license_url, settings_for  # noqa: E402
 from monitor import reactor  # noqa: E402
 from monitor.config import ProtectedDomain  # noqa: E402
 
@@ -39,6 +39,15 @@ def domains(n: int) -> list[ProtectedDomain]:
     return [ProtectedDomain(domain=host(i), scheme="http") for i in range(n)]
 
 
+def extra(i: int) -> dict[str, str]:
+    """What the audit fetches besides the policy files: the sampled pages and the RSL license document."""
+    return {**{f"page{p}": f"http://{host(i)}{p}" for p in PAGES}, "license#1": license_url(i)}
+
+
+def every_url(i: int, d: ProtectedDomain) -> list[str]:
+    return [d.url(f) for f in d.files] + list(extra(i).values())
+
+
 async def bare_aiohttp(proxy: str, n: int, concurrency: int, chunk: int) -> float:
     """The raw-fetch limit: every policy file of every domain, ``concurrency`` requests in flight.
 
@@ -52,7 +61,7 @@ async def bare_aiohttp(proxy: str, n: int, concurrency: int, chunk: int) -> floa
     statuses: list[int] = []
     t0 = time.perf_counter()
     for at in range(0, n, chunk):
-        urls = [d.url(f) for d in batch[at : at + chunk] for f in d.files]
+        urls = [url for i, d in enumerate(batch[at : at + chunk], at) for url in every_url(i, d)]
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
 
             async def one(url: str, session: aiohttp.ClientSession = session) -> None:
@@ -62,7 +71,7 @@ async def bare_aiohttp(proxy: str, n: int, concurrency: int, chunk: int) -> floa
 
             await asyncio.gather(*(one(url) for url in urls))
     elapsed = time.perf_counter() - t0
-    assert statuses.count(200) == len(statuses) == n * len(batch[0].files), sorted(set(statuses))
+    assert statuses.count(200) == len(statuses) == n * len(every_url(0, batch[0])), sorted(set(statuses))
     return elapsed
 
 
@@ -78,7 +87,8 @@ async def scrapy_fetch(proxy: str, n: int, concurrency: int, chunk: int) -> floa
     batch = domains(n)
     t0 = time.perf_counter()
     for at in range(0, n, chunk):
-        fetched = await crawl.fetch_policy_files_many(batch[at : at + chunk])
+        part = batch[at : at + chunk]
+        fetched = await crawl.fetch_policy_files_many(part, extra={d.domain: extra(i) for i, d in enumerate(part, at)})
         assert all(i.status == 200 for items in fetched.values() for i in items)
     return time.perf_counter() - t0
 
@@ -101,7 +111,7 @@ async def full_audit(proxy: str, n: int, concurrency: int, chunk: int) -> tuple[
         applied = await probe.run_many(jobs, chunk=chunk)
         elapsed.append(time.perf_counter() - t0)
         assert len(applied) == n
-    files = len(jobs[0][1].files)
+    files = len(every_url(0, jobs[0][1]))
     assert store.db.execute("SELECT count(*) FROM observations").fetchone()[0] == 2 * files * n
     cells = store.db.execute("SELECT count(*) FROM policy_verdicts").fetchone()[0]
     assert cells == n * len(agents) * len(settings.policy.path_classes), cells
@@ -143,8 +153,8 @@ def main() -> None:
             server.kill()
             server_rss = "?"
     base = n / results["bare aiohttp (raw-fetch limit)"]
-    files = len(domains(1)[0].files)
-    print(f"{n} domains x {files} files, {c} requests in flight, {k} domains per crawl, proxy {proxy}")
+    files = len(every_url(0, domains(1)[0]))
+    print(f"{n} domains x {files} URLs, {c} requests in flight, {k} domains per crawl, proxy {proxy}")
     for name, secs in results.items():
         rate = n / secs
         print(

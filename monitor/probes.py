@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import logging
 import time
+from functools import lru_cache
 
 from monitor import metrics
 from monitor.config import PolicySettings, ProtectedDomain
@@ -42,6 +44,10 @@ class PolicySnapshotProbe:
             tuple(expect.disallowed_on),
             expect.training_reserved,
         )
+        # domain -> (digest of everything the audit read, its breach/contradiction/lint findings and cleared keys).
+        # When a domain's inputs are unchanged its matrix is too: the audit's findings are replayed and the
+        # stored verdicts are left alone, instead of recomputing and comparing every agent x path class cell.
+        self._unchanged: dict[str, tuple[str, list, list[str]]] = {}
 
     def pages(self, domain: ProtectedDomain) -> dict[str, str]:
         """The sampled pages fetched with ``domain``'s policy files: ``page:<class>`` -> URL of its first sample."""
@@ -100,11 +106,17 @@ class PolicySnapshotProbe:
                 )
         evaluation = Evaluation(scope=f"{PROBE}:{domain.domain}")
         # The audit reads the pages as fetched; what is kept of a page is only its signal summary.
-        cells, previous_cells = self._audit(domain, by_file, evaluation)
+        kept = {file: _summarised(item) if is_page_file(file) else item for file, item in by_file.items()}
+        digest = _digest(kept)
+        cached = self._unchanged.get(domain.domain)
+        if cached is not None and cached[0] == digest:
+            cells = previous_cells = None
+            evaluation.findings.extend(cached[1])
+            evaluation.cleared.extend(cached[2])
+        else:
+            cells, previous_cells = self._audit(domain, by_file, evaluation)
         files: list[tuple[PolicyFileItem, FileVerdict]] = []
-        for file, item in by_file.items():
-            if is_page_file(file):
-                item = _summarised(item)
+        for file, item in kept.items():
             verdict = evaluate(_fetched(item), self.store.previous_file(domain.domain, file))
             files.append((item, verdict))
             evaluation.findings.extend(verdict.findings)
@@ -122,6 +134,12 @@ class PolicySnapshotProbe:
         )
         with metrics.DB_WRITE_SECONDS.time():
             applied = self.store.apply_policy_run(run, files, evaluation, cells, previous_cells)
+        if cells is not None:  # committed: the stored matrix now matches these inputs
+            self._unchanged[domain.domain] = (
+                digest,
+                [f for f in evaluation.findings if f.dedupe_key.startswith(_AUDIT_KEYS)],
+                [k for k in evaluation.cleared if k.startswith(_AUDIT_KEYS)],
+            )
         _observe(domain.domain, files, applied)
         log.info(
             "%s: %s (%s) in %.2fs, %d transition(s)",
@@ -157,6 +175,27 @@ class PolicySnapshotProbe:
 
 # A redirect loop still carries the 3xx status of its last hop; it is not an answer about robots.txt.
 _NO_ANSWER = frozenset({"redirect_loop", "timeout", "dns", "refused", "tls", "connection", "proxy", "egress_refused"})
+
+
+# Audit findings that depend only on the current matrix; a regression is a change between two matrices, so with
+# unchanged inputs there is none to replay.
+_AUDIT_KEYS = ("policy_breach:", "policy_contradiction:", "policy_lint:")
+
+
+def _digest(items: dict[str, PolicyFileItem]) -> str:
+    """What the audit depends on, per fetched file: name, status, error kind and body (a page's summary)."""
+    h = hashlib.sha256()
+    for file in sorted(items):
+        item = items[file]
+        h.update(f"{file}\0{item.status}\0{item.error_kind}\0{len(item.body)}\0".encode())
+        h.update(item.body)
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=256)
+def _robots(status: int | None, body: bytes, too_many_redirects: bool) -> FetchPolicy:
+    """fetch_verdict, parsed once per distinct robots.txt (license discovery and the audit both read it)."""
+    return fetch_verdict(status, body, too_many_redirects=too_many_redirects)
 
 
 def _ok(item: PolicyFileItem) -> bool:
@@ -199,10 +238,10 @@ def _signals(by_file: dict[str, PolicyFileItem]) -> DomainSignals | None:
     robots_item = by_file.get("robots.txt")
     if robots_item is None:
         return None
-    robots = fetch_verdict(
+    robots = _robots(
         robots_item.status if robots_item.error_kind not in _NO_ANSWER else None,
         robots_item.body,
-        too_many_redirects=robots_item.error_kind == "redirect_loop",
+        robots_item.error_kind == "redirect_loop",
     )
     ai_item, tdm_item = by_file.get("ai.txt"), by_file.get(".well-known/tdmrep.json")
     pages = {
@@ -230,7 +269,7 @@ def license_urls(items: list[PolicyFileItem], limit: int) -> dict[str, str]:
     robots_item = next((i for i in items if i.file == "robots.txt"), None)
     if limit <= 0 or robots_item is None or not _ok(robots_item) or b"license" not in robots_item.body.lower():
         return {}
-    robots = fetch_verdict(robots_item.status, robots_item.body).robots
+    robots = _robots(robots_item.status, robots_item.body, False).robots
     if robots is None:
         return {}
     refs, _ = parse_license_lines(GroupLine(r.line, r.value, ()) for r in robots.records_for("license"))

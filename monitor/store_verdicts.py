@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import fields
 from typing import Any
 
 import sqlite_utils
@@ -41,9 +41,7 @@ def current(db: sqlite_utils.Database, domain: str) -> dict[tuple[str, str], Cel
     ).fetchall()
     out = {}
     for row in rows:
-        cell = Cell(*row)
-        if not isinstance(cell.crawl_allowed, bool):
-            cell = replace(cell, crawl_allowed=bool(cell.crawl_allowed))
+        cell = Cell(row[0], row[1], row[2], bool(row[3]), *row[4:])  # SQLite hands back 0/1
         out[cell.key] = cell
     return out
 

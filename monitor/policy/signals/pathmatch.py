@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 MAX_PATH_CHARS = 16664
@@ -9,6 +10,7 @@ _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
+@lru_cache(maxsize=8192)  # the same patterns and sample paths are normalised for every agent row
 def normalize(value: str) -> str:
     """Normalise like ai-signals §1.5: decode unreserved %XX, upper-case other %xx, percent-encode non-ASCII."""
     raw = value[:MAX_PATH_CHARS].encode("utf-8", "replace")
