@@ -168,6 +168,46 @@ def _m0002(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0004_exposure")
+def _m0004(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- Consecutive clean runs of an active incident (exposure incidents resolve after K of them).
+        ALTER TABLE incidents ADD COLUMN clean_runs INTEGER NOT NULL DEFAULT 0;
+
+        -- One row per occurrence of a finding: what was matched where, with hashes of the files kept under the
+        -- data directory (evidence/<sha256[:2]>/<sha256>): the response body, a screenshot, the request log.
+        CREATE TABLE evidence (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents (id),
+            run_id INTEGER NOT NULL REFERENCES probe_runs (id),
+            at TEXT NOT NULL,
+            url TEXT NOT NULL,
+            page_url TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            snippet TEXT NOT NULL DEFAULT '',
+            headers TEXT NOT NULL DEFAULT '{}',
+            body_sha256 TEXT,
+            screenshot_sha256 TEXT,
+            requests_sha256 TEXT,
+            data TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX evidence_incident ON evidence (incident_id, id);
+
+        -- Files kept under the data directory, addressed by SHA-256 (each stored once).
+        CREATE TABLE evidence_files (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            content_type TEXT NOT NULL DEFAULT '',
+            first_stored_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 def open_db(path: Path, busy_timeout_ms: int = 5000, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the database at ``path``, in WAL mode, migrated to the latest schema.
 

@@ -10,7 +10,7 @@ from monitor.errors import InvalidTransition
 
 SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 ACTIVE = ("open", "acknowledged")
-Action = Literal["opened", "updated", "escalated", "reopened", "resolved"]
+Action = Literal["opened", "updated", "escalated", "reopened", "resolved", "clean"]
 # Transitions that produce an alert row in the outbox; "updated" is recorded but not announced.
 ALERTING: frozenset[str] = frozenset({"opened", "escalated", "reopened", "resolved"})
 
@@ -34,11 +34,15 @@ class Finding:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """What one probe run found: ``findings`` present now, ``cleared`` keys checked and found clean."""
+    """What one probe run found: ``findings`` present now, ``cleared`` keys checked and found clean.
+
+    ``resolve_after`` is how many consecutive clean runs resolve an active incident (1: the first clean run).
+    """
 
     scope: str
     findings: list[Finding] = field(default_factory=list)
     cleared: list[str] = field(default_factory=list)
+    resolve_after: int = 1
 
 
 @dataclass(frozen=True)
@@ -51,11 +55,15 @@ class IncidentState:
     severity: str
     status: str
     occurrences: int = 1
+    clean_runs: int = 0  # consecutive clean runs since it was last seen
 
 
 @dataclass(frozen=True)
 class Transition:
-    """One change to apply to one incident: ``incident`` is None when it is opened for the first time."""
+    """One change to apply to one incident: ``incident`` is None when it is opened for the first time.
+
+    ``clean`` counts a clean run of an active incident that needs more of them before it resolves.
+    """
 
     action: Action
     dedupe_key: str
@@ -74,7 +82,8 @@ def transition(evaluation: Evaluation, previous: dict[str, IncidentState]) -> li
 
     - new finding -> opened; finding on an active incident -> updated, or escalated when more severe;
     - finding on a resolved incident -> reopened; on a false positive -> updated, staying silent;
-    - a cleared key whose incident is active -> resolved; anything else cleared -> nothing.
+    - a cleared key whose incident is active -> resolved once ``evaluation.resolve_after`` consecutive runs were
+      clean (``clean`` before that); anything else cleared -> nothing.
     """
     out: list[Transition] = []
     seen: set[str] = set()
@@ -98,7 +107,10 @@ def transition(evaluation: Evaluation, previous: dict[str, IncidentState]) -> li
         prev = previous.get(key)
         if key in seen or prev is None or prev.status not in ACTIVE:
             continue
-        out.append(Transition("resolved", key, "resolved", prev.severity, None, prev))
+        if prev.clean_runs + 1 < evaluation.resolve_after:
+            out.append(Transition("clean", key, prev.status, prev.severity, None, prev))
+        else:
+            out.append(Transition("resolved", key, "resolved", prev.severity, None, prev))
     return out
 
 

@@ -105,6 +105,19 @@ DB_WRITE_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
     registry=REGISTRY,
 )
+# Exposure hunt: what the signature engine saw (info matches included: legitimate embeds are counted, not alerted).
+EXPOSURE_MATCHES = Counter(
+    "scrapewatch_exposure_matches",
+    "Signature matches on third-party pages, by reference signature id and final severity.",
+    ["signature", "severity"],
+    registry=REGISTRY,
+)
+EXPOSURE_PAGES = Counter(
+    "scrapewatch_exposure_pages",
+    "Watch-target pages scanned (ok) or that did not answer (failed).",
+    ["target", "outcome"],
+    registry=REGISTRY,
+)
 
 
 class StoreCollector(Collector):

@@ -7,7 +7,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +15,7 @@ import sqlite_utils
 
 from monitor import store_verdicts
 from monitor.errors import NotFound, StorageError
+from monitor.evidence import StoredFile
 from monitor.incidents import Evaluation, IncidentState, Transition, manual_status, transition
 from monitor.policy.matrix import Cell
 from monitor.policy.snapshot import FileVerdict, Previous
@@ -49,6 +50,24 @@ class Applied:
     run_id: int
     transitions: list[Transition]
     incident_ids: dict[str, int]
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    """One occurrence of a finding, attached to the incident of ``dedupe_key`` when the run is applied."""
+
+    dedupe_key: str
+    url: str  # where the match was found (resource or request URL)
+    page_url: str  # the page being scanned
+    signature: str
+    severity: str
+    detail: str = ""
+    snippet: str = ""
+    headers: dict[str, Any] = field(default_factory=dict)
+    body: StoredFile | None = None
+    screenshot: StoredFile | None = None
+    requests: StoredFile | None = None
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 class Store:
@@ -125,6 +144,13 @@ class Store:
             )
         ]
 
+    def active_keys(self, scope: str) -> list[str]:
+        """Dedupe keys of the open or acknowledged incidents a probe scope opened."""
+        rows = self.db.query(
+            "SELECT dedupe_key FROM incidents WHERE scope = ? AND status IN ('open', 'acknowledged')", [scope]
+        )
+        return [r["dedupe_key"] for r in rows]
+
     def outbox_pending(self) -> int:
         return self._one("SELECT count(*) AS n FROM alert_outbox WHERE status = 'pending'", [])["n"]
 
@@ -175,6 +201,46 @@ class Store:
                 store_verdicts.apply(self.db, run.domain, cells, run.finished_at, previous_cells)
             transitions, ids = self._apply_evaluation(evaluation, run.finished_at)
         return Applied(run_id, transitions, ids)
+
+    def apply_exposure_run(self, run: ProbeRun, evaluation: Evaluation, evidence: list[EvidenceRow]) -> Applied:
+        """Write an exposure run: the run, incident changes, evidence rows and their file records, atomically.
+
+        The evidence files themselves are already on disk (see monitor.evidence); only their hashes go here.
+        """
+        with self._tx():
+            run_id = self._insert_run(run, len(evidence))
+            transitions, ids = self._apply_evaluation(evaluation, run.finished_at)
+            files = {f.sha256: f for e in evidence for f in (e.body, e.screenshot, e.requests) if f is not None}
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO evidence_files (sha256, size, kind, content_type, first_stored_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [[f.sha256, f.size, f.kind, f.content_type, run.finished_at] for f in files.values()],
+            )
+            self.db.conn.executemany(
+                "INSERT INTO evidence (incident_id, run_id, at, url, page_url, signature, severity, detail, snippet, "
+                "headers, body_sha256, screenshot_sha256, requests_sha256, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [ids[e.dedupe_key], run_id, run.finished_at, e.url, e.page_url, e.signature, e.severity,
+                     e.detail, e.snippet, json.dumps(e.headers), e.body.sha256 if e.body else None,
+                     e.screenshot.sha256 if e.screenshot else None, e.requests.sha256 if e.requests else None,
+                     json.dumps(e.data, default=str)]
+                    for e in evidence
+                    if e.dedupe_key in ids
+                ],
+            )  # fmt: skip
+        return Applied(run_id, transitions, ids)
+
+    def evidence(self, incident_id: int, limit: int = 200) -> list[dict[str, Any]]:
+        """An incident's evidence, newest first."""
+        rows = self.db.query(
+            "SELECT * FROM evidence WHERE incident_id = ? ORDER BY id DESC LIMIT ?", [incident_id, limit]
+        )
+        return [{**r, "headers": json.loads(r["headers"]), "data": json.loads(r["data"])} for r in rows]
+
+    def evidence_file(self, sha256: str) -> dict[str, Any] | None:
+        """The record of an evidence file (kind, size, content type), or None."""
+        return self._one("SELECT * FROM evidence_files WHERE sha256 = ?", [sha256])
 
     def current_verdicts(self, domain: str) -> dict[tuple[str, str], Cell]:
         """The verdict matrix in force for ``domain``, keyed by (agent, path class)."""
@@ -238,7 +304,7 @@ class Store:
             marks = ",".join("?" * len(keys))
             for r in self.db.query(f"SELECT * FROM incidents WHERE dedupe_key IN ({marks})", keys):
                 previous[r["dedupe_key"]] = IncidentState(
-                    r["id"], r["dedupe_key"], r["kind"], r["severity"], r["status"], r["occurrences"]
+                    r["id"], r["dedupe_key"], r["kind"], r["severity"], r["status"], r["occurrences"], r["clean_runs"]
                 )
         transitions = transition(evaluation, previous)
         ids: dict[str, int] = {}
@@ -248,6 +314,10 @@ class Store:
 
     def _write_transition(self, t: Transition, scope: str, now: str) -> int:
         f, prev = t.finding, t.incident
+        if t.action == "clean":  # counted, not an event: nothing changed that people need to see
+            assert prev is not None
+            self.db.execute("UPDATE incidents SET clean_runs = clean_runs + 1 WHERE id = ?", [prev.id])
+            return prev.id
         if prev is None:
             assert f is not None
             cur = self.db.execute(
@@ -262,15 +332,15 @@ class Store:
             if f is not None:
                 self.db.execute(
                     "UPDATE incidents SET severity = ?, status = ?, title = ?, detail = ?, data = ?, "
-                    "last_seen = ?, occurrences = occurrences + 1, updated_at = ?, resolved_at = NULL "
-                    "WHERE id = ?",
+                    "last_seen = ?, occurrences = occurrences + 1, updated_at = ?, resolved_at = NULL, "
+                    "clean_runs = 0 WHERE id = ?",
                     [t.severity, t.status, f.title, f.detail, json.dumps(f.data), now, now, incident_id],
                 )
                 if t.status == "false_positive":  # keep the human decision's resolved_at
                     self.db.execute("UPDATE incidents SET resolved_at = updated_at WHERE id = ?", [incident_id])
             else:
                 self.db.execute(
-                    "UPDATE incidents SET status = ?, resolved_at = ?, updated_at = ? WHERE id = ?",
+                    "UPDATE incidents SET status = ?, resolved_at = ?, updated_at = ?, clean_runs = 0 WHERE id = ?",
                     [t.status, now, now, incident_id],
                 )
         event_id = self._event(

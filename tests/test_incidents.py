@@ -67,3 +67,42 @@ def test_manual_status(action, current, expected):
 def test_manual_status_refuses(action, current):
     with pytest.raises(InvalidTransition):
         manual_status(action, current)
+
+
+@pytest.mark.parametrize(
+    ("clean_runs", "resolve_after", "action"), [(0, 3, "clean"), (1, 3, "clean"), (2, 3, "resolved")]
+)
+def test_resolve_after_k_clean_runs(clean_runs, resolve_after, action):
+    state = IncidentState(1, "k", "exposure", "high", "open", 4, clean_runs)
+    (t,) = transition(Evaluation("s", [], ["k"], resolve_after), {"k": state})
+    assert t.action == action and not (t.alerts and action == "clean")
+    assert t.status == ("resolved" if action == "resolved" else "open")
+
+
+def test_clean_runs_are_counted_in_the_store_and_reset_when_seen_again(tmp_path):
+    from monitor.db import open_db
+    from monitor.store import ProbeRun, Store
+
+    store = Store(open_db(tmp_path / "db.sqlite"))
+    run = ProbeRun("job", "exposure", "dl.example", "t0", "t1", "success", None, 0.1)
+
+    def apply(findings, cleared):
+        with store._tx():
+            run_id = store._insert_run(run, 0)
+            assert run_id
+            return store._apply_evaluation(Evaluation("s", findings, cleared, resolve_after=2), "t1")
+
+    finding = Finding("k", "exposure", "high", "dl.example", "t")
+    apply([finding], [])
+    apply([], ["k"])
+    (row,) = store.db.query("SELECT status, clean_runs FROM incidents")
+    assert (row["status"], row["clean_runs"]) == ("open", 1)
+    apply([finding], [])  # seen again: the count starts over
+    (row,) = store.db.query("SELECT status, clean_runs FROM incidents")
+    assert (row["status"], row["clean_runs"]) == ("open", 0)
+    apply([], ["k"])
+    apply([], ["k"])
+    (row,) = store.db.query("SELECT status, clean_runs FROM incidents")
+    assert (row["status"], row["clean_runs"]) == ("resolved", 0)
+    events = [e["action"] for e in store.db.query("SELECT action FROM incident_events ORDER BY id")]
+    assert events == ["opened", "updated", "resolved"]  # clean runs are counted, not events
