@@ -1,12 +1,15 @@
-"""Bytes the exposure demo sites serve: MPEG frames, a tagged re-upload, an artwork JPEG and CloudFront policies."""
+"""What the exposure demo sites share: MPEG frames, a tagged re-upload, artwork, CloudFront policies, sitemaps."""
 
 from __future__ import annotations
 
 import base64
 import io
 import json
+from html import escape
 
 from mutagen.id3 import APIC, COMM, ID3, TIT2, TPE1, TXXX, WOAF
+
+from monitor.demo.model import Response, text
 
 # An 8x8 baseline JPEG in SoundCloud orange (drawn once by Chromium's canvas): stands in for i1.sndcdn.com artwork.
 ARTWORK_JPEG = base64.b64decode(
@@ -31,6 +34,8 @@ TRACK_ID = 1234567890
 MEDIA_TOKEN = "Ab3dEf6hIj9K"
 TRANSCODING_UUID = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 KEY_PAIR_ID = "APKAEXAMPLE000000000"
+ARTWORK_URL = "https://i1.sndcdn.com/artworks-Qx7TzLm2Rk0aBcDe-9fGhIj-t500x500.jpg"
+JPEG = "image/jpeg"
 # 2100-01-01T00:00:00Z: the signed URLs on the demo sites are live whenever the demo runs (§2.5).
 LIVE_EXPIRY = 4_102_444_800
 
@@ -89,3 +94,20 @@ M4A_HEAD = (
     + b"\x00\x00\x00\x10mdat"
     + bytes(8)
 )
+
+
+def sitemap(*urls: str) -> Response:
+    """A sitemaps.org urlset listing ``urls``."""
+    entries = "".join(f"<url><loc>{escape(url)}</loc></url>" for url in urls)
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>\n'
+    return text(body, content_type="application/xml")
+
+
+def sitemap_index(*urls: str) -> Response:
+    """A sitemaps.org sitemap index pointing at the sitemaps ``urls``."""
+    entries = "".join(f"<sitemap><loc>{escape(url)}</loc></sitemap>" for url in urls)
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</sitemapindex>\n'
+    )
+    return text(body, content_type="application/xml")

@@ -1,4 +1,4 @@
-"""Third-party sites exposing SoundCloud audio (and one legitimate blog), for the watchlist spider to find.
+"""Third-party sites exposing SoundCloud audio, for the watchlist spider to find (the legitimate case: embed_sites).
 
 Each site reproduces a section of reference/soundcloud-signatures.md; all IDs, tokens and signatures are fake,
 and every signed URL carries a Policy that expires in 2100 so that it reads as live whenever the demo runs.
@@ -7,12 +7,13 @@ and every signed URL carries a Policy that expires in 2100 so that it reads as l
 from __future__ import annotations
 
 import json
-import random
 from html import escape
 from urllib.parse import quote
 
 from monitor.demo.exposure_media import (
     ARTWORK_JPEG,
+    ARTWORK_URL,
+    JPEG,
     KEY_PAIR_ID,
     M4A_HEAD,
     PERMALINK,
@@ -23,27 +24,14 @@ from monitor.demo.exposure_media import (
     mp3_frames,
     signed_aac_playlist_url,
     signed_progressive_url,
+    sitemap,
     tagged_reupload,
 )
-from monitor.demo.sites import STALL, Request, Response, Site, filler, html, redirect, register, text
+from monitor.demo.sites import Request, Response, Site, html, redirect, register, text
 
-ARTWORK_URL = "https://i1.sndcdn.com/artworks-Qx7TzLm2Rk0aBcDe-9fGhIj-t500x500.jpg"
 CLIENT_ID = "Zq8xLm3Np7Rt2Vw9Yb4Cd6Ef1Gh5Jk0M"
-WIDGET_URL = (
-    f"https://w.soundcloud.com/player/?url=https%3A//api.soundcloud.com/tracks/{TRACK_ID}"
-    "&color=%23ff5500&auto_play=false&hide_related=false&show_comments=true&show_user=true"
-    "&show_reposts=false&show_teaser=true&visual=true"
-)
-RSS_ENCLOSURE = f"https://feeds.soundcloud.com/stream/{TRACK_ID}-example-artist-night-drive.mp3"
 HLS_PATH = "/relay/hls/example-artist/night-drive/aac_160k/playlist.m3u8"
-JPEG = "image/jpeg"
 M3U8 = "application/vnd.apple.mpegurl"
-
-
-def _sitemap(*urls: str) -> Response:
-    entries = "".join(f"<url><loc>{escape(url)}</loc></url>" for url in urls)
-    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>\n'
-    return text(body, content_type="application/xml")
 
 
 def _track_json() -> dict:
@@ -140,6 +128,7 @@ _SC2MP3_RESULT = f"""<!doctype html>
       <tr><td>M4A</td><td>160 kbps</td><td>4.4 MB</td>
         <td><a class="btn" href="{escape(_DL_PHP)}">Download</a></td></tr>
     </table>
+    <p><a href="/stream/{TRACK_ID}">Play in your browser</a></p>
   </section>
 
   <script>
@@ -189,11 +178,13 @@ register(
             "/admin/history": html(_SC2MP3_HISTORY),
             "/faq": html(_SC2MP3_FAQ),
             "/dl.php": _dl_php,
+            # cobalt's "redirect" answer (§2.6): straight to the signed CDN URL.
+            f"/stream/{TRACK_ID}": redirect(signed_progressive_url(), status=302),
             # Server-side merge of HLS segments into one untagged file (§2.6, §2.7: no ID3 at all).
             f"/system/storage/temp/soundcloud-{TRACK_ID}.mp3": text(mp3_frames(3.0), content_type="audio/mpeg"),
             "/robots.txt": text(f"User-agent: *\nDisallow: /admin/\n\nSitemap: {_SC2MP3}/sitemap.xml\n"),
             # /faq is linked from nowhere: only a crawl that reads the sitemap finds it.
-            "/sitemap.xml": _sitemap(
+            "/sitemap.xml": sitemap(
                 f"{_SC2MP3}/", f"{_SC2MP3}/faq", f"{_SC2MP3}/soundcloud/example-artist/night-drive"
             ),
         },
@@ -305,142 +296,5 @@ register(
             "/example-artist/night-drive": html(_SCMIRROR_TRACK),
             f"/api/tracks/{TRACK_ID}.json": text(_TRACK_JSON, content_type="application/json"),
         },
-    )
-)
-
-
-# --- indie-blog.example: the legitimate case, which must produce no incident (§4) ----------------------
-
-_BLOG = "http://indie-blog.example"
-_POST_PATH = "/2026/05/night-drive-premiere/"
-_SHARE_LINK = escape(f"{PERMALINK}?si=0a1b2c3d4e5f&utm_source=clipboard&utm_medium=text&utm_campaign=social_sharing")
-_BLOG_POST = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Premiere: Example Artist - Night Drive | indie blog</title>
-<meta property="og:image" content="{ARTWORK_URL}">
-<link rel="alternate" type="application/rss+xml" title="Example Artist podcast"
-      href="https://feeds.soundcloud.com/users/soundcloud:users:123456/sounds.rss">
-</head>
-<body>
-<article>
-  <h1>Premiere: Night Drive</h1>
-  <img src="{ARTWORK_URL}" alt="Night Drive cover" width="250">
-  <p>Example Artist's new single, streaming on SoundCloud:</p>
-  <iframe id="sc-widget" width="100%" height="166" scrolling="no" frameborder="no" allow="autoplay"
-          src="{escape(WIDGET_URL)}"></iframe>
-  <script src="https://w.soundcloud.com/player/api.js"></script>
-  <script>
-    var widget = SC.Widget(document.getElementById("sc-widget"));
-    widget.bind(SC.Widget.Events.READY, function () {{}});
-  </script>
-  <p>Share: <a href="{_SHARE_LINK}">{PERMALINK}</a>
-     · <a href="https://on.soundcloud.com/AbCdEfGh12">on.soundcloud.com/AbCdEfGh12</a></p>
-  <p>Podcast episode: <a href="{RSS_ENCLOSURE}">listen (MP3, via the official feed)</a></p>
-</article>
-<p><a href="/">more posts</a></p>
-</body></html>
-"""
-_BLOG_HOME = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>indie blog</title></head>
-<body><h1>indie blog</h1>
-<ul><li><a href="{_POST_PATH}">Premiere: Example Artist - Night Drive</a></li></ul></body></html>
-"""
-
-register(
-    Site(
-        host="indie-blog.example",
-        routes={
-            "/": html(_BLOG_HOME),
-            _POST_PATH: html(_BLOG_POST),
-            "/robots.txt": text(f"User-agent: *\nAllow: /\nSitemap: {_BLOG}/sitemap.xml\n"),
-            "/sitemap.xml": _sitemap(f"{_BLOG}/", f"{_BLOG}{_POST_PATH}"),
-        },
-    )
-)
-
-
-# --- SoundCloud's widget and CDN stand-ins: the media requests come from inside the widget frame (§4) ---
-
-_WIDGET_PAGE = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>SoundCloud Widget</title></head>
-<body><div id="widget">Night Drive · Example Artist</div>
-<script>
-  // The widget resolves its stream and starts buffering; the request belongs to this frame, not the embedder.
-  fetch({json.dumps(signed_progressive_url())}, {{mode: "no-cors"}}).catch(function () {{}});
-</script>
-</body></html>
-"""
-_WIDGET_API = "/* SoundCloud Widget API stand-in */\nwindow.SC = window.SC || {};\n" + (
-    "SC.Widget = function (iframe) { return { bind: function () {}, play: function () {} }; };\n"
-    "SC.Widget.Events = { READY: 'ready' };\n"
-)
-_CDN_HEADERS = (("Access-Control-Allow-Origin", "*"), ("Cache-Control", "max-age=300"))
-
-register(
-    Site(
-        host="w.soundcloud.com",
-        routes={
-            "/player/": html(_WIDGET_PAGE),
-            "/player": redirect("/player/"),
-            "/player/api.js": text(_WIDGET_API, content_type="application/javascript"),
-        },
-    )
-)
-register(
-    Site(
-        host="cf-media.sndcdn.com",
-        fallback=Response(body=mp3_frames(1.0), content_type="audio/mpeg", headers=_CDN_HEADERS),
-    )
-)
-register(Site(host="i1.sndcdn.com", fallback=Response(body=ARTWORK_JPEG, content_type=JPEG, headers=_CDN_HEADERS)))
-
-
-# --- trap.example: bad weather for crawlers (loops, endless depth, huge / slow / garbage pages) ---------
-
-TRAP_HUGE_BYTES = 64 * 1024 * 1024
-TRAP_MANY_LINKS = 500
-_TRAP_GARBAGE = random.Random(0x5C).randbytes(64 * 1024)
-
-
-def _trap_page(title: str, *links: str, status: int = 200) -> Response:
-    items = "".join(f'<li><a href="{link}">{link}</a></li>' for link in links)
-    page = f"<!doctype html><html><head><title>{title}</title></head><body><ul>{items}</ul></body></html>\n"
-    return html(page, status=status)
-
-
-def _trap(request: Request) -> Response:
-    path = request.path
-    if path.startswith("/deep/"):
-        # Infinitely deep: every level links one further.
-        level = path.removeprefix("/deep/")
-        if level.isdigit():
-            return _trap_page(f"level {level}", f"/deep/{int(level) + 1}")
-    if path.startswith("/many/") and path.removeprefix("/many/").isdigit():
-        return _trap_page(path, "/many")
-    return _trap_page("not found", "/", status=404)
-
-
-_HUGE_CHUNK = b"<p>" + b"all work and no play " * 3000 + b"</p>\n"
-
-register(
-    Site(
-        host="trap.example",
-        routes={
-            "/": _trap_page("trap", "/loop/a", "/deep/1", "/many"),
-            # Link loops: a <-> b, and each page linking itself.
-            "/loop/a": _trap_page("a", "/loop/b", "/loop/a", "/loop/a#again"),
-            "/loop/b": _trap_page("b", "/loop/a", "/loop/b"),
-            "/many": _trap_page("many", *(f"/many/{i}" for i in range(TRAP_MANY_LINKS))),
-            "/hostile": _trap_page("hostile", "/huge", "/slow", "/redirect-loop", "/garbage"),
-            "/huge": Response(
-                content_type="text/html; charset=utf-8",
-                stream=filler(TRAP_HUGE_BYTES, _HUGE_CHUNK),
-                length=TRAP_HUGE_BYTES,
-            ),
-            "/slow": STALL,
-            "/redirect-loop": redirect("/redirect-loop", status=302),
-            "/garbage": Response(body=_TRAP_GARBAGE, content_type="text/html"),
-            "/robots.txt": text("User-agent: *\nDisallow:\n"),
-        },
-        fallback=_trap,
     )
 )

@@ -131,6 +131,8 @@ class WatchSpider(Spider):
         self._pages = 0
         self._resources = 0
         self._sitemaps = 0
+        # One item per URL taken on: callers check that a finished crawl accounted for every one.
+        self.expected_items = 0
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -155,6 +157,7 @@ class WatchSpider(Spider):
         for url in self.target.start_urls:
             refused = self._refusal(url)
             if refused:
+                self.expected_items += 1
                 yield self._error_item(url, "page", 0, None, ErrorKind.EGRESS_REFUSED, refused)
                 continue
             request = self._request(Reference(url, "page"), depth=0, found_on=None)
@@ -200,6 +203,7 @@ class WatchSpider(Spider):
                 self._sitemaps += 1
             self._resources += 1
         self._seen.add(key)
+        self.expected_items += 1
         meta: dict[str, Any] = {WATCH_META: (ref.kind, depth, found_on, ref.url)}
         headers = {"Accept": _ACCEPT[ref.kind]}
         if not self.target.obey_robots:
@@ -233,7 +237,7 @@ class WatchSpider(Spider):
                 screenshot = await _screenshot(page)
                 dom = await _content(page)
             finally:
-                await close_page(page)
+                await self._close(page)
         item = self._response_item(response, kind, depth, found_on, url, dom=dom, screenshot=screenshot)
         yield item
         if kind == "page" and item.status is not None and item.status < 300 and is_html(response):
@@ -252,7 +256,7 @@ class WatchSpider(Spider):
         exc = failure.value
         request: Request | None = getattr(failure, "request", None)
         meta = request.meta if request is not None else {}
-        await close_page(meta.pop("playwright_page", None))
+        await self._close(meta.pop("playwright_page", None))
         kind, depth, found_on, url = meta.get(WATCH_META) or ("page", 0, None, request.url if request else "")
         if isinstance(exc, HttpError) and exc.response is not None:
             yield self._response_item(exc.response, kind, depth, found_on, url)
@@ -268,6 +272,11 @@ class WatchSpider(Spider):
         item.rendered = rendered
         item.requests = list(meta.get(CAPTURE_META, []))
         yield item
+
+    async def _close(self, page: Any) -> None:
+        if page is not None:
+            await close_page(page)
+            self.crawler.stats.inc_value("scrapewatch/rendered_pages_closed")
 
     def _error_item(
         self, url: str, kind: str, depth: int, found_on: str | None, error_kind: ErrorKind, detail: str

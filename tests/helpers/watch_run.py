@@ -36,21 +36,25 @@ def watch_settings(net: BackgroundInternet, *, render: bool = False, **overrides
     return settings
 
 
-def crawl(net: BackgroundInternet, target: dict[str, Any], **overrides: Any) -> list[WatchResource]:
-    """Run one watch crawl of ``target`` through ``net``; every item it yields, in order."""
+def crawl_with_stats(
+    net: BackgroundInternet, target: dict[str, Any], **overrides: Any
+) -> tuple[list[WatchResource], dict[str, Any]]:
+    """Run one watch crawl of ``target`` through ``net``: every item it yielded, in order, and its stats."""
     settings = watch_settings(net, render=bool(target.get("render")), **overrides)
     items: list[WatchResource] = []
+    errors: list[Any] = []
+    crawler = Crawler(WatchSpider, settings)
+    crawler.signals.connect(lambda item, **_: items.append(item), signal=signals.item_scraped, weak=False)
+    crawler.signals.connect(lambda failure, **_: errors.append(failure), signal=signals.spider_error, weak=False)
+    reactor.run(crawler.crawl_async(target=target))
+    assert not errors, errors
+    assert crawler.spider.expected_items == len(items), "a URL taken on ended without its item"
+    return items, crawler.stats.get_stats()
 
-    def collect(item: Any, **_: Any) -> None:
-        items.append(item)
 
-    async def run() -> None:
-        crawler = Crawler(WatchSpider, settings)
-        crawler.signals.connect(collect, signal=signals.item_scraped)
-        await crawler.crawl_async(target=target)
-
-    reactor.run(run())
-    return items
+def crawl(net: BackgroundInternet, target: dict[str, Any], **overrides: Any) -> list[WatchResource]:
+    """Run one watch crawl of ``target`` through ``net``; every item it yielded, in order."""
+    return crawl_with_stats(net, target, **overrides)[0]
 
 
 def by_url(items: list[WatchResource]) -> dict[str, WatchResource]:
