@@ -208,6 +208,7 @@ class CrawlService:
                 self._browser_spki_pin,
                 no_proxy=http.no_proxy,
                 timeout_seconds=http.timeout_seconds,
+                allow_private_networks=http.allow_private_networks,
             )
         spider_target = target.model_dump(exclude={"interval_seconds"})
         collector, crawler = await self._crawl(

@@ -7,8 +7,11 @@ import contextlib
 import re
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
+from monitor.config import is_private_host
 from monitor.errors import ErrorKind, classify_exception
+from spiders.middlewares import is_forbidden_address, literal_ip
 from spiders.watch_items import WatchRequest
 
 PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
@@ -42,13 +45,16 @@ def playwright_settings(
     *,
     no_proxy: list[str] | tuple[str, ...] = (),
     timeout_seconds: float = 30.0,
+    allow_private_networks: bool = False,
 ) -> dict[str, Any]:
     """Scrapy settings that make ``meta={"playwright": True}`` requests render in Chromium.
 
     Merge them into one crawl's settings only: the handler starts a browser per crawl and closes it
     at the end. ``proxy`` is the same outbound proxy Scrapy uses (one proxy for both); ``ca_spki`` is a
     base64 SHA-256 SPKI pin Chromium accepts whatever the issuer (the demo internet's leaf key), for
-    proxies that intercept TLS; real deployments leave it None.
+    proxies that intercept TLS; real deployments leave it None. Unless ``allow_private_networks``, the
+    browser's own requests to private, loopback, link-local and metadata literals are aborted (and still
+    captured), as EgressGuardMiddleware refuses Scrapy's.
     """
     # Chromium's own background traffic (updates, sign-in, sync) would reach the proxy as if pages made it.
     args = [
@@ -70,7 +76,7 @@ def playwright_settings(
         launch["proxy"] = {"server": proxy}
         if no_proxy:
             launch["proxy"]["bypass"] = ",".join(h.strip() for h in no_proxy if h.strip())
-    return {
+    settings: dict[str, Any] = {
         "DOWNLOAD_HANDLERS": {"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER},
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
         "PLAYWRIGHT_LAUNCH_OPTIONS": launch,
@@ -80,6 +86,26 @@ def playwright_settings(
         # The crawl's contexts are created on first use, with these options (see render_meta()).
         "PLAYWRIGHT_CONTEXTS": {},
     }
+    if not allow_private_networks:
+        settings["PLAYWRIGHT_ABORT_REQUEST"] = f"{__name__}.targets_private_network"
+    return settings
+
+
+def targets_private_network(request: Any) -> bool:
+    """True for a browser request to a private, loopback, link-local or metadata address (or a local name).
+
+    Host names are left to the proxy or the resolver, as EgressGuardMiddleware does behind a proxy: a page
+    is not allowed to turn the crawler's browser into a probe of the network it runs in by literal address.
+    """
+    try:
+        parts = urlsplit(request.url)
+    except ValueError:
+        return True
+    if parts.scheme not in ("http", "https", "ws", "wss"):
+        return False  # data:, blob: and the like never leave the browser
+    host = (parts.hostname or "").lower()
+    ip = literal_ip(host)
+    return is_forbidden_address(ip) if ip is not None else is_private_host(host)
 
 
 def render_meta() -> dict[str, Any]:

@@ -6,7 +6,7 @@ import random
 
 from monitor.demo.sites import STALL, Request, Response, Site, filler, html, redirect, register, text
 
-TRAP_HUGE_BYTES = 64 * 1024 * 1024
+TRAP_HUGE_BYTES = 16 * 1024 * 1024
 TRAP_MANY_LINKS = 500
 _TRAP_GARBAGE = random.Random(0x5C).randbytes(64 * 1024)
 
@@ -29,6 +29,12 @@ def _trap(request: Request) -> Response:
     return _trap_page("not found", "/", status=404)
 
 
+# A page trying to make the crawler's browser probe the network it runs in (cloud metadata, loopback).
+_SSRF = """<!doctype html><html><head><title>ssrf</title></head><body>
+<img src="http://169.254.169.254/latest/meta-data/iam/security-credentials/">
+<script>fetch("http://localhost:9/admin", {mode: "no-cors"}).catch(function () {});</script>
+</body></html>
+"""
 _HUGE_CHUNK = b"<p>" + b"all work and no play " * 3000 + b"</p>\n"
 
 register(
@@ -49,6 +55,7 @@ register(
             "/slow": STALL,
             "/redirect-loop": redirect("/redirect-loop", status=302),
             "/garbage": Response(body=_TRAP_GARBAGE, content_type="text/html"),
+            "/ssrf": html(_SSRF),
             "/robots.txt": text("User-agent: *\nDisallow:\n"),
         },
         fallback=_trap,

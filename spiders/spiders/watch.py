@@ -231,17 +231,20 @@ class WatchSpider(Spider):
         kind, depth, found_on, url = response.meta[WATCH_META]
         page = response.meta.pop("playwright_page", None)
         screenshot = dom = None
+        dom_size = 0
         if page is not None:
             try:
                 await settle(page)
                 screenshot = await _screenshot(page)
-                dom = await _content(page)
+                dom, dom_size = await _content(page, self.settings.getint("SCRAPEWATCH_MAX_RESPONSE_BYTES"))
             finally:
                 await self._close(page)
-        item = self._response_item(response, kind, depth, found_on, url, dom=dom, screenshot=screenshot)
+        item = self._response_item(
+            response, kind, depth, found_on, url, dom=dom, dom_size=dom_size, screenshot=screenshot
+        )
         yield item
         if kind == "page" and item.status is not None and item.status < 300 and is_html(response):
-            source = response.replace(body=item.body) if dom is not None else response
+            source = response.replace(body=item.body, encoding="utf-8") if dom is not None else response
             for ref in page_references(source):
                 request = self._request(ref, depth=depth + 1, found_on=response.url)
                 if request is not None:
@@ -302,6 +305,7 @@ class WatchSpider(Spider):
         url: str,
         *,
         dom: str | None = None,
+        dom_size: int = 0,
         screenshot: bytes | None = None,
     ) -> WatchResource:
         headers = {
@@ -327,7 +331,7 @@ class WatchSpider(Spider):
             headers=headers,
             content_type=(headers.get("content-type") or [None])[0],
             body=body[:cap] if truncated and cap > 0 else body,
-            size=len(body),
+            size=max(len(body), dom_size),
             truncated=truncated,
             redirects=list(response.meta.get("redirect_urls", [])),
             depth=depth,
@@ -350,8 +354,22 @@ async def _screenshot(page: Any) -> bytes | None:
         return None
 
 
-async def _content(page: Any) -> str | None:
+# Only the head of a huge DOM crosses the Playwright connection (one more character than the cap, so that
+# the cut shows); the length of the whole serialisation comes along.
+_DOM_HEAD = """(cap) => {
+  const doctype = document.doctype ? new XMLSerializer().serializeToString(document.doctype) : "";
+  const html = document.documentElement ? document.documentElement.outerHTML : "";
+  return [(doctype + html).slice(0, cap + 1), doctype.length + html.length];
+}"""
+
+
+async def _content(page: Any, cap: int) -> tuple[str | None, int]:
+    """The rendered DOM (cut after ``cap`` characters when ``cap`` > 0) and its full length; (None, 0) on failure."""
     try:
-        return await page.content()
+        if cap <= 0:
+            dom = await page.content()
+            return dom, len(dom)
+        head, length = await page.evaluate(_DOM_HEAD, cap)
+        return head, int(length)
     except Exception:
-        return None
+        return None, 0

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from helpers.watch_run import CHROMIUM, by_url, crawl_with_stats
+from helpers.watch_run import CHROMIUM, by_url, crawl, crawl_with_stats
 
 from monitor import reactor
 from monitor.config import load_settings
 from monitor.config_sections import WatchTarget
 from monitor.crawl import CrawlService
 from monitor.demo.internet import BackgroundInternet
+from monitor.demo.trap_sites import TRAP_HUGE_BYTES
 from spiders.rendering import PLAYWRIGHT_HANDLER, playwright_settings
 
 pytestmark = pytest.mark.browser
@@ -87,6 +88,28 @@ def test_a_stalled_rendered_page_is_a_timeout_item_and_its_page_is_closed(net):
     assert stats["playwright/page_count"] == stats["scrapewatch/rendered_pages_closed"] == 1
 
 
+def test_a_huge_rendered_page_crosses_over_only_up_to_the_cap(net):
+    target = {"name": "trap", "start_urls": ["http://trap.example/huge"], "render": True, "follow_sitemap": False}
+    (huge,) = crawl(net, target, SCRAPEWATCH_MAX_RESPONSE_BYTES=1_048_576)
+    assert (huge.status, huge.rendered, huge.truncated, len(huge.body)) == (200, True, True, 1_048_576)
+    assert huge.size > TRAP_HUGE_BYTES and huge.body.startswith(b"<html><head></head><body><p>all work")
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_the_browser_does_not_probe_private_addresses(net, allow_private):
+    net.internet.clear_requests()
+    target = {"name": "trap", "start_urls": ["http://trap.example/ssrf"], "render": True, "follow_sitemap": False}
+    overrides = {"PLAYWRIGHT_ABORT_REQUEST": None} if allow_private else {}
+    (page,) = crawl(net, target, **overrides)
+    metadata = [r for r in page.requests if r.url.startswith("http://169.254.169.254/")]
+    loopback = [r for r in page.requests if r.url.startswith("http://localhost:9/")]
+    assert len(metadata) == len(loopback) == 1  # attempted, so captured either way
+    reached_proxy = any(r.host == "169.254.169.254" for r in net.internet.requests)
+    assert reached_proxy is allow_private
+    if not allow_private:
+        assert metadata[0].status is None and metadata[0].failure and loopback[0].failure
+
+
 def test_crawl_service_renders_only_the_crawl_that_asks(net):
     settings = load_settings(env={})
     settings.http.proxy = net.url
@@ -110,6 +133,8 @@ def test_playwright_settings_carry_the_proxy_and_the_pin():
     assert launch["proxy"] == {"server": "http://egress:3128", "bypass": "corp.example"}
     assert "--ignore-certificate-errors-spki-list=PIN=" in launch["args"]
     assert settings["DOWNLOAD_HANDLERS"] == {"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER}
+    assert settings["PLAYWRIGHT_ABORT_REQUEST"] == "spiders.rendering.targets_private_network"
+    assert "PLAYWRIGHT_ABORT_REQUEST" not in playwright_settings("c", None, allow_private_networks=True)
     direct = playwright_settings("/usr/bin/chromium", None)
     assert "proxy" not in direct["PLAYWRIGHT_LAUNCH_OPTIONS"]
     assert not any("spki" in arg for arg in direct["PLAYWRIGHT_LAUNCH_OPTIONS"]["args"])
