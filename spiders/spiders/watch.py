@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scrapy import Request, Spider
@@ -98,8 +98,7 @@ def parse_target(target: Any) -> WatchTargetArgs:
     hosts = target.get("extra_hosts", [])
     if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
         raise ValueError("target extra_hosts must be a list of host names")
-    args = WatchTargetArgs(**target)
-    return WatchTargetArgs(**{**args.__dict__, "extra_hosts": [h.lower().rstrip(".") for h in hosts]})
+    return replace(WatchTargetArgs(**target), extra_hosts=[h.strip().lower().rstrip(".") for h in hosts])
 
 
 class WatchSpider(Spider):
