@@ -7,15 +7,19 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from scrapy import signals
+from scrapy import Spider, signals
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.settings import Settings as ScrapySettings
 
 from monitor.config import ProtectedDomain, Settings
+from monitor.config_sections import WatchTarget
 from monitor.errors import ScrapewatchError
 from spiders.items import PolicyFileItem
+from spiders.rendering import playwright_settings
 from spiders.spiders.policy_files import PolicyFilesSpider
+from spiders.spiders.watch import WatchSpider
+from spiders.watch_items import WatchResource
 
 logger = logging.getLogger(__name__)
 
@@ -56,12 +60,13 @@ def build_scrapy_settings(settings: Settings, overrides: Mapping[str, Any] | Non
 class _Collector:
     """Receives one crawl's signals. Bound methods of a live object: pydispatcher holds weak refs."""
 
-    def __init__(self) -> None:
-        self.items: list[PolicyFileItem] = []
+    def __init__(self, item_type: type = PolicyFileItem) -> None:
+        self.item_type = item_type
+        self.items: list[Any] = []
         self.spider_errors: list[str] = []
 
     def item_scraped(self, item: Any, **_: Any) -> None:
-        if isinstance(item, PolicyFileItem):
+        if isinstance(item, self.item_type):
             self.items.append(item)
 
     def spider_error(self, failure: Any, **_: Any) -> None:
@@ -131,7 +136,16 @@ class CrawlService:
     Items are returned, never stored: evaluation and storage are the caller's business.
     """
 
-    def __init__(self, settings: Settings, *, scrapy_overrides: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        scrapy_overrides: Mapping[str, Any] | None = None,
+        browser_spki_pin: str | None = None,
+    ):
+        # browser_spki_pin: a leaf key Chromium trusts whatever its issuer (the demo internet's), else None.
+        self._settings = settings
+        self._browser_spki_pin = browser_spki_pin
         self._runner = AsyncCrawlerRunner(build_scrapy_settings(settings, scrapy_overrides))
         self._crawls: dict[asyncio.Task[None], Crawler] = {}
         self._stop_tasks: set[asyncio.Task[None]] = set()
@@ -158,7 +172,8 @@ class CrawlService:
         if self._stopping:
             raise CrawlError(f"not fetching {domain.domain}: the crawl service is stopping")
         files = _files(domain, extra)
-        collector, crawler = await self._crawl([{"domain": domain.domain, "files": files}], domain.domain, None)
+        targets = [{"domain": domain.domain, "files": files}]
+        collector, crawler = await self._crawl(PolicyFilesSpider, domain.domain, None, targets=targets)
         return _assemble({domain.domain: list(files)}, collector, crawler, domain.domain)[domain.domain]
 
     async def fetch_policy_files_many(
@@ -185,26 +200,66 @@ class CrawlService:
         wanted = {d.domain: _files(d, (extra or {}).get(d.domain)) for d in unique}
         targets = [{"domain": d, "files": files} for d, files in wanted.items()]
         settings = {**_BATCH_SETTINGS, **(overrides or {})}
-        collector, crawler = await self._crawl(targets, label, settings)
+        collector, crawler = await self._crawl(PolicyFilesSpider, label, settings, targets=targets)
         return _assemble({d: list(files) for d, files in wanted.items()}, collector, crawler, label)
 
+    async def crawl_watch_target(self, target: WatchTarget) -> list[WatchResource]:
+        """Crawl one watchlist site: every WatchResource the watch spider yielded, in order.
+
+        Fetch failures, robots.txt refusals and HTTP errors are items. With ``target.render`` the crawl (and
+        only it) runs its pages through Chromium (``watch.chromium_path``) behind the configured proxy.
+        Raises :class:`CrawlError` when the crawl fails, a callback raised, or it stopped with URLs unaccounted for.
+        """
+        if self._stopping:
+            raise CrawlError(f"not crawling {target.name}: the crawl service is stopping")
+        overrides: dict[str, Any] = {}
+        if target.render:
+            http = self._settings.http
+            overrides = playwright_settings(
+                self._settings.watch.chromium_path,
+                http.proxy,
+                self._browser_spki_pin,
+                no_proxy=http.no_proxy,
+                timeout_seconds=http.timeout_seconds,
+                allow_private_networks=http.allow_private_networks,
+            )
+        spider_target = target.model_dump(exclude={"interval_seconds"})
+        collector, crawler = await self._crawl(
+            WatchSpider, target.name, overrides, item_type=WatchResource, target=spider_target
+        )
+        expected = getattr(crawler.spider, "expected_items", None)
+        if collector.spider_errors or expected != len(collector.items):
+            errors = "; ".join(collector.spider_errors[:3]) or "none"
+            raise CrawlError(
+                f"the watch crawl of {target.name} ended ({_finish_reason(crawler)}) with {len(collector.items)} "
+                f"items for {expected} URLs; spider errors: {errors}"
+            )
+        return collector.items
+
     async def _crawl(
-        self, targets: list[dict[str, Any]], label: str, overrides: Mapping[str, Any] | None
+        self,
+        spidercls: type[Spider],
+        label: str,
+        overrides: Mapping[str, Any] | None,
+        *,
+        item_type: type = PolicyFileItem,
+        **spider_args: Any,
     ) -> tuple[_Collector, Crawler]:
-        """Run one policy_files crawl over ``targets`` to its end; cancellation asks it to stop."""
-        collector = _Collector()
+        """Run one crawl of ``spidercls`` with ``spider_args`` to its end; cancellation asks it to stop."""
+        collector = _Collector(item_type)
+        what = f"{spidercls.name} crawl of {label}"
         try:
             if overrides:
                 settings = self._runner.settings.copy()
                 settings.update(dict(overrides), priority="cmdline")
-                crawler = self._runner.create_crawler(Crawler(PolicyFilesSpider, settings))
+                crawler = self._runner.create_crawler(Crawler(spidercls, settings))
             else:
-                crawler = self._runner.create_crawler(PolicyFilesSpider)
+                crawler = self._runner.create_crawler(spidercls)
             crawler.signals.connect(collector.item_scraped, signal=signals.item_scraped)
             crawler.signals.connect(collector.spider_error, signal=signals.spider_error)
-            task = self._runner.crawl(crawler, targets=targets)
+            task = self._runner.crawl(crawler, **spider_args)
         except Exception as exc:
-            raise CrawlError(f"cannot start the policy_files crawl of {label}: {exc}") from exc
+            raise CrawlError(f"cannot start the {what}: {exc}") from exc
         self._crawls[task] = crawler
         task.add_done_callback(self._forget)
         try:
@@ -213,11 +268,11 @@ class CrawlService:
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if task.cancelled() and not (current and current.cancelling()):
-                raise CrawlError(f"the policy_files crawl of {label} was stopped before it began") from None
+                raise CrawlError(f"the {what} was stopped before it began") from None
             self._request_stop(crawler, task)
             raise
         except Exception as exc:
-            raise CrawlError(f"the policy_files crawl of {label} failed: {exc!r}") from exc
+            raise CrawlError(f"the {what} failed: {exc!r}") from exc
         return collector, crawler
 
     def _forget(self, task: asyncio.Task[None]) -> None:

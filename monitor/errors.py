@@ -54,6 +54,8 @@ class ErrorKind(StrEnum):
     TOO_LARGE = "too_large"
     EGRESS_REFUSED = "egress_refused"
     REDIRECT_LOOP = "redirect_loop"
+    # Not a failure of the site: the crawl chose not to fetch a URL its robots.txt disallows.
+    ROBOTS_DISALLOWED = "robots_disallowed"
     OTHER = "other"
 
 
@@ -87,6 +89,8 @@ def classify_exception(exc: BaseException) -> ErrorKind:
         return classify_exception(exc.__cause__)
     if name == "IgnoreRequest" and "max redirections" in text:
         return ErrorKind.REDIRECT_LOOP
+    if name == "IgnoreRequest" and "robots.txt" in text:
+        return ErrorKind.ROBOTS_DISALLOWED
     # Before the timeout test: a DNS lookup that timed out is still a DNS failure.
     if name in {"DNSLookupError", "gaierror", "CannotResolveHostError"} or "dns" in name.lower():
         return ErrorKind.DNS

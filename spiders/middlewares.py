@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 STARTED_META = "scrapewatch_started"
 RECEIVED_META = "scrapewatch_received"
+# A request may ask for a smaller cap than the crawl's (the watch spider's audio heads).
+MAX_BYTES_META = "scrapewatch_max_bytes"
 METADATA_ADDRESSES = frozenset({"169.254.169.254", "fd00:ec2::254"})
 _DOTTED_NUMERIC = re.compile(r"^[0-9a-fx.]+$", re.IGNORECASE)
 
@@ -133,6 +135,8 @@ class EgressGuardMiddleware:
 class SizeCapMiddleware:
     """Stops a download once ``SCRAPEWATCH_MAX_RESPONSE_BYTES`` body bytes have arrived.
 
+    ``request.meta[MAX_BYTES_META]`` lowers the cap for one request (it never raises it).
+
     The callback still gets the partial response (``StopDownload(fail=False)``), flagged
     ``download_stopped``; the spider cuts the body to the cap and records the bytes received.
     """
@@ -157,5 +161,5 @@ class SizeCapMiddleware:
     def bytes_received(self, data: bytes, request: Request, spider: Spider | None = None) -> None:
         received = request.meta.get(RECEIVED_META, 0) + len(data)
         request.meta[RECEIVED_META] = received
-        if received > self.max_bytes:
+        if received > min(self.max_bytes, request.meta.get(MAX_BYTES_META) or self.max_bytes):
             raise StopDownload(fail=False)

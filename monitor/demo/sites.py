@@ -40,7 +40,11 @@ __all__ = [
 
 # Modules that register more demo sites when imported (downloader sites, mirrors, a blog with a widget…).
 # Add a module here and call register() at its top level; demo_sites() imports them on demand.
-CONTENT_MODULES: tuple[str, ...] = ()
+CONTENT_MODULES: tuple[str, ...] = (
+    "monitor.demo.exposure_sites",
+    "monitor.demo.embed_sites",
+    "monitor.demo.trap_sites",
+)
 
 _REGISTRY: dict[str, Site] = {}
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import Request, Spider
@@ -14,11 +12,12 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from monitor.errors import ErrorKind, classify_exception, kind_for_status
+from spiders.facts import duration_of as _duration
+from spiders.facts import short_error as _short
+from spiders.facts import utc_now as _now
 from spiders.items import PolicyFileItem
-from spiders.middlewares import STARTED_META
 
 TARGET_META = "scrapewatch_target"
-DETAIL_MAX = 200
 
 
 def parse_targets(targets: Any) -> list[dict[str, Any]]:
@@ -37,25 +36,6 @@ def parse_targets(targets: Any) -> list[dict[str, Any]]:
         if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
             raise ValueError(f"target {target['domain']!r} needs 'files' mapping names to URLs")
     return targets
-
-
-def _short(exc: BaseException) -> str:
-    # Scrapy's wrappers often carry no message of their own: the Twisted cause says what happened.
-    message = str(exc) or str(exc.__cause__ or "")
-    message = message.replace("<twisted.python.failure.Failure ", "<")
-    text = f"{type(exc).__name__}: {message}".strip().rstrip(":")
-    return text if len(text) <= DETAIL_MAX else text[: DETAIL_MAX - 1] + "…"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def _duration(meta: dict[str, Any]) -> float:
-    started = meta.get(STARTED_META)
-    if started is None:
-        return float(meta.get("download_latency") or 0.0)
-    return round(time.monotonic() - started, 6)
 
 
 class PolicyFilesSpider(Spider):
