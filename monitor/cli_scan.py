@@ -1,0 +1,106 @@
+"""`scrapewatch scan URL`: the analyst's one-page exposure check, through the same spider and engine as the daemon."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+
+from monitor.signatures.model import severity_rank
+
+_COLUMNS = ["severity", "signature", "where", "track", "detail"]
+
+
+def _short(url: str, width: int = 60) -> str:
+    return url if len(url) <= width else url[: width - 1] + "…"
+
+
+@click.command("scan")
+@click.argument("url")
+@click.option("--render", is_flag=True, help="Load the page in Chromium and scan every request it makes, by frame.")
+@click.option("--ignore-robots", is_flag=True, help="Fetch even what the site's robots.txt disallows.")
+@click.option("--record", is_flag=True, help="Record the findings as incidents with evidence (scope scan:<host>).")
+@click.option("--all", "show_all", is_flag=True, help="Also print info matches (legitimate embeds, classifiers).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of findings.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration.")
+@click.pass_context
+def scan(ctx: click.Context, url: str, render: bool, ignore_robots: bool, record: bool, show_all: bool,
+         as_json: bool, config_path: Path | None) -> None:  # fmt: skip
+    """Scan one page URL (and the scripts, playlists and audio files it links) for exposed SoundCloud audio.
+
+    Prints the signature matches (reference ids of soundcloud-signatures.md) without recording them unless
+    --record is given. Legitimate embeds (the official widget, oEmbed, podcast feeds) are info and hidden
+    unless --all. Exit status 0 whatever is found; 2 for a bad URL or configuration.
+    """
+    from pydantic import ValidationError
+    from tabulate import tabulate
+
+    from monitor import reactor
+    from monitor.cli import EXIT_CONFIG, EXIT_STARTUP, _fail, _settings, setup_logging
+    from monitor.config_sections import WatchTarget
+    from monitor.crawl import CrawlService
+    from monitor.db import open_db
+    from monitor.errors import ConfigError, StorageError
+    from monitor.evidence import EvidenceFiles
+    from monitor.exposure import as_json as matches_json
+    from monitor.probes_exposure import ExposureProbe
+    from monitor.signatures import load_catalogue
+    from monitor.store import Store, utcnow
+
+    settings = _settings(ctx, config_path)
+    setup_logging("WARNING")
+    host = (urlsplit(url).hostname or "").lower()
+    try:
+        target = WatchTarget(
+            name=f"scan:{host}",
+            start_urls=[url],
+            max_depth=0,
+            max_pages=1,
+            follow_sitemap=False,
+            obey_robots=not ignore_robots,
+            render=render,
+        )
+    except ValidationError as exc:
+        _fail(f"cannot scan {url!r}: {exc.errors()[0]['msg']}", EXIT_CONFIG)
+    try:
+        catalogue = load_catalogue(settings.catalogue.path) if settings.catalogue.path else None
+    except ConfigError as exc:
+        _fail(f"catalogue.path: {exc}", EXIT_CONFIG)
+    store = None
+    if record:
+        try:
+            store = Store(open_db(settings.storage.database_path, settings.storage.busy_timeout_ms))
+        except StorageError as exc:
+            _fail(str(exc), EXIT_STARTUP)
+    probe = ExposureProbe(
+        store,  # type: ignore[arg-type]  # only used when recording
+        CrawlService(settings),
+        EvidenceFiles(settings.storage.data_dir / "evidence"),
+        catalogue,
+        settings.watch.resolve_after_clean_runs,
+    )
+    started, t0 = utcnow(), time.monotonic()
+    result = reactor.run(probe.scan(target))
+    matches = [m for m in result.matches if show_all or severity_rank(m.severity) >= severity_rank("low")]
+    if store is not None:
+        applied = probe.record(f"scan:{host}", target, result, started, t0, clear=False)
+        store.db.close()
+        click.echo(
+            f"recorded: {len([t for t in applied.transitions if t.action != 'clean'])} incident change(s)", err=True
+        )
+    if as_json:
+        click.echo(json.dumps(matches_json(matches), indent=2))
+        return
+    if not result.healthy:
+        click.echo(f"{url}: the page did not answer; nothing was scanned", err=True)
+    if not matches:
+        click.echo(f"{url}: no exposure found ({len(result.matches)} info match(es); --all shows them)")
+        return
+    rows = [
+        [m.severity, m.signature, _short(m.url), (m.data.get("catalogue_track") or {}).get("id", "-"), m.detail]
+        for m in matches
+    ]
+    click.echo(tabulate(rows, _COLUMNS))
