@@ -65,9 +65,10 @@ def test_demo_downloader_is_critical_with_evidence_and_the_blog_raises_nothing(t
     rows = incidents(probe.store)
     assert rows and {r["domain"] for r in rows} == {"sc2mp3-fast.example"}
     assert "exposure_downloader" in {r["kind"] for r in rows}
-    assert max(rows, key=lambda r: ["info", "low", "medium", "high", "critical"].index(r["severity"]))[
-        "severity"
-    ] == "critical"
+    assert (
+        max(rows, key=lambda r: ["info", "low", "medium", "high", "critical"].index(r["severity"]))["severity"]
+        == "critical"
+    )
     downloader = next(r for r in rows if r["kind"] == "exposure_downloader")
     evidence = probe.store.evidence(downloader["id"])
     assert evidence and all(e["signature"].startswith("SC-") for e in evidence)
