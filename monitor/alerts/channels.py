@@ -135,7 +135,7 @@ class AppriseChannel:
             extras["idempotency_key"] = message.idempotency_key
             if self._scheme in ("json", "jsons"):  # a form field can only carry text
                 extras["scrapewatch"] = message.data
-        with apprise.LogCapture(level=logging.WARNING) as captured:
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
             try:
                 ok = plugin.notify(
                     body=message.body,
