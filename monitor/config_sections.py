@@ -180,7 +180,7 @@ class AlertSettings(_Section):
         86400, ge=60, description="How often channels with `digest: true` get a digest of open incidents."
     )
     api_base_url: str | None = Field(
-        None, description="Base URL of the daemon's API used in alert links; default http://<http.listen>."
+        None, description="Base URL of the daemon's API used in alert links (default: http:// + http.listen)."
     )
     mutes: list[AlertMute] = Field(default_factory=list, description="Configured mutes.")
 
