@@ -118,7 +118,7 @@ def _list_row(r: dict[str, Any]) -> list[Any]:
     note = r["last_error"] if r["status"] in ("dead", "pending") and r["last_error"] else (r["detail"] or "")
     incident = f"#{r['incident_id']}" if r["incident_id"] is not None else r["kind"]
     return [r["id"], r["channel"], r["status"], r["attempts"], incident, r["transition"], r["severity"], r["domain"],
-            when, (note or "")[:80]]  # fmt: skip
+            when, (r["title"] or "")[:50], (note or "")[:80]]  # fmt: skip
 
 
 @alerts.command("list")

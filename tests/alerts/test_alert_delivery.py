@@ -14,8 +14,8 @@ from monitor.alerts.sender import AlertSender
 from monitor.db import open_db
 from monitor.metrics import REGISTRY, StoreCollector
 from monitor.store import Store
-from tests.alerts.conftest import alert_settings, finding, rows, write_findings
 from tests.alerts.receivers import SmtpReceiver, WebhookReceiver
+from tests.alerts.support import alert_settings, finding, rows, write_findings
 
 
 def sample(name: str, **labels) -> float:

@@ -12,7 +12,7 @@ from monitor.config_sections import AlertChannel
 from monitor.db import open_db
 from monitor.errors import InvalidTransition, NotFound
 from monitor.store import ProbeRun, Store, utcnow
-from tests.alerts.conftest import finding, rows, write_findings
+from tests.alerts.support import finding, rows, write_findings
 
 HOOK = "json://127.0.0.1:9/hook"
 
