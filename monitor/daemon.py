@@ -172,7 +172,11 @@ class Daemon:
         """Run every job once (concurrently); True when none crashed."""
         results = await asyncio.gather(*(self._run_job(job_id, d) for job_id, d in self.jobs()))
         if self.alerts is not None:
-            await self.alerts.drain()
+            try:
+                await self.alerts.drain()
+            except Exception:  # what was committed stays in the outbox for the next start
+                log.exception("the alert sender failed; undelivered alerts stay in the outbox")
+                return False
         return all(results)
 
     async def stop(self) -> None:
