@@ -122,20 +122,19 @@ class AlertChannel(_Section):
             raise ValueError("'log' is the built-in channel used when none is configured")
         return value
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        from monitor.alerts.channels import url_problem  # Apprise is only imported when channels exist
-
-        problem = url_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
     @field_validator("domains")
     @classmethod
     def _domains(cls, value: list[str]) -> list[str]:
         return [d.strip().lower().rstrip(".") for d in value]
+
+    @model_validator(mode="after")
+    def _url(self) -> AlertChannel:
+        from monitor.alerts.channels import url_problem  # Apprise is only imported when channels exist
+
+        problem = url_problem(self.url)
+        if problem:
+            raise ValueError(f"channel {self.name!r}: url is {problem}")
+        return self
 
 
 class AlertMute(_Section):

@@ -132,7 +132,7 @@ class Daemon:
         assert self.scheduler is not None and self.alerts is not None
         alerts = self.settings.alerts
         self.scheduler.add_job(
-            self.alerts.drain,
+            self.alerts.run_job,
             IntervalTrigger(seconds=alerts.drain_interval_seconds),
             id="alerts_sender",
             name="alerts_sender",
@@ -143,8 +143,9 @@ class Daemon:
         )
         if self.alerts.digest_channels():
             self.scheduler.add_job(
-                self.alerts.enqueue_digest,
+                self.alerts.run_job,
                 IntervalTrigger(seconds=alerts.digest_interval_seconds),
+                args=["digest"],
                 id="alerts_digest",
                 name="alerts_digest",
                 coalesce=True,

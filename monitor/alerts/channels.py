@@ -153,9 +153,11 @@ class AppriseChannel:
 
 
 def _timeouts(plugin: Any, timeout: float) -> None:
+    # Apprise's own socket timeouts (4 s unless the URL sets rto= / cto=) stay, bounded by ours.
     for attr in ("socket_connect_timeout", "socket_read_timeout"):
-        if hasattr(plugin, attr):
-            setattr(plugin, attr, timeout)
+        current = getattr(plugin, attr, None)
+        if isinstance(current, int | float):
+            setattr(plugin, attr, min(current, timeout))
 
 
 def _notify_type(message: Message) -> Any:

@@ -81,6 +81,7 @@ class AlertSender:
         self._lock = asyncio.Lock()
         self._again = False
         self._stopping = False
+        self._tasks: set[asyncio.Future] = set()
         self._window: dict[str, deque[float]] = {name: deque() for name in self.channels}
         for name in self.channels:  # every configured channel exports its counters from the start
             metrics.ALERTS_SENT.labels(name)
@@ -92,6 +93,17 @@ class AlertSender:
     @property
     def busy(self) -> bool:
         return self._lock.locked()
+
+    async def run_job(self, what: str = "drain") -> None:
+        """The scheduler job (``drain`` or ``digest``). APScheduler cancels running jobs when it shuts down; the
+        work runs shielded so that a send in flight is finished and recorded (``stop()`` waits for it)."""
+        task = asyncio.ensure_future(self.drain() if what == "drain" else self.enqueue_digest())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            log.debug("alert sender: the scheduler stopped; the %s in progress finishes on its own", what)
 
     def drain_again(self) -> None:
         """New alerts were committed during a drain: go round once more before returning."""

@@ -103,6 +103,24 @@ def test_sigkill_after_the_channel_accepted_duplicates_that_one_alert_once_and_l
     assert db_rows(tmp_path, "SELECT status FROM alert_outbox") == [("sent",), ("sent",)]
 
 
+def test_sigterm_during_a_send_finishes_and_records_it_then_stops(tmp_path, internet):
+    with WebhookReceiver(delay=1.5) as hook:
+        cfg = config(tmp_path, hook.url, ["m.soundcloud.com"], group_threshold=50)
+        proc = start(cfg, tmp_path, internet)
+        hook.on_receive = lambda _received: proc.send_signal(signal.SIGTERM)  # while the answer is 1.5 s away
+        try:
+            assert proc.wait(timeout=60) == 0, proc.stderr.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    err = proc.stderr.read()
+    assert "received SIGTERM" in err and "raised an exception" not in err
+    (first,) = hook.keys()
+    states = db_rows(tmp_path, "SELECT idempotency_key, status, attempts FROM alert_deliveries ORDER BY id")
+    assert states[0] == (first, "sent", 1)  # the send in flight finished and was recorded
+    assert [(status, n) for _, status, n in states[1:]] == [("pending", 0)]  # nothing more was sent
+
+
 def test_demo_once_delivers_one_message_per_new_incident(tmp_path):
     with WebhookReceiver() as hook:
         cfg = write_config(tmp_path / "c.yaml", {"alerts": {"channels": [{"name": "team", "url": hook.url,
@@ -190,7 +208,8 @@ def test_a_bad_channel_url_is_a_config_error_naming_it_masked(tmp_path):
     for args in (["config", "check", str(cfg)], ["run", "--once", "--config", str(cfg)]):
         out = cli(*args, cwd=tmp_path)
         assert out.returncode == 2, out.stderr
-        assert "alerts.channels[1].url" in out.stderr and "not a valid Apprise URL: slak://***/***/***" in out.stderr
+        assert "alerts.channels[1]: " in out.stderr
+        assert "channel 'typo': url is not a valid Apprise URL: slak://***/***/***" in out.stderr
         assert "TOKENB" not in out.stderr + out.stdout
 
 
