@@ -182,7 +182,7 @@ class StoreCollector(Collector):
         )
         oldest = GaugeMetricFamily(
             "scrapewatch_alert_outbox_oldest_pending_seconds",
-            "Age of the oldest alert still waiting to be sent (0 when none waits).",
+            "Seconds since the incident change of the oldest alert still waiting to be sent was committed (0: none).",
         )
         dead = GaugeMetricFamily(
             "scrapewatch_alert_dead_letters",
@@ -226,7 +226,8 @@ def _alert_metrics(conn, depth, oldest, dead) -> None:
     (n, first) = conn.execute(
         "SELECT count(*), min(created_at) FROM ("
         "SELECT created_at FROM alert_outbox WHERE status = 'pending' AND routed_at IS NULL "
-        "UNION ALL SELECT created_at FROM alert_deliveries WHERE status = 'pending')"
+        "UNION ALL SELECT coalesce(o.created_at, d.created_at) FROM alert_deliveries d "
+        "LEFT JOIN alert_outbox o ON o.id = d.outbox_id WHERE d.status = 'pending')"
     ).fetchone()
     depth.add_metric([], n)
     age = (datetime.now(UTC) - datetime.fromisoformat(first)).total_seconds() if first else 0.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from monitor import metrics, store_alerts
 from monitor.alerts.channels import IDEMPOTENCY_HEADER
@@ -263,3 +263,19 @@ def test_digest_goes_to_digest_channels_once_per_period(tmp_path, store):
     assert "Open incidents: 1 critical, 1 low" in d.body["message"]
     assert not [r for r in plain_hook.received if r.body["scrapewatch"]["transition"] == "digest"]
     assert metrics.ALERTS_SENT.labels("digest")._value.get() >= 1
+
+
+def test_backlog_metrics_count_from_the_commit_of_the_incident_change(tmp_path, store, clock):
+    write_findings(store, [finding(1), finding(2, domain="b.example")])
+    store.db.execute(
+        "UPDATE alert_outbox SET created_at = ?", [(datetime.now(UTC) - timedelta(minutes=10)).isoformat()]
+    )
+    scraped = _scrape(store)
+    assert scraped["scrapewatch_alert_outbox_depth"] == [({}, 2.0)]  # committed, not yet routed
+    assert 590 < scraped["scrapewatch_alert_outbox_oldest_pending_seconds"][0][1] < 700
+    with WebhookReceiver(status=503) as hook:
+        drain(AlertSender(store, alert_settings(tmp_path, [{"name": "hook", "url": hook.url}]), clock=clock))
+    scraped = _scrape(store)  # routed, failed once, waiting for the retry: still the age of the commit
+    assert scraped["scrapewatch_alert_outbox_depth"] == [({}, 2.0)]
+    assert 590 < scraped["scrapewatch_alert_outbox_oldest_pending_seconds"][0][1] < 700
+    assert scraped["scrapewatch_alert_outbox_pending"] == [({}, 2.0)]
