@@ -234,12 +234,15 @@ def config_check(ctx, file: Path | None, as_json: bool) -> None:
 
 def _register_groups() -> None:
     from monitor.cli_agents import agents
+    from monitor.cli_alerts import alerts, mute
     from monitor.cli_policy import policy
     from monitor.cli_scan import scan
 
     main.add_command(agents)
     main.add_command(policy)
     main.add_command(scan)
+    main.add_command(alerts)
+    main.add_command(mute)
 
 
 _register_groups()

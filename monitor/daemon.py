@@ -17,7 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import metrics
 from monitor.agents import RegistryError, load_registry
-from monitor.alerts.log import drain_to_log
+from monitor.alerts.sender import AlertSender
 from monitor.config import ProtectedDomain, Settings
 from monitor.crawl import CrawlService
 from monitor.db import check_writable, open_db
@@ -36,6 +36,7 @@ class Daemon:
         self.settings = settings
         self.crawl = crawl
         self.store: Store | None = None
+        self.alerts: AlertSender | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self._port: Any = None
         self._collector: metrics.StoreCollector | None = None
@@ -65,6 +66,10 @@ class Daemon:
         except RegistryError as exc:
             raise StartupError(f"policy.agents_file: {exc}") from exc
         self.probe = PolicySnapshotProbe(self.store, self.crawl, registry.tokens(), self.settings.policy)
+        try:
+            self.alerts = AlertSender(self.store, self.settings)
+        except ValueError as exc:  # the settings validator refuses bad URLs first; this is the last guard
+            raise StartupError(f"alerts.channels: {exc}") from exc
         self._collector = metrics.StoreCollector(self._read_connection)
         metrics.REGISTRY.register(self._collector)
         if serve_http:
@@ -117,9 +122,47 @@ class Daemon:
                 # Spread the first runs over a few seconds so four domains do not start in one burst.
                 next_run_time=now + timedelta(seconds=random.uniform(0, min(5, domain.jitter_seconds or 0))),
             )
+            metrics.JOB_INTERVAL.labels(job_id).set(domain.interval_seconds)
+        self._schedule_alerts(now)
         self.scheduler.start()
         log.info("scheduler started with %d job(s)", len(self.jobs()))
         await self._stop.wait()
+
+    def _schedule_alerts(self, now: datetime) -> None:
+        assert self.scheduler is not None and self.alerts is not None
+        alerts = self.settings.alerts
+        self.scheduler.add_job(
+            self.alerts.run_job,
+            IntervalTrigger(seconds=alerts.drain_interval_seconds),
+            id="alerts_sender",
+            name="alerts_sender",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+            next_run_time=now,
+        )
+        if self.alerts.digest_channels():
+            self.scheduler.add_job(
+                self.alerts.run_job,
+                IntervalTrigger(seconds=alerts.digest_interval_seconds),
+                args=["digest"],
+                id="alerts_digest",
+                name="alerts_digest",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+            )
+
+    def _nudge_sender(self) -> None:
+        """Send a probe's new alerts now rather than at the next drain interval."""
+        if self.alerts is None:
+            return
+        if self.alerts.busy:
+            self.alerts.drain_again()
+            return
+        job = self.scheduler.get_job("alerts_sender") if self.scheduler and self.scheduler.running else None
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC))
 
     def request_stop(self, sig: int | None = None) -> None:
         if sig is not None:
@@ -129,6 +172,12 @@ class Daemon:
     async def run_once(self) -> bool:
         """Run every job once (concurrently); True when none crashed."""
         results = await asyncio.gather(*(self._run_job(job_id, d) for job_id, d in self.jobs()))
+        if self.alerts is not None:
+            try:
+                await self.alerts.drain()
+            except Exception:  # what was committed stays in the outbox for the next start
+                log.exception("the alert sender failed; undelivered alerts stay in the outbox")
+                return False
         return all(results)
 
     async def stop(self) -> None:
@@ -146,6 +195,8 @@ class Daemon:
                 _, pending = await asyncio.wait(pending, timeout=5)
                 for task in pending:
                     task.cancel()
+        if self.alerts is not None:
+            await self.alerts.stop()
         if self._port is not None:
             stopped = self._port.stopListening()
             if stopped is not None:
@@ -168,8 +219,9 @@ class Daemon:
             self._running.add(task)
         try:
             await self.probe.run(job_id, domain)
-            if self.settings.alerts.channels == [] and self.store is not None:
-                drain_to_log(self.store)
+            if self.alerts is not None:
+                self.alerts.check_probe_health(job_id, domain.domain)
+                self._nudge_sender()
         except asyncio.CancelledError:
             log.warning("job %s cancelled during shutdown", job_id)
             return False

@@ -168,6 +168,57 @@ def _m0002(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0003_alert_deliveries")
+def _m0003(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- When the sender first saw an outbox row and fanned it out to the channels.
+        ALTER TABLE alert_outbox ADD COLUMN routed_at TEXT;
+        UPDATE alert_outbox SET routed_at = sent_at WHERE status != 'pending';
+
+        -- One row per (outbox row x channel), or per (digest period x channel): what each channel got.
+        CREATE TABLE alert_deliveries (
+            id INTEGER PRIMARY KEY,
+            outbox_id INTEGER REFERENCES alert_outbox (id),
+            incident_id INTEGER REFERENCES incidents (id),
+            channel TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            transition TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            domain TEXT NOT NULL,
+            payload TEXT,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sent', 'dead', 'muted', 'filtered')),
+            detail TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_attempt_at TEXT,
+            last_error TEXT,
+            message_key TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        );
+        CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_attempt_at);
+        CREATE INDEX alert_deliveries_outbox ON alert_deliveries (outbox_id);
+
+        -- Mutes set from the CLI (`scrapewatch mute add`); configured mutes live in the settings.
+        CREATE TABLE alert_mutes (
+            id INTEGER PRIMARY KEY,
+            domain TEXT,
+            kind TEXT,
+            until TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            actor TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            lifted_at TEXT,
+            lifted_by TEXT,
+            CHECK (domain IS NOT NULL OR kind IS NOT NULL)
+        );
+        """
+    )
+
+
 @migrations(name="0004_exposure")
 def _m0004(db: sqlite_utils.Database) -> None:
     db.executescript(

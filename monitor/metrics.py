@@ -6,7 +6,7 @@ import logging
 import platform
 import sqlite3
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
@@ -118,6 +118,30 @@ EXPOSURE_PAGES = Counter(
     ["target", "outcome"],
     registry=REGISTRY,
 )
+ALERTS_SENT = Counter(
+    "scrapewatch_alerts_sent_total",
+    "Messages a channel accepted (a grouped message counts once; dry runs are not counted).",
+    ["channel"],
+    registry=REGISTRY,
+)
+ALERTS_FAILED = Counter(
+    "scrapewatch_alerts_failed_total",
+    "Send attempts a channel did not accept (error answer, refused connection, timeout).",
+    ["channel"],
+    registry=REGISTRY,
+)
+ALERTS_MUTED = Counter(
+    "scrapewatch_alerts_muted_total",
+    "Alerts recorded but not sent because a mute held them.",
+    ["channel"],
+    registry=REGISTRY,
+)
+JOB_INTERVAL = Gauge(
+    "scrapewatch_job_interval_seconds",
+    "Configured interval of a scheduled job (for 'no success in two intervals' alert rules).",
+    ["job"],
+    registry=REGISTRY,
+)
 
 
 class StoreCollector(Collector):
@@ -165,6 +189,19 @@ class StoreCollector(Collector):
             "1 if the latest fetch of this policy file on this domain returned it (2xx).",
             labels=["domain", "signal"],
         )
+        depth = GaugeMetricFamily(
+            "scrapewatch_alert_outbox_depth",
+            "Alerts waiting to be sent: pending deliveries plus outbox rows not yet routed to channels.",
+        )
+        oldest = GaugeMetricFamily(
+            "scrapewatch_alert_outbox_oldest_pending_seconds",
+            "Seconds since the incident change of the oldest alert still waiting to be sent was committed (0: none).",
+        )
+        dead = GaugeMetricFamily(
+            "scrapewatch_alert_dead_letters",
+            "Deliveries that exhausted their attempts (see `scrapewatch alerts list --failed`), by channel.",
+            labels=["channel"],
+        )
         try:
             conn = self._open()
             try:
@@ -175,6 +212,7 @@ class StoreCollector(Collector):
                     open_incidents.add_metric([kind, severity], n)
                 (pending,) = conn.execute("SELECT count(*) FROM alert_outbox WHERE status = 'pending'").fetchone()
                 outbox.add_metric([], pending)
+                _alert_metrics(conn, depth, oldest, dead)
                 _policy_metrics(conn, allowed, restriction, contradictions, last_change, present)
             finally:
                 conn.close()
@@ -187,11 +225,28 @@ class StoreCollector(Collector):
         yield up
         yield open_incidents
         yield outbox
+        yield depth
+        yield oldest
+        yield dead
         yield allowed
         yield restriction
         yield contradictions
         yield last_change
         yield present
+
+
+def _alert_metrics(conn, depth, oldest, dead) -> None:
+    (n, first) = conn.execute(
+        "SELECT count(*), min(created_at) FROM ("
+        "SELECT created_at FROM alert_outbox WHERE status = 'pending' AND routed_at IS NULL "
+        "UNION ALL SELECT coalesce(o.created_at, d.created_at) FROM alert_deliveries d "
+        "LEFT JOIN alert_outbox o ON o.id = d.outbox_id WHERE d.status = 'pending')"
+    ).fetchone()
+    depth.add_metric([], n)
+    age = (datetime.now(UTC) - datetime.fromisoformat(first)).total_seconds() if first else 0.0
+    oldest.add_metric([], max(0.0, age))
+    for channel, count in conn.execute("SELECT channel, sum(status = 'dead') FROM alert_deliveries GROUP BY channel"):
+        dead.add_metric([channel], count)
 
 
 _RESTRICTION = {"none": 0, "partial": 1, "full": 2}
