@@ -8,8 +8,11 @@ import logging
 import random
 import signal
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_SUBMITTED, JobExecutionEvent, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -19,14 +22,29 @@ from monitor import metrics
 from monitor.agents import RegistryError, load_registry
 from monitor.alerts.sender import AlertSender
 from monitor.config import ProtectedDomain, Settings
+from monitor.config_sections import WatchTarget
 from monitor.crawl import CrawlService
 from monitor.db import check_writable, open_db
-from monitor.errors import StartupError, StorageError
+from monitor.errors import ConfigError, StartupError, StorageError
+from monitor.evidence import EvidenceFiles
 from monitor.http import build_site
 from monitor.probes import PolicySnapshotProbe
+from monitor.probes_exposure import ExposureProbe
+from monitor.signatures import load_catalogue
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scheduled probe: its id, cadence, the domain its probe-health alerts are about, and what it runs."""
+
+    id: str
+    interval_seconds: int
+    jitter_seconds: int
+    domain: str
+    run: Callable[[], Awaitable[Any]]
 
 
 class Daemon:
@@ -66,6 +84,19 @@ class Daemon:
         except RegistryError as exc:
             raise StartupError(f"policy.agents_file: {exc}") from exc
         self.probe = PolicySnapshotProbe(self.store, self.crawl, registry.tokens(), self.settings.policy)
+        catalogue = None
+        if self.settings.catalogue.path is not None:
+            try:
+                catalogue = load_catalogue(self.settings.catalogue.path)
+            except ConfigError as exc:
+                raise StartupError(f"catalogue.path: {exc}") from exc
+        self.exposure = ExposureProbe(
+            self.store,
+            self.crawl,
+            EvidenceFiles(self.settings.storage.data_dir / "evidence"),
+            catalogue,
+            self.settings.watch.resolve_after_clean_runs,
+        )
         try:
             self.alerts = AlertSender(self.store, self.settings)
         except ValueError as exc:  # the settings validator refuses bad URLs first; this is the last guard
@@ -97,8 +128,24 @@ class Daemon:
     def _read_store(self) -> Store:
         return Store(open_db(self.settings.storage.database_path, self.settings.storage.busy_timeout_ms, False))
 
-    def jobs(self) -> list[tuple[str, ProtectedDomain]]:
-        return [(f"policy_snapshot:{d.domain}", d) for d in self.settings.protected_domains]
+    def jobs(self) -> list[Job]:
+        """Every probe job: one policy snapshot per protected domain, one exposure crawl per watch target."""
+        jobs = [
+            Job(f"policy_snapshot:{d.domain}", d.interval_seconds, d.jitter_seconds, d.domain, self._policy_run(d))
+            for d in self.settings.protected_domains
+        ]
+        for t in self.settings.watch.targets:
+            job_id = f"exposure_watch:{t.name}"
+            host = urlsplit(t.start_urls[0]).hostname or t.name
+            jitter = min(300, t.interval_seconds // 10)
+            jobs.append(Job(job_id, t.interval_seconds, jitter, host, self._exposure_run(job_id, t)))
+        return jobs
+
+    def _policy_run(self, domain: ProtectedDomain) -> Callable[[], Awaitable[Any]]:
+        return lambda: self.probe.run(f"policy_snapshot:{domain.domain}", domain)
+
+    def _exposure_run(self, job_id: str, target: WatchTarget) -> Callable[[], Awaitable[Any]]:
+        return lambda: self.exposure.run(job_id, target)
 
     async def serve(self) -> None:
         """Schedule every job and run until SIGTERM / SIGINT or ``request_stop()``."""
@@ -109,20 +156,20 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
         self.scheduler.add_listener(self._on_event, EVENT_JOB_SUBMITTED | EVENT_JOB_ERROR)
         now = datetime.now(UTC)
-        for job_id, domain in self.jobs():
+        for job in self.jobs():
             self.scheduler.add_job(
                 self._run_job,
-                IntervalTrigger(seconds=domain.interval_seconds, jitter=domain.jitter_seconds or None),
-                args=[job_id, domain],
-                id=job_id,
-                name=job_id,
+                IntervalTrigger(seconds=job.interval_seconds, jitter=job.jitter_seconds or None),
+                args=[job],
+                id=job.id,
+                name=job.id,
                 coalesce=True,
                 max_instances=1,
                 misfire_grace_time=self.settings.scheduler.misfire_grace_seconds,
                 # Spread the first runs over a few seconds so four domains do not start in one burst.
-                next_run_time=now + timedelta(seconds=random.uniform(0, min(5, domain.jitter_seconds or 0))),
+                next_run_time=now + timedelta(seconds=random.uniform(0, min(5, job.jitter_seconds or 0))),
             )
-            metrics.JOB_INTERVAL.labels(job_id).set(domain.interval_seconds)
+            metrics.JOB_INTERVAL.labels(job.id).set(job.interval_seconds)
         self._schedule_alerts(now)
         self.scheduler.start()
         log.info("scheduler started with %d job(s)", len(self.jobs()))
@@ -171,7 +218,7 @@ class Daemon:
 
     async def run_once(self) -> bool:
         """Run every job once (concurrently); True when none crashed."""
-        results = await asyncio.gather(*(self._run_job(job_id, d) for job_id, d in self.jobs()))
+        results = await asyncio.gather(*(self._run_job(job) for job in self.jobs()))
         if self.alerts is not None:
             try:
                 await self.alerts.drain()
@@ -212,15 +259,16 @@ class Daemon:
 
     # ---- jobs --------------------------------------------------------------------------------------
 
-    async def _run_job(self, job_id: str, domain: ProtectedDomain) -> bool:
+    async def _run_job(self, job: Job) -> bool:
         """Run one probe job; every exception is logged and counted, never raised."""
+        job_id = job.id
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
         try:
-            await self.probe.run(job_id, domain)
+            await job.run()
             if self.alerts is not None:
-                self.alerts.check_probe_health(job_id, domain.domain)
+                self.alerts.check_probe_health(job_id, job.domain)
                 self._nudge_sender()
         except asyncio.CancelledError:
             log.warning("job %s cancelled during shutdown", job_id)
@@ -266,9 +314,9 @@ class Daemon:
         checks["scheduler"] = "running" if running else "stopped"
         now = time.time()
         overdue = [
-            job_id
-            for job_id, d in self.jobs()
-            if now - self._last_finished.get(job_id, self._started) > 2 * d.interval_seconds + d.jitter_seconds
+            job.id
+            for job in self.jobs()
+            if now - self._last_finished.get(job.id, self._started) > 2 * job.interval_seconds + job.jitter_seconds
         ]
         checks["overdue_jobs"] = overdue
         return checks["database"] == "ok" and running and not overdue, checks

@@ -29,8 +29,18 @@ def test_demo_once_leaves_incidents_that_list_shows(demo_dir):
     assert regression["title"] == "GPTBot is newly allowed on soundcloud.com (home, track, set, audio)"
     assert regression["severity"] == "high"
     assert all(i["status"] == "open" for i in incidents)
+    # The watchlist: the downloader, the proxying player, the re-upload and the mirror are exposures; the blog
+    # that embeds the official widget (rendered: the widget's own media requests come from its frame) is not.
+    exposed = {i["domain"] for i in incidents if i["kind"].startswith("exposure_")}
+    assert exposed == {"sc2mp3-fast.example", "scplayer.example", "reupload.example", "scmirror.example"}
+    critical = {(i["domain"], i["kind"]) for i in incidents if i["severity"] == "critical"}
+    assert ("sc2mp3-fast.example", "exposure_downloader") in critical and ("scplayer.example", "exposure_proxy") in critical
     # The CDN dropped the track page's noai header in the same change: a page-signal change with its diff.
-    page = next(i for i in incidents if i["kind"] == "policy_file_changed" and i["data"]["file"] == "page:track")
+    page = next(
+        i
+        for i in incidents
+        if i["kind"] == "policy_file_changed" and i["data"]["file"] == "page:track" and i["domain"] == "soundcloud.com"
+    )
     assert page["title"] == "the AI-usage signals of the sampled track page changed on soundcloud.com"
     assert "-x-robots-tag: noai, noimageai" in page["data"]["diff"]
 

@@ -24,7 +24,7 @@ def test_ready_only_while_scheduler_runs_and_no_job_is_overdue(settings):
         await asyncio.sleep(0.1)
         ok, checks = daemon.ready()
         assert ok, checks
-        job_id = daemon.jobs()[0][0]
+        job_id = daemon.jobs()[0].id
         daemon._last_finished[job_id] = time.time() - 121  # two intervals (2 x 60 s) ago and then some
         ok, checks = daemon.ready()
         assert not ok and checks["overdue_jobs"] == [job_id]

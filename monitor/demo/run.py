@@ -7,11 +7,24 @@ import logging
 from collections.abc import Callable
 
 from monitor.config import Settings
+from monitor.config_sections import WatchTarget
+from monitor.crawl import CrawlService
 from monitor.daemon import Daemon
 from monitor.demo.internet import BackgroundInternet
 
 log = logging.getLogger(__name__)
 DEMO_INTERVAL = 15
+WATCH_INTERVAL = 60
+# The simulated third parties (monitor/demo/exposure_sites.py, embed_sites.py): a "SoundCloud to MP3" downloader, a
+# JS player proxying HLS (rendered in Chromium), a re-upload page with a tagged MP3, a mirror, and a blog with the
+# official widget (rendered: the widget's own requests come from its frame) that must raise nothing.
+DEMO_TARGETS = (
+    ("sc2mp3-fast", "https://sc2mp3-fast.example/", False),
+    ("scplayer", "https://scplayer.example/", True),
+    ("reupload", "https://reupload.example/", False),
+    ("scmirror", "https://scmirror.example/", False),
+    ("indie-blog", "https://indie-blog.example/", True),
+)
 
 
 def demo_settings(settings: Settings, proxy_url: str) -> Settings:
@@ -23,6 +36,11 @@ def demo_settings(settings: Settings, proxy_url: str) -> Settings:
     for d in demo.protected_domains:
         d.interval_seconds = DEMO_INTERVAL
         d.jitter_seconds = 2
+    if not demo.watch.targets:
+        demo.watch.targets = [
+            WatchTarget(name=name, start_urls=[url], render=render, interval_seconds=WATCH_INTERVAL)
+            for name, url, render in DEMO_TARGETS
+        ]
     return demo
 
 
@@ -38,11 +56,12 @@ async def run_demo(
         demo = demo_settings(settings, net.url)
         echo(f"simulated internet (forward proxy) at {net.url}; no real site is contacted")
         echo(f"database: {demo.storage.database_path}")
-        daemon = Daemon(demo)
+        # Chromium trusts the simulated internet's TLS key (by its SPKI pin) for the rendered targets.
+        daemon = Daemon(demo, CrawlService(demo, browser_spki_pin=net.internet.leaf_spki_sha256))
         await daemon.start(serve_http=not once)
         try:
             if once:
-                echo("cycle 1/2: fetching the original policy files")
+                echo("cycle 1/2: fetching the original policy files and crawling the watchlist")
                 ok = await daemon.run_once()
                 net.internet.set_phase(1)
                 echo("cycle 2/2: the simulated soundcloud.com has changed its robots.txt")
