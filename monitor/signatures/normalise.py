@@ -25,7 +25,8 @@ MAX_PARAMS = 32
 MAX_POLICY_CHARS = 8192
 
 SC_ROOTS = ("soundcloud.com", "sndcdn.com", "soundcloud.cloud", "soundcloud.app.goo.gl")
-_SC_BARE = r"(?:[a-z0-9-]+\.)*(?:soundcloud\.com|sndcdn\.com|soundcloud\.cloud|soundcloud\.app\.goo\.gl)"
+# bounded label repetition keeps every search over a 2 MiB body linear
+_SC_BARE = r"(?:[a-z0-9-]{1,63}\.){0,6}(?:soundcloud\.com|sndcdn\.com|soundcloud\.cloud|soundcloud\.app\.goo\.gl)"
 _URL_CHARS = r"[^\s\"'<>`\\{}|^]"
 _ABS_URL = re.compile(rf"(?i)\bhttps?://{_URL_CHARS}+")
 _ENC_URL = re.compile(r"(?i)\bhttps?(?::|%3A)(?:/|%2F){2}[^\s\"'<>`\\{}|^&]+")
@@ -34,7 +35,7 @@ _JS_ESCAPE = re.compile(r"\\(?:u00([0-7][0-9a-fA-F])|x([0-7][0-9a-fA-F])|(/))")
 _ENTITY = re.compile(r"&(?:amp|#0*38|#x0*26);", re.I)
 _TRAILING = ".,;:!?)]}'\""
 _B64ISH = re.compile(r"[A-Za-z0-9+/_~-]{16,}={0,2}")
-_PATH_URL = re.compile(rf"(?i)/((?:https?(?::|%3A)(?:/|%2F){{1,2}})?{_SC_BARE}(?:/|%2F).*)")
+_PATH_URL = re.compile(rf"(?i)(?<=/)((?:https?(?::|%3A)(?:/|%2F){{1,2}})?{_SC_BARE}(?:/|%2F).*)")
 _POLICY_PARAMS = frozenset({"policy", "signature", "key-pair-id"})
 _M3U8_URI = re.compile(r'URI="([^"]*)"|URI=([^,\s]+)', re.I)
 _LINK = re.compile(r"<([^>]{1,8192})>")
@@ -209,7 +210,12 @@ def _b64_url(value: str) -> str | None:
 
 
 def _as_url(value: str) -> str | None:
-    value = _full_unquote(value.strip())
+    """A query value (already decoded once by parse_qsl) as a URL; a value that is still wholly percent-encoded
+    (``https%3A%2F%2F…``, double-encoded by its writer) is decoded once more. Nested encodings inside the URL are
+    left alone: they belong to the next level of :func:`unwrap`."""
+    value = value.strip()
+    if re.match(r"(?i)(?:https?%3A|%2F%2F)", value):
+        value = unquote(value)
     if re.match(r"(?i)https?://\S", value):
         return value
     if value.startswith("//") and len(value) > 3:

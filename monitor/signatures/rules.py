@@ -44,7 +44,7 @@ FRONTEND = re.compile(
 LICENSE_RELAY = re.compile(
     r"(?i)fairplay|widevine|playready|/drm(?:/|$)|[/_-](?:spc|ckc)(?:[/?._-]|$)|/licen[cs]es?(?:/|$)"
 )
-BITRATE_CLAIM = re.compile(r"(?i)\b320\s*-?\s*(?:kbps|kb/s|kbit/s|k)\b|\bflac\b|\blossless\b|\bHQ\b")
+BITRATE_CLAIM = re.compile(r"(?i)\b320[\s-]{0,3}(?:kbps|kb/s|kbit/s|k)\b|\bflac\b|\blossless\b|\bHQ\b")
 DOWNLOAD_WORDS = re.compile(r"(?i)download|\bmp3\b|convert|\bsave\b|\brip\b")
 FILE_PERMALINK = re.compile(r"(?i)https?://(?:www\.|m\.)?soundcloud\.com/[\w-]+/[\w-]+(?:/s-[A-Za-z0-9]+)?")
 PURL_FRAMES = ("WOAF", "WOAS", "COMM", "TXXX:purl", "WXXX", "WWWAUDIOFILE", "PURL", "COMMENT", "©cmt", "purl")
