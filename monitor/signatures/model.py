@@ -101,7 +101,7 @@ RESERVED_FIRST = frozenset(
     | {"artists", "stream", "feed", "home", "for-artists", "press", "community-guidelines", "getting-started"}
 )
 PERMALINK = re.compile(
-    r"(?i)https?://(?:www\.|m\.)?soundcloud\.com/([\w-]+)/"
+    r"(?i)(?:https?://|(?<![\w.@/-]))(?:www\.|m\.)?soundcloud\.com/([\w-]+)/"
     r"(?!(?:tracks|albums|sets|reposts|likes|spotlight|comments|popular-tracks)/?(?:$|[?#\s\"']))"
     r"([\w-]+)(?:/(s-[A-Za-z0-9]{5,}))?"
 )
