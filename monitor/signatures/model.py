@@ -131,6 +131,12 @@ def permalink_of(text: str) -> tuple[str, str | None] | None:
     return None
 
 
+def named_track_ids(text: str) -> set[str]:
+    """Track ids ``text`` names outright (URNs, API track URLs), not ones guessed from file names."""
+    text = text[:65536]
+    return {m.group(1) for m in _URN.finditer(text)} | {m.group(1) for m in _API_TRACK.finditer(text)}
+
+
 def track_ref(*texts: str) -> TrackRef | None:
     """Collect track id, URN, media token, permalink and secret token from ``texts``; None when none is named."""
     found: dict[str, str | None] = {"track_id": None, "media_token": None, "permalink": None, "secret_token": None}

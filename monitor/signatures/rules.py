@@ -14,6 +14,7 @@ from monitor.signatures.data import Signature
 from monitor.signatures.model import (
     SNIPPET_CHARS,
     Match,
+    named_track_ids,
     permalink_of,
     raise_to,
     severity_rank,
@@ -41,9 +42,8 @@ HLS_LINE = re.compile(
 FRONTEND = re.compile(
     r"(?i)^/_/(proxy/(?:hls|streams|images)|api/(?:hls|progressive|restream)|restream|download)(?:/|$)"
 )
-LICENSE_RELAY = re.compile(
-    r"(?i)fairplay|widevine|playready|/drm(?:/|$)|[/_-](?:spc|ckc)(?:[/?._-]|$)|/licen[cs]es?(?:/|$)"
-)
+# DRM vocabulary only: a bare /license path is as often an open-source licences page
+LICENSE_RELAY = re.compile(r"(?i)fairplay|widevine|playready|/drm(?:/|$)|[/_-](?:spc|ckc)(?:[/?._-]|$)")
 BITRATE_CLAIM = re.compile(r"(?i)\b320[\s-]{0,3}(?:kbps|kb/s|kbit/s|k)\b|\bflac\b|\blossless\b|\bHQ\b")
 DOWNLOAD_WORDS = re.compile(r"(?i)download|\bmp3\b|convert|\bsave\b|\brip\b")
 
@@ -115,8 +115,8 @@ def apply_pattern(sig: Signature, ctx: PageContext) -> list[Match]:
     if "url" in sig.applies:
         for s in ctx.sightings:
             m = sig.pattern.search(s.url)
-            if m is None and "%" in s.url and sig.id == "SC-PROXY-PARAM":
-                m = sig.pattern.search(unquote(s.url))  # "after one decode pass"
+            if m is None and "%" in s.url:
+                m = sig.pattern.search(unquote(s.url))  # §3.1 #10: "after one decode pass"
             if m is None:
                 continue
             severity = ADJUST[sig.adjust](sig, s, ctx) if sig.adjust else sig.severity
@@ -137,7 +137,9 @@ def signed_policy(sig: Signature, ctx: PageContext) -> list[Match]:
     """#8: any URL (or wrapped URL) whose own Policy decodes to SoundCloud media; critical while live."""
     out = []
     for s in ctx.sightings:
-        own = signed_info(s.url) if "olicy" in s.url else None
+        if "policy=" not in s.url.lower():
+            continue
+        own = signed_info(s.url)
         if own is None or own.policy is None or not own.policy.is_soundcloud:
             continue
         live = own.live(ctx.now)
@@ -348,13 +350,14 @@ PAGE_RULES: dict[str, Rule] = {
 def escalate_page(matches: list[Match], ctx: PageContext) -> list[Match]:
     """#18 high with #13/#14; #22 high when its id is a track id seen on the page; two or more distinct weak
     signatures on one page → medium. Suppressed (info) matches neither escalate nor count."""
-    live = [m for m in matches if severity_rank(m.severity) > 0]
-    ids = {m.signature for m in live}
-    page_ids = set(ctx.track_ids)
+    active = [m for m in matches if severity_rank(m.severity) > 0]
+    ids = {m.signature for m in active}
+    page_ids = set(ctx.track_ids)  # data-track-id attributes, URNs and API track URLs; never a file name's id
+    for s in ctx.sightings:
+        page_ids |= named_track_ids(s.url)
     for m in matches:
-        if m.signature != "SC-DL-FILENAME" and m.track and m.track.track_id:
-            page_ids.add(m.track.track_id)
-    weak = sorted({m.signature for m in live if m.signature in WEAK})
+        page_ids |= named_track_ids(m.snippet)
+    weak = sorted({m.signature for m in active if m.signature in WEAK})
     out = []
     for m in matches:
         sev, why = m.severity, None

@@ -163,6 +163,8 @@ def test_drm_license_relay_needs_media_evidence():
     media = NetworkRequest(signed(CF, LIVE))
     m = by_id(scan_requests(relay, media), "SC-DRM-LICENSE")
     assert m.severity == "critical" and "relay" in m.detail
+    footer = NetworkRequest("https://relay.example/licenses/")
+    assert "SC-DRM-LICENSE" not in ids(scan_requests(footer, media))
 
 
 def test_soundcloud_own_pages_are_not_third_parties():
@@ -257,3 +259,12 @@ def test_now_only_matters_through_expiry():
     after = scan_page(PAGE, [html_page(f'<a href="{url}">x</a>')], now=NOW + timedelta(seconds=301))
     assert by_id(before, "SC-CDN-PROGRESSIVE").severity == "critical"
     assert by_id(after, "SC-CDN-PROGRESSIVE").severity == "high"
+
+
+def test_filename_id_needs_confirmation_from_elsewhere_on_the_page():
+    link = '<a href="/dl.php?name=soundcloud_1234567890_audio.m4a">file</a>'
+    assert by_id(scan_html(link), "SC-DL-FILENAME").severity == "low"
+    confirmed = scan_html(link + '<div data-track-id="1234567890"></div>')
+    assert by_id(confirmed, "SC-DL-FILENAME").severity == "high"
+    via_urn = scan_html(link + '<script>const s = {"urn": "soundcloud:tracks:1234567890"};</script>')
+    assert by_id(via_urn, "SC-DL-FILENAME").severity == "high"
