@@ -22,8 +22,34 @@ MAX_URL_CHARS = 8192
 MAX_URLS = 4000
 MAX_DEPTH = 2
 MAX_PARAMS = 32
+__all__ = [  # CloudFront decoding (cloudfront.py) is part of §3.3 too, so it is re-exported here
+    "MAX_DEPTH",
+    "MAX_SCAN_BYTES",
+    "MAX_URLS",
+    "MAX_URL_CHARS",
+    "Policy",
+    "Signed",
+    "absolutise",
+    "canonical_host",
+    "canonical_url",
+    "decode_body",
+    "decode_policy",
+    "disposition_filename",
+    "header_urls",
+    "header_values",
+    "host_of",
+    "inner_urls",
+    "is_sc_host",
+    "looks_binary",
+    "m3u8_urls",
+    "param",
+    "query_params",
+    "signed_info",
+    "unescape_js",
+    "unwrap",
+    "urls_in_text",
+]
 
-__all__ = ["Policy", "Signed", "decode_policy", "signed_info"]  # CloudFront decoding is part of §3.3 too
 SC_ROOTS = ("soundcloud.com", "sndcdn.com", "soundcloud.cloud", "soundcloud.app.goo.gl")
 # bounded label repetition keeps every search over a 2 MiB body linear
 _SC_BARE = r"(?:[a-z0-9-]{1,63}\.){0,6}(?:soundcloud\.com|sndcdn\.com|soundcloud\.cloud|soundcloud\.app\.goo\.gl)"
