@@ -17,7 +17,7 @@ _URN = re.compile(r"(?i)soundcloud(?::|%3A)tracks(?::|%3A)(\d{1,12})\b")
 _API = re.compile(r"(?i)api(?:-v2)?\.soundcloud\.com/tracks/(\d{1,12})\b")
 _SECRET = re.compile(r"(?i)(?:soundcloud\.com/[\w-]+/(?:sets/)?[\w-]+/|secret_token(?:=|%3D))(s-[A-Za-z0-9]{5,})")
 _ARR = re.compile(r"(?i)all[-_ ]rights[-_ ]reserved")
-_AUDIO_FILE = re.compile(r"(?i)[\w./-]+\.(?:mp3|opus|ogg|oga|wav|flac|m4a|aac)\b")
+_AUDIO_FILE = re.compile(r"(?i)(?<![\w./-])[\w./-]+\.(?:mp3|opus|ogg|oga|wav|flac|m4a|aac)\b")
 _AUDIO_FEATURE = re.compile(
     r"(?i)dtype:\s*audio\b|\"_type\"\s*:\s*\"Audio\"|\"audio\"\s*:\s*\{\s*\"(?:path|bytes|src)\""
 )
@@ -28,7 +28,7 @@ _PHRASE = re.compile(
 _SIZE_CATEGORY = re.compile(r"(?i)\b(\d+)([KMB]?)<n<")
 _DECLARED = re.compile(r"(?i)\b(\d{1,3}(?:,\d{3})+|\d{2,9})\s+(?:[\w-]+\s+){0,3}?(?:tracks|songs|recordings)\b")
 _JSON_KEY = re.compile(r"\"([\w.]{2,40})\"\s*:")
-_YAML_NAME = re.compile(r"(?m)^\s*-?\s*name:\s*([\w.]{2,40})\s*$")
+_YAML_NAME = re.compile(r"(?m)^[ \t]*(?:-[ \t]*)?name:[ \t]*([\w.]{2,40})[ \t]*$")
 SC_COLUMNS = frozenset({"soundcloud_url", "sc_track_id", "waveform_url", "media.transcodings", "transcodings"})
 SC_COLUMNS |= {"track_authorization", "soundcloud_id", "sc_url", "soundcloud_permalink"}
 GENERIC_COLUMNS = frozenset({"permalink_url", "urn"})

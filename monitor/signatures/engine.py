@@ -10,6 +10,7 @@ from monitor.signatures.archive import CDX_RULES, cdx_rows
 from monitor.signatures.context import PageContext, build_context
 from monitor.signatures.data import SIGNATURES, Signature, signatures_table
 from monitor.signatures.datasets import DATASET_RULES, read_dataset, regex_rows
+from monitor.signatures.files import FILE_RULES
 from monitor.signatures.model import (
     SEVERITIES,
     Match,
@@ -19,7 +20,8 @@ from monitor.signatures.model import (
     max_severity,
     severity_rank,
 )
-from monitor.signatures.rules import PAGE_RULES, apply_pattern, escalate_page
+from monitor.signatures.rules import PAGE_RULES as _DIRECT_RULES
+from monitor.signatures.rules import apply_pattern, escalate_page
 from monitor.signatures.tags import FileTags, read_tags
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
 
 PAGE_SCOPES = frozenset({"url", "html", "script", "playlist", "headers", "file-tags"})
 MAX_PER_SIGNATURE = 200
+PAGE_RULES: dict[str, Callable] = {**_DIRECT_RULES, **FILE_RULES}
 RULES: dict[str, Callable] = {**PAGE_RULES, **CDX_RULES, **DATASET_RULES}
 
 

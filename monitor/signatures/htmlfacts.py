@@ -10,6 +10,9 @@ from html.parser import HTMLParser
 from monitor.signatures.normalise import MAX_URLS, absolutise, urls_in_text
 
 MAX_TEXT_CHARS = 256 * 1024
+FEED_CHARS = 64 * 1024
+CLOSE_CHARS = 8 * 1024
+_BARE_LT = re.compile(r"<(?![A-Za-z/!?])")
 MAX_INPUTS = 200
 _URL_ATTRS = frozenset(
     {"href", "src", "action", "formaction", "poster", "cite", "background", "data", "codebase", "manifest"}
@@ -186,12 +189,30 @@ def read_html(text: str, base: str) -> HtmlFacts:
 
     URLs are gathered from every attribute (URL attributes resolved against ``base``, other attributes only when
     they hold something URL-like), from inline scripts and JSON, from comments and from visible text. When the
-    parser gives up half-way the facts read so far are kept and ``parse_error`` says why.
+    parser gives up half-way (or the document ends inside more than 8 KiB of unterminated markup) the facts read
+    so far are kept, the rest is searched for URLs as plain text, and ``parse_error`` says why. Work is linear in
+    the size of ``text``.
     """
     reader = _Reader(base)
     try:
-        reader.feed(text)
-        reader.close()
+        # Python 3.11's parser advances one character at a time through unterminated markup when closing, which is
+        # quadratic; fed in chunks it only waits. So: feed, and close only when what is left is small.
+        text = _BARE_LT.sub("&lt;", text)  # a '<' that cannot open markup is text; one call per run, not per '<'
+        pos = 0
+        while pos < len(text):
+            # a construct still open is re-parsed on every feed: grow the chunk with it so the total stays linear
+            size = max(FEED_CHARS, len(reader.rawdata))
+            reader.feed(text[pos : pos + size])
+            pos += size
+        rest = reader.rawdata
+        if reader.cdata_elem and reader._script is not None:
+            reader._script.append(rest)  # unterminated <script>: its text never reaches handle_data
+        elif len(rest) <= CLOSE_CHARS:
+            reader.close()
+        else:
+            reader.f.parse_error = f"unterminated markup: the last {len(rest)} characters were read as plain text"
+            for url in urls_in_text(rest, base):
+                reader._add(url, "text")
     except Exception as exc:  # html.parser can still assert on some malformed markup
         reader.f.parse_error = f"{type(exc).__name__}: {str(exc)[:200]}"
     facts = reader.finish()

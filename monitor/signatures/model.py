@@ -101,7 +101,7 @@ RESERVED_FIRST = frozenset(
     | {"artists", "stream", "feed", "home", "for-artists", "press", "community-guidelines", "getting-started"}
 )
 PERMALINK = re.compile(
-    r"(?i)https?://(?:www\.|m\.)?soundcloud\.com/([\w-]+)/"
+    r"(?i)(?:https?://|(?<![\w.@/-]))(?:www\.|m\.)?soundcloud\.com/([\w-]+)/"
     r"(?!(?:tracks|albums|sets|reposts|likes|spotlight|comments|popular-tracks)/?(?:$|[?#\s\"']))"
     r"([\w-]+)(?:/(s-[A-Za-z0-9]{5,}))?"
 )
@@ -129,6 +129,12 @@ def permalink_of(text: str) -> tuple[str, str | None] | None:
             continue
         return f"https://soundcloud.com/{user}/{track}", m.group(3)
     return None
+
+
+def named_track_ids(text: str) -> set[str]:
+    """Track ids ``text`` names outright (URNs, API track URLs), not ones guessed from file names."""
+    text = text[:65536]
+    return {m.group(1) for m in _URN.finditer(text)} | {m.group(1) for m in _API_TRACK.finditer(text)}
 
 
 def track_ref(*texts: str) -> TrackRef | None:

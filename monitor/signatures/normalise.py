@@ -11,21 +11,48 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urljoin, urlsplit, urlunsplit
+
+from monitor.signatures.cloudfront import Policy, Signed, decode_policy, signed_info
 
 MAX_SCAN_BYTES = 2 * 1024 * 1024
 MAX_URL_CHARS = 8192
 MAX_URLS = 4000
 MAX_DEPTH = 2
 MAX_PARAMS = 32
-MAX_POLICY_CHARS = 8192
+__all__ = [  # CloudFront decoding (cloudfront.py) is part of §3.3 too, so it is re-exported here
+    "MAX_DEPTH",
+    "MAX_SCAN_BYTES",
+    "MAX_URLS",
+    "MAX_URL_CHARS",
+    "Policy",
+    "Signed",
+    "absolutise",
+    "canonical_host",
+    "canonical_url",
+    "decode_body",
+    "decode_policy",
+    "disposition_filename",
+    "header_urls",
+    "header_values",
+    "host_of",
+    "inner_urls",
+    "is_sc_host",
+    "looks_binary",
+    "m3u8_urls",
+    "param",
+    "query_params",
+    "signed_info",
+    "unescape_js",
+    "unwrap",
+    "urls_in_text",
+]
 
 SC_ROOTS = ("soundcloud.com", "sndcdn.com", "soundcloud.cloud", "soundcloud.app.goo.gl")
-_SC_BARE = r"(?:[a-z0-9-]+\.)*(?:soundcloud\.com|sndcdn\.com|soundcloud\.cloud|soundcloud\.app\.goo\.gl)"
+# bounded label repetition keeps every search over a 2 MiB body linear
+_SC_BARE = r"(?:[a-z0-9-]{1,63}\.){0,6}(?:soundcloud\.com|sndcdn\.com|soundcloud\.cloud|soundcloud\.app\.goo\.gl)"
 _URL_CHARS = r"[^\s\"'<>`\\{}|^]"
 _ABS_URL = re.compile(rf"(?i)\bhttps?://{_URL_CHARS}+")
 _ENC_URL = re.compile(r"(?i)\bhttps?(?::|%3A)(?:/|%2F){2}[^\s\"'<>`\\{}|^&]+")
@@ -34,7 +61,7 @@ _JS_ESCAPE = re.compile(r"\\(?:u00([0-7][0-9a-fA-F])|x([0-7][0-9a-fA-F])|(/))")
 _ENTITY = re.compile(r"&(?:amp|#0*38|#x0*26);", re.I)
 _TRAILING = ".,;:!?)]}'\""
 _B64ISH = re.compile(r"[A-Za-z0-9+/_~-]{16,}={0,2}")
-_PATH_URL = re.compile(rf"(?i)/((?:https?(?::|%3A)(?:/|%2F){{1,2}})?{_SC_BARE}(?:/|%2F).*)")
+_PATH_URL = re.compile(rf"(?i)(?<=/)((?:https?(?::|%3A)(?:/|%2F){{1,2}})?{_SC_BARE}(?:/|%2F).*)")
 _POLICY_PARAMS = frozenset({"policy", "signature", "key-pair-id"})
 _M3U8_URI = re.compile(r'URI="([^"]*)"|URI=([^,\s]+)', re.I)
 _LINK = re.compile(r"<([^>]{1,8192})>")
@@ -209,7 +236,12 @@ def _b64_url(value: str) -> str | None:
 
 
 def _as_url(value: str) -> str | None:
-    value = _full_unquote(value.strip())
+    """A query value (already decoded once by parse_qsl) as a URL; a value that is still wholly percent-encoded
+    (``https%3A%2F%2F…``, double-encoded by its writer) is decoded once more. Nested encodings inside the URL are
+    left alone: they belong to the next level of :func:`unwrap`."""
+    value = value.strip()
+    if re.match(r"(?i)(?:https?%3A|%2F%2F)", value):
+        value = unquote(value)
     if re.match(r"(?i)https?://\S", value):
         return value
     if value.startswith("//") and len(value) > 3:
@@ -254,93 +286,6 @@ def unwrap(url: str, depth: int = MAX_DEPTH) -> list[tuple[str, str]]:
                     nxt.append(inner)
         frontier = nxt
     return out
-
-
-@dataclass(frozen=True)
-class Policy:
-    """A decoded CloudFront custom policy: the first resource, its expiry (``AWS:EpochTime``) and all resources."""
-
-    resource: str
-    epoch_expiry: int | None
-    resources: tuple[str, ...] = ()
-
-    @property
-    def is_soundcloud(self) -> bool:
-        """The policy grants access to SoundCloud media (sndcdn.com or media-streaming.soundcloud.cloud)."""
-        resources = self.resources or (self.resource,)
-        return any("sndcdn.com" in r or "media-streaming.soundcloud.cloud" in r for r in resources)
-
-
-def decode_policy(value: str | None) -> Policy | None:
-    """CloudFront URL-safe base64 (``-``→``+``, ``_``→``=``, ``~``→``/``) JSON policy → :class:`Policy`, or None."""
-    if not value or len(value) > MAX_POLICY_CHARS:
-        return None
-    s = _full_unquote(value.strip()).replace(" ", "+")
-    doc = None
-    # CloudFront's own alphabet first, then plain base64url for writers that use the RFC 4648 one
-    for table in (str.maketrans("-_~", "+=/"), str.maketrans("-_", "+/")):
-        t = s.translate(table).rstrip("=")
-        try:
-            doc = json.loads(base64.b64decode(t + "=" * (-len(t) % 4), validate=True).decode("utf-8"))
-            break
-        except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
-            continue
-    statements = doc.get("Statement") if isinstance(doc, dict) else None
-    if not isinstance(statements, list):
-        return None
-    resources: list[str] = []
-    expiries: list[int] = []
-    for st in statements[:16]:
-        if not isinstance(st, dict):
-            continue
-        if isinstance(st.get("Resource"), str):
-            resources.append(st["Resource"][:MAX_URL_CHARS])
-        cond = st.get("Condition")
-        less = cond.get("DateLessThan") if isinstance(cond, dict) else None
-        epoch = less.get("AWS:EpochTime") if isinstance(less, dict) else None
-        if isinstance(epoch, dict):  # some writers nest {"AWS:EpochTime": {"N": 1}}-like forms
-            epoch = next(iter(epoch.values()), None)
-        if isinstance(epoch, int | float | str) and str(epoch).strip().isdigit():
-            expiries.append(int(str(epoch).strip()))
-        elif isinstance(epoch, int | float) and not isinstance(epoch, bool):
-            expiries.append(int(epoch))
-    if not resources:
-        return None
-    return Policy(resources[0], min(expiries) if expiries else None, tuple(resources))
-
-
-@dataclass(frozen=True)
-class Signed:
-    """What a signed media URL says about itself: decoded policy, signature parts and ``expires=``."""
-
-    policy: Policy | None
-    has_signature: bool
-    key_pair_id: str | None
-    expires: int | None
-
-    def expiry(self) -> int | None:
-        """The earliest known expiry: Policy EpochTime and ``expires=`` can differ; the earlier one wins."""
-        known = [e for e in (self.policy.epoch_expiry if self.policy else None, self.expires) if e is not None]
-        return min(known) if known else None
-
-    def live(self, now_epoch: float) -> bool:
-        """Not expired at ``now_epoch`` by every known expiry (unknown expiry is not live)."""
-        exp = self.expiry()
-        return exp is not None and now_epoch < exp
-
-
-def signed_info(url: str) -> Signed | None:
-    """Policy/Signature/Key-Pair-Id/expires parameters of ``url`` (None when it carries none of them)."""
-    params = {k.lower(): v for k, v in reversed(query_params(url))}
-    if not ({"policy", "signature", "key-pair-id", "expires"} & params.keys()):
-        return None
-    raw_exp = params.get("expires", "").strip()
-    return Signed(
-        policy=decode_policy(params.get("policy")),
-        has_signature="signature" in params,
-        key_pair_id=params.get("key-pair-id") or None,
-        expires=int(raw_exp) if raw_exp.isdigit() and len(raw_exp) <= 12 else None,
-    )
 
 
 def m3u8_urls(text: str, base: str | None) -> list[tuple[str, str]]:

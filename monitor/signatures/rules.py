@@ -14,6 +14,7 @@ from monitor.signatures.data import Signature
 from monitor.signatures.model import (
     SNIPPET_CHARS,
     Match,
+    named_track_ids,
     permalink_of,
     raise_to,
     severity_rank,
@@ -41,14 +42,10 @@ HLS_LINE = re.compile(
 FRONTEND = re.compile(
     r"(?i)^/_/(proxy/(?:hls|streams|images)|api/(?:hls|progressive|restream)|restream|download)(?:/|$)"
 )
-LICENSE_RELAY = re.compile(
-    r"(?i)fairplay|widevine|playready|/drm(?:/|$)|[/_-](?:spc|ckc)(?:[/?._-]|$)|/licen[cs]es?(?:/|$)"
-)
-BITRATE_CLAIM = re.compile(r"(?i)\b320\s*-?\s*(?:kbps|kb/s|kbit/s|k)\b|\bflac\b|\blossless\b|\bHQ\b")
+# DRM vocabulary only: a bare /license path is as often an open-source licences page
+LICENSE_RELAY = re.compile(r"(?i)fairplay|widevine|playready|/drm(?:/|$)|[/_-](?:spc|ckc)(?:[/?._-]|$)")
+BITRATE_CLAIM = re.compile(r"(?i)\b320[\s-]{0,3}(?:kbps|kb/s|kbit/s|k)\b|\bflac\b|\blossless\b|\bHQ\b")
 DOWNLOAD_WORDS = re.compile(r"(?i)download|\bmp3\b|convert|\bsave\b|\brip\b")
-FILE_PERMALINK = re.compile(r"(?i)https?://(?:www\.|m\.)?soundcloud\.com/[\w-]+/[\w-]+(?:/s-[A-Za-z0-9]+)?")
-PURL_FRAMES = ("WOAF", "WOAS", "COMM", "TXXX:purl", "WXXX", "WWWAUDIOFILE", "PURL", "COMMENT", "©cmt", "purl")
-PURL_FRAMES += ("----:com.apple.iTunes:WWWAUDIOFILE",)
 
 Rule = Callable[[Signature, PageContext], list[Match]]
 
@@ -118,8 +115,8 @@ def apply_pattern(sig: Signature, ctx: PageContext) -> list[Match]:
     if "url" in sig.applies:
         for s in ctx.sightings:
             m = sig.pattern.search(s.url)
-            if m is None and "%" in s.url and sig.id == "SC-PROXY-PARAM":
-                m = sig.pattern.search(unquote(s.url))  # "after one decode pass"
+            if m is None and "%" in s.url:
+                m = sig.pattern.search(unquote(s.url))  # §3.1 #10: "after one decode pass"
             if m is None:
                 continue
             severity = ADJUST[sig.adjust](sig, s, ctx) if sig.adjust else sig.severity
@@ -140,7 +137,9 @@ def signed_policy(sig: Signature, ctx: PageContext) -> list[Match]:
     """#8: any URL (or wrapped URL) whose own Policy decodes to SoundCloud media; critical while live."""
     out = []
     for s in ctx.sightings:
-        own = signed_info(s.url) if "olicy" in s.url else None
+        if "policy=" not in s.url.lower():
+            continue
+        own = signed_info(s.url)
         if own is None or own.policy is None or not own.policy.is_soundcloud:
             continue
         live = own.live(ctx.now)
@@ -319,51 +318,6 @@ def bitrate_claim(sig: Signature, ctx: PageContext) -> list[Match]:
     return out
 
 
-def file_purl(sig: Signature, ctx: PageContext) -> list[Match]:
-    """#24: a SoundCloud permalink in the tags scdl/yt-dlp write; critical when it carries an s- secret token."""
-    out = []
-    for url, tags in ctx.audio:
-        for frame, value in tags.frames.items():
-            if frame not in PURL_FRAMES and frame.lower() != "txxx:purl":
-                continue
-            m = FILE_PERMALINK.search(value)
-            if m:
-                secret = "/s-" in m.group(0)
-                data = {"frame": frame, "format": tags.format, "secret_token": secret}
-                sev = "critical" if secret else sig.severity
-                detail = f"{tags.format} file tag {frame} holds SoundCloud permalink {m.group(0)[:120]}."
-                out.append(hit(sig, url, m.group(0), ctx, severity=sev, detail=detail, data=data, key=url))
-                break
-    return out
-
-
-def file_cover(sig: Signature, ctx: PageContext) -> list[Match]:
-    """#25 (reduced): an embedded picture described 'Cover' or 'Cover (front)'. No perceptual hash is computed."""
-    out = []
-    for url, tags in ctx.audio:
-        desc = next((p for p in tags.pictures if p.strip().lower() in ("cover", "cover (front)")), None)
-        if desc is not None:
-            out.append(hit(sig, url, f"APIC {desc}", ctx, data={"picture": desc, "format": tags.format}, key=url))
-    return out
-
-
-def file_raw_transcode(sig: Signature, ctx: PageContext) -> list[Match]:
-    """#26: no ID3 + CBR 128k MP3, or ~64k Opus, or ~160k AAC. The ±50 ms duration check needs SoundCloud's
-    duration and belongs to the fingerprinting stage; this is the pre-filter."""
-    out = []
-    for url, tags in ctx.audio:
-        rate = tags.bitrate or 0
-        shaped = (
-            (tags.format == "mp3" and not tags.has_id3 and rate == 128000 and tags.bitrate_mode in ("cbr", None))
-            or (tags.format == "opus" and 54000 <= rate <= 74000 and not tags.frames.get("WWWAUDIOFILE"))
-            or (tags.format == "mp4" and 140000 <= rate <= 180000)
-        )
-        if shaped:
-            data = {"format": tags.format, "bitrate": rate, "bitrate_mode": tags.bitrate_mode, "has_id3": tags.has_id3}
-            out.append(hit(sig, url, f"{tags.format} {rate // 1000} kbit/s", ctx, data=data, key=url))
-    return out
-
-
 def permalink(sig: Signature, ctx: PageContext) -> list[Match]:
     """#32: track permalinks (classifier, info)."""
     out = []
@@ -386,9 +340,6 @@ PAGE_RULES: dict[str, Rule] = {
     "downloader_page": downloader_page,
     "dl_filename": dl_filename,
     "bitrate_claim": bitrate_claim,
-    "file_purl": file_purl,
-    "file_cover": file_cover,
-    "file_raw_transcode": file_raw_transcode,
     "permalink": permalink,
 }
 
@@ -399,13 +350,14 @@ PAGE_RULES: dict[str, Rule] = {
 def escalate_page(matches: list[Match], ctx: PageContext) -> list[Match]:
     """#18 high with #13/#14; #22 high when its id is a track id seen on the page; two or more distinct weak
     signatures on one page → medium. Suppressed (info) matches neither escalate nor count."""
-    live = [m for m in matches if severity_rank(m.severity) > 0]
-    ids = {m.signature for m in live}
-    page_ids = set(ctx.track_ids)
+    active = [m for m in matches if severity_rank(m.severity) > 0]
+    ids = {m.signature for m in active}
+    page_ids = set(ctx.track_ids)  # data-track-id attributes, URNs and API track URLs; never a file name's id
+    for s in ctx.sightings:
+        page_ids |= named_track_ids(s.url)
     for m in matches:
-        if m.signature != "SC-DL-FILENAME" and m.track and m.track.track_id:
-            page_ids.add(m.track.track_id)
-    weak = sorted({m.signature for m in live if m.signature in WEAK})
+        page_ids |= named_track_ids(m.snippet)
+    weak = sorted({m.signature for m in active if m.signature in WEAK})
     out = []
     for m in matches:
         sev, why = m.severity, None

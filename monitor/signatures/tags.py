@@ -41,8 +41,9 @@ class FileTags:
 
     ``frames`` is flat: ID3 frame ids (``WOAF``, ``COMM``, ``TIT2``, ``TXXX:purl``…), Vorbis keys upper-cased
     (``WWWAUDIOFILE``, ``PURL``, ``COMMENT``) and MP4 keys as stored (``©cmt``, ``purl``,
-    ``----:com.apple.iTunes:WWWAUDIOFILE``); repeated values are joined with newlines. ``pictures`` holds the
-    APIC / FLAC picture descriptions (``covr`` for MP4 cover art). ``bitrate`` is in bit/s. ``complete`` is False
+    ``----:com.apple.iTunes:WWWAUDIOFILE``, and ``APIC`` holding the picture descriptions); repeated values are
+    joined with newlines. ``pictures`` holds the APIC / FLAC / Vorbis picture descriptions (``covr`` for MP4 cover
+    art). ``bitrate`` is in bit/s. ``complete`` is False
     when the metadata region did not fit in the bytes read.
     """
 
@@ -133,6 +134,7 @@ def _read_id3(head: bytes, acc: _Acc) -> None:
         fid = frame.FrameID
         if fid == "APIC":
             acc.pictures.append(str(frame.desc)[:200])
+            acc.put("APIC", str(frame.desc)[:200] or "(no description)")
         elif fid in ("TXXX", "WXXX"):
             value = frame.url if fid == "WXXX" else "\n".join(map(str, frame.text))
             acc.put(f"{fid}:{frame.desc}" if frame.desc else fid, value)

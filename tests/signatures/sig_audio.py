@@ -91,3 +91,31 @@ def flac_file(tmp_path: Path, comments: dict[str, str], *, picture_desc: str = "
         f.add_picture(pic)
     f.save()
     return path.read_bytes()
+
+
+def _box(name: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + name + payload
+
+
+FTYP = _box(b"ftyp", b"M4A \x00\x00\x02\x00M4A isom")
+
+
+def m4a_file(tmp_path: Path, tags: dict) -> bytes:
+    """An M4A skeleton (ftyp + moov/mvhd of 5 s, no audio track) with iTunes tags written by mutagen."""
+    from mutagen.mp4 import MP4, MP4FreeForm
+
+    mvhd = b"\x00" * 4 + struct.pack(">IIII", 0, 0, 1000, 5000) + b"\x00\x01\x00\x00\x01\x00" + b"\x00" * 70
+    mvhd += struct.pack(">I", 2)
+    path = tmp_path / "t.m4a"
+    path.write_bytes(FTYP + _box(b"moov", _box(b"mvhd", mvhd)))
+    f = MP4(path)
+    f.add_tags()
+    for key, value in tags.items():
+        f[key] = [MP4FreeForm(value.encode())] if key.startswith("----") else [value]
+    f.save()
+    return path.read_bytes()
+
+
+def m4a_moov_at_end(mdat_size: int = 4_000_000) -> bytes:
+    """The first bytes of an M4A whose mdat comes first: the moov is not in the prefix."""
+    return FTYP + struct.pack(">I", mdat_size) + b"mdat" + b"\x00" * 4096
