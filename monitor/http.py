@@ -30,7 +30,6 @@ MAX_BODY_BYTES = 65_536
 MAX_NOTE = 2000
 MAX_ACTOR = 100
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_PNG = b"\x89PNG\r\n\x1a\n"
 _SAFE_HEADER_VALUE = re.compile(r"^[\x20-\x7e]{1,200}$")
 
 ReadyCheck = Callable[[], tuple[bool, dict[str, Any]]]
@@ -277,7 +276,7 @@ class _Api(resource.Resource):
             if record is not None:
                 log.warning("evidence file %s is recorded but missing under %s", sha, self._files.root)
             raise NotFound(f"no evidence file {sha}")
-        content_type, disposition = _evidence_type(sha, record["kind"], record["content_type"], content)
+        content_type, disposition = triage.evidence_type(sha, record["kind"], record["content_type"], content)
         headers = {
             "Content-Disposition": disposition,
             "Content-Security-Policy": "default-src 'none'; sandbox",
@@ -288,29 +287,6 @@ class _Api(resource.Resource):
         body = _send(request, 200, content, content_type, headers)
         request.setHeader(b"Cache-Control", b"private, max-age=86400, immutable")  # addressed by its hash
         return body
-
-
-def _is_text(content: bytes) -> bool:
-    if b"\x00" in content:
-        return False
-    try:
-        content.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return exc.start >= len(content) - 3  # a body cut at the size cap may end inside a character
-    return True
-
-
-def _evidence_type(sha: str, kind: str, recorded: str, content: bytes) -> tuple[str, str]:
-    """(Content-Type, Content-Disposition) of an evidence file: third-party bodies are never rendered."""
-    if kind == "screenshot" and content.startswith(_PNG):
-        return "image/png", f'inline; filename="{sha}.png"'
-    if kind == "requests" and _is_text(content):  # our own log of the page's requests
-        if recorded.split(";")[0].strip().lower() == "application/json":
-            return "application/json", f'inline; filename="{sha}.json"'
-        return "text/plain; charset=utf-8", f'inline; filename="{sha}.txt"'
-    if _is_text(content):
-        return "text/plain; charset=utf-8", f'attachment; filename="{sha}.txt"'
-    return "application/octet-stream", f'attachment; filename="{sha}.bin"'
 
 
 class _Root(resource.Resource):

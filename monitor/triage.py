@@ -1,4 +1,5 @@
-"""The incident triage page: its filters and query, and server-rendered HTML (stdlib only, no JavaScript).
+"""The incident triage page (filters, query, server-rendered HTML; stdlib only, no JavaScript) and the rules for
+showing hostile evidence.
 
 Titles, details, snippets, URLs and headers come from hostile sites, so every value that reaches the page
 goes through ``html.escape``; URLs found on those sites are shown as text, never as links.
@@ -19,6 +20,7 @@ from monitor.db import SEVERITIES, STATUSES
 from monitor.incidents import MANUAL_ACTIONS, SEVERITY_RANK
 
 PAGE_SIZE = 50
+EVIDENCE_SHOWN = 200  # Store.evidence's default limit
 ACTIVE = ("open", "acknowledged")
 STATUS_CHOICES = ("active", *STATUSES, "all")
 # What a button says for each manual action (the values are MANUAL_ACTIONS' keys).
@@ -36,6 +38,7 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def e(value: Any) -> str:
@@ -46,6 +49,29 @@ def e(value: Any) -> str:
 def evidence_link(sha256: str | None) -> str | None:
     """The /api/evidence path of a stored file, or None when ``sha256`` is not a SHA-256."""
     return f"/api/evidence/{sha256}" if sha256 and _SHA256.match(sha256) else None
+
+
+def _is_text(content: bytes) -> bool:
+    if b"\x00" in content:
+        return False
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(content) - 3  # a body cut at the size cap may end inside a character
+    return True
+
+
+def evidence_type(sha: str, kind: str, recorded: str, content: bytes) -> tuple[str, str]:
+    """(Content-Type, Content-Disposition) of an evidence file: third-party bodies are never rendered."""
+    if kind == "screenshot" and content.startswith(PNG_SIGNATURE):
+        return "image/png", f'inline; filename="{sha}.png"'
+    if kind == "requests" and _is_text(content):  # our own log of the page's requests
+        if recorded.split(";")[0].strip().lower() == "application/json":
+            return "application/json", f'inline; filename="{sha}.json"'
+        return "text/plain; charset=utf-8", f'inline; filename="{sha}.txt"'
+    if _is_text(content):
+        return "text/plain; charset=utf-8", f'attachment; filename="{sha}.txt"'
+    return "application/octet-stream", f'attachment; filename="{sha}.bin"'
 
 
 def incident_path(incident_id: int) -> str:
@@ -155,7 +181,7 @@ form.filters label,form.act label{display:flex;flex-direction:column;font-size:1
 form.act{background:#fff;border:1px solid #e3e3e6;padding:.8em;display:flex;gap:.8em;flex-wrap:wrap;align-items:end}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:0}dt{color:#555}
 .pager{margin:.8em 0;display:flex;gap:1em}.muted{color:#777}.error{border-left:4px solid #c92a2a;padding-left:.8em}
-img.shot{max-width:320px;border:1px solid #ccc}
+img.shot{max-width:320px;border:1px solid #ccc}code.sig{white-space:nowrap;word-break:normal}
 """
 
 
@@ -289,7 +315,8 @@ def _evidence(evidence: list[dict[str, Any]]) -> str:
         image = f'<a href="{e(shot)}"><img class="shot" src="{e(shot)}" alt="screenshot"></a>' if shot else ""
         extra = json.dumps({"headers": ev.get("headers") or {}, "data": ev.get("data") or {}}, indent=2, default=str)
         rows.append(
-            f"<tr><td>{_when(ev['at'])}</td><td><code>{e(ev['signature'])}</code></td><td>{badge(ev['severity'])}</td>"
+            f'<tr><td>{_when(ev["at"])}</td><td><code class="sig">{e(ev["signature"])}</code></td>'
+            f"<td>{badge(ev['severity'])}</td>"
             f'<td><code>{e(ev["url"])}</code><div class="muted">on page <code>{e(ev["page_url"])}</code></div>'
             f"<div>{e(ev['detail'])}</div></td>"
             f'<td><pre class="snippet">{e(ev["snippet"])}</pre>'
@@ -297,8 +324,9 @@ def _evidence(evidence: list[dict[str, Any]]) -> str:
             f"<td>{_file_link('body', ev.get('body_sha256'))}{_file_link('request log', ev.get('requests_sha256'))}"
             f"{_file_link('screenshot', ev.get('screenshot_sha256'))}</td><td>{image}</td></tr>"
         )
+    shown = f'<p class="muted">the newest {len(evidence)} shown</p>' if len(evidence) >= EVIDENCE_SHOWN else ""
     return (
-        '<h2>Evidence</h2><table id="evidence"><thead><tr><th>at (UTC)</th><th>signature</th><th>severity</th>'
+        f'<h2>Evidence</h2>{shown}<table id="evidence"><thead><tr><th>at (UTC)</th><th>signature</th><th>severity</th>'
         "<th>url</th><th>snippet</th><th>files (sha256)</th><th>screenshot</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
