@@ -261,15 +261,21 @@ def test_daemon_serves_triage_evidence_and_actions(daemon):
     net.internet.set_phase(1)
     try:
         changed = wait_for(
-            lambda: json.loads(get(f"{base}/api/incidents?kind=policy_file_changed")[1])["incidents"],
+            lambda: [
+                i
+                for i in json.loads(get(f"{base}/api/incidents?kind=policy_file_changed")[1])["incidents"]
+                if i["id"] != seeded.policy_id and i["data"]["file"] == "robots.txt"  # not the seeded one
+            ],
             timeout=40,
-            what="a policy_file_changed incident",
+            what="a policy_file_changed incident from the daemon",
         )
     finally:
         net.internet.set_phase(0)
     page = request(base + changed[0]["triage_url"])[2].decode()
     diff = re.search(r'<pre id="diff">(.*?)</pre>', page, re.S)
-    assert diff and re.search(r"^[-+]", diff.group(1), re.M), page
+    assert diff, page
+    lines = diff.group(1).splitlines()
+    assert lines[0].startswith("--- ") and "-Disallow: /" in lines and "+Allow: /" in lines, lines  # GPTBot's group
 
 
 # ---- in a real Chromium ----------------------------------------------------------------------------------
@@ -314,7 +320,8 @@ def test_triage_in_chromium_with_the_token(daemon, tmp_path):
             dialogs.clear()
             page.goto(f"{base}/triage")
             assert page.title() == "Incidents · scrapewatch"
-            assert page.locator("#incidents tbody tr").count() >= 5  # seeded + the daemon's policy incidents
+            assert page.locator("#incidents tbody tr").count() >= 6
+            assert "policy_file_unreachable" in page.locator("#incidents").inner_text()  # the daemon's own
             page.select_option("select[name=severity]", "critical")
             page.click("button:text('Filter')")
             assert "severity=critical" in page.url
