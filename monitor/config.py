@@ -17,7 +17,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from monitor import __version__
@@ -72,6 +72,11 @@ class HttpSettings(_Section):
     )
     concurrent_requests_per_domain: int = Field(2, ge=1, le=64, description="Politeness per domain.")
     retries: int = Field(1, ge=0, le=10, description="Retries of a failed request before it counts.")
+    api_token: SecretStr | None = Field(
+        None,
+        description="Secret that allows incident actions on /triage and POST /api (Bearer header or the form's "
+        "token field; at least 16 characters); unset: read-only.",
+    )
 
     @field_validator("listen")
     @classmethod
@@ -79,6 +84,19 @@ class HttpSettings(_Section):
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError("expected host:port, e.g. 127.0.0.1:9410")
+        return value
+
+    @field_validator("api_token")
+    @classmethod
+    def _api_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        token = value.get_secret_value()
+        if len(token) < 16 or token != token.strip() or not token.isprintable() or not token.isascii():
+            raise ValueError(
+                "expected at least 16 printable ASCII characters without surrounding spaces, e.g. the output of "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
         return value
 
     @field_validator("proxy")

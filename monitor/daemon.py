@@ -111,7 +111,7 @@ class Daemon:
         from twisted.internet.error import CannotListenError
 
         http = self.settings.http
-        site = build_site(self._read_store, self.ready)
+        site = build_site(self._read_store, self.ready, self.settings.storage.data_dir / "evidence", http.api_token)
         try:
             self._port = reactor.listenTCP(http.listen_port, site, interface=http.listen_host)
         except CannotListenError as exc:
