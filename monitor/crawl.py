@@ -249,15 +249,19 @@ class CrawlService:
         collector = _Collector(item_type)
         what = f"{spidercls.name} crawl of {label}"
         try:
+            runner = self._runner
             if overrides:
                 settings = self._runner.settings.copy()
                 settings.update(dict(overrides), priority="cmdline")
-                crawler = self._runner.create_crawler(Crawler(spidercls, settings))
-            else:
-                crawler = self._runner.create_crawler(spidercls)
+                runner = AsyncCrawlerRunner(settings)
+            # Hand the runner the spider class, never a ready Crawler: a Crawler given to a runner gets the
+            # runner's settings merged over it, which would drop what the spider's update_settings added
+            # (the watch spider's SoundCloud guard middleware).
+            before = set(runner.crawlers)
+            task = runner.crawl(spidercls, **spider_args)
+            (crawler,) = set(runner.crawlers) - before
             crawler.signals.connect(collector.item_scraped, signal=signals.item_scraped)
             crawler.signals.connect(collector.spider_error, signal=signals.spider_error)
-            task = self._runner.crawl(crawler, **spider_args)
         except Exception as exc:
             raise CrawlError(f"cannot start the {what}: {exc}") from exc
         self._crawls[task] = crawler

@@ -261,7 +261,7 @@ def test_fifty_domains_in_one_crawl_through_the_proxy(fake_dns):
     with BackgroundInternet(bench_sites(50)) as net:
         service = CrawlService(make_settings(proxy=net.url), scrapy_overrides={**FAST, "CONCURRENT_REQUESTS": 32})
         crawls = []
-        service._runner.crawl = _counting(service._runner.crawl, crawls)
+        service._crawl = _counting(service._crawl, crawls)
         result = reactor.run(service.fetch_policy_files_many(many(50)))
         via = {r.via for r in net.internet.requests}
     assert len(crawls) == 1 and service.active() == 0 and fake_dns.lookups == []

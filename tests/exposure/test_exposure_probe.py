@@ -60,7 +60,10 @@ def incidents(store):
 
 def test_demo_downloader_is_critical_with_evidence_and_the_blog_raises_nothing(tmp_path, internet):
     probe = make_probe(tmp_path, internet.url)
+    internet.internet.clear_requests()
     reactor.run(probe.run("exposure_watch:dl", WatchTarget(name="dl", start_urls=["https://sc2mp3-fast.example/"])))
+    # The downloader links and redirects to SoundCloud's CDN: the probe reads those links, it never follows them.
+    assert {r.host for r in internet.internet.requests} == {"sc2mp3-fast.example"}
     reactor.run(probe.run("exposure_watch:blog", WatchTarget(name="blog", start_urls=["https://indie-blog.example/"])))
     rows = incidents(probe.store)
     assert rows and {r["domain"] for r in rows} == {"sc2mp3-fast.example"}
