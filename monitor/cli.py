@@ -235,9 +235,11 @@ def config_check(ctx, file: Path | None, as_json: bool) -> None:
 def _register_groups() -> None:
     from monitor.cli_agents import agents
     from monitor.cli_policy import policy
+    from monitor.cli_scraping import probe
 
     main.add_command(agents)
     main.add_command(policy)
+    main.add_command(probe)
 
 
 _register_groups()

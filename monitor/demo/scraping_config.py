@@ -19,7 +19,13 @@ def demo_scraping_settings(proxy_url: str) -> dict[str, Any]:
     """A configuration fragment (``http``, ``catalogue``, ``scraping``) that probes the simulated downloaders,
     Wayback, Common Crawl and dataset hub behind ``proxy_url``; merge it into the demo's settings."""
     every = {"interval_seconds": DEMO_INTERVAL}
-    endpoint = {**every, "enabled": True, "rate_limit_seconds": 0.1, "max_retry_wait_seconds": 5.0}
+    endpoint = {
+        **every,
+        "enabled": True,
+        "rate_limit_seconds": 0.1,
+        "max_retry_wait_seconds": 5.0,
+        "max_pages_per_run": 100,
+    }
     return {
         "http": {"proxy": proxy_url, "no_proxy": []},
         "catalogue": {"path": str(demo_catalogue_path())},
