@@ -266,20 +266,13 @@ class CrawlService:
         spec = {
             "kind": endpoint.kind, "source": endpoint.source, "base_url": endpoint.base_url,
             "max_pages": endpoint.max_pages_per_run, "max_retries": endpoint.max_retries,
-            "max_retry_wait": endpoint.max_retry_wait_seconds,
+            "max_retry_wait": endpoint.max_retry_wait_seconds, "rate_limit": endpoint.rate_limit_seconds,
         }  # fmt: skip
         for name in ("viewer_url", "page_size", "crawls", "max_datasets", "rows_page_size", "datasets"):
             if hasattr(endpoint, name):
                 spec[name] = getattr(endpoint, name)
-        overrides = {
-            "DOWNLOAD_DELAY": endpoint.rate_limit_seconds,
-            "DOWNLOAD_DELAY_JITTER": 0.0,
-            "AUTOTHROTTLE_ENABLED": False,
-            "CONCURRENT_REQUESTS": 1,
-            "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
-        }
         collector, crawler = await self._crawl(
-            ArchivesSpider, endpoint.source, overrides, item_type=ArchivePage, endpoint=spec, queries=queries
+            ArchivesSpider, endpoint.source, None, item_type=ArchivePage, endpoint=spec, queries=queries
         )
         return self._complete(collector, crawler, f"archive query of {endpoint.source}")
 

@@ -1,8 +1,9 @@
 """Archive and dataset-hub queries: Wayback CDX, the Common Crawl index, a dataset hub's search and viewer rows.
 
-One endpoint per crawl, one request at a time: every query is a chain of pages (a resume key, a page number,
-a row offset) and the next chain starts when the previous one ends. 429 and 503 answers are retried after
-their Retry-After (capped, with exponential backoff); a request still refused after its retries halts the run.
+One endpoint per crawl, one request at a time, ``rate_limit`` seconds apart: every query is a chain of pages (a
+resume key, a page number, a row offset) and the next chain starts when the previous one ends. 429 and 503 answers
+are retried after their Retry-After (capped, with exponential backoff); a request still refused after its retries
+halts the run.
 A run makes at most ``max_pages`` requests, and a chain that repeats a resume key or a page stops.
 """
 
@@ -34,8 +35,11 @@ KINDS = ("wayback", "common_crawl", "dataset_hub")
 RETRY_STATUSES = (429, 503)
 PAUSE_SLICE = 0.2  # a long Retry-After wait is slept in slices so that a stopping crawl is not held up
 MAX_ROWS_PER_PAGE = 100_000
+# Above the command line: an endpoint's rate limit belongs to the endpoint, not to crawl-wide overrides.
+POLITENESS_PRIORITY = 45
 _DEFAULTS: dict[str, Any] = {
     "viewer_url": None,
+    "rate_limit": 2.0,
     "page_size": 500,
     "crawls": 2,
     "max_pages": 25,
@@ -96,6 +100,8 @@ def _json(text: bytes) -> tuple[Any, str | None]:
         return json.loads(text), None
     except ValueError as exc:
         return None, f"malformed JSON: {str(exc)[:120]}"
+    except RecursionError:  # "[[[[…": nesting deeper than the parser goes
+        return None, "malformed JSON: nested too deeply"
 
 
 def parse_wayback(text: bytes) -> tuple[list[dict[str, str]], str | None, str | None]:
@@ -180,6 +186,20 @@ class ArchivesSpider(Spider):
         self._chains: deque[Callable[[], Request | None]] = deque()
         self._seen: dict[str, set[str]] = {}
         self._datasets: list[str] = list(dict.fromkeys(self.endpoint["datasets"]))
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ArchivesSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        politeness = {
+            "DOWNLOAD_DELAY": float(spider.endpoint["rate_limit"]),
+            "DOWNLOAD_DELAY_JITTER": 0.0,
+            "AUTOTHROTTLE_ENABLED": False,
+            "CONCURRENT_REQUESTS": 1,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
+        }
+        for name, value in politeness.items():
+            crawler.settings.set(name, value, priority=POLITENESS_PRIORITY)
+        return spider
 
     # --- chains ---------------------------------------------------------------------------------------------
 

@@ -87,8 +87,8 @@ def form_submission(
         if tag == "textarea":
             pairs.append((name, control.xpath("string()").get() or ""))
         elif tag == "select":
-            chosen = control.xpath(".//option[@selected]/@value | .//option[1]/@value").getall()
-            pairs.append((name, chosen[0] if chosen else ""))
+            chosen = control.xpath(".//option[@selected]/@value").get() or control.xpath(".//option[1]/@value").get()
+            pairs.append((name, chosen or ""))
         else:
             pairs.append((name, attrib.get("value", "on" if kind in ("checkbox", "radio") else "")))
     pairs.append((field, value))
@@ -160,7 +160,12 @@ class CanarySpider(Spider):
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
         super().update_settings(settings)
-        settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", SoundCloudGuardMiddleware, 650)
+        # After RedirectMiddleware (600), so that it sees redirects towards SoundCloud before they are followed.
+        # Set at spider priority: a runner merges its own (project-priority) settings into a crawler it is handed,
+        # which would otherwise drop a component added here.
+        middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
+        middlewares[SoundCloudGuardMiddleware] = 650
+        settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority="spider")
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> CanarySpider:
