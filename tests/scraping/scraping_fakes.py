@@ -45,7 +45,23 @@ REDIRECT_RESULT = _page(
     '<a href="/dl/1" download>Download MP3</a></div>',
 )
 
+# A downloader that delivers the canary (phase 0), loses its form (phase 1), then works but no longer rips
+# SoundCloud (phase 2): the canary incident opens, a probe-health incident opens, then both resolve.
+PHASED = Site(
+    host="phased.example",
+    routes={
+        "/": {
+            0: _page("phased", _FORM.format(action="/convert")),
+            1: _page("phased", "<p>new app soon</p>"),
+            2: _page("phased", _FORM.format(action="/convert")),
+        },
+        "/convert": {0: REDIRECT_RESULT, 2: _page("phased", "<p>Your file is being prepared.</p>")},
+        "/dl/1": redirect(signed_progressive_url(), 302),
+    },
+)
+
 DOWNLOADERS = [
+    PHASED,
     form_site("error200.example", "/convert", ERROR_200),
     form_site(
         "huge.example",
@@ -72,10 +88,14 @@ DOWNLOADERS = [
 HITS: Counter[str] = Counter()
 WAYBACK_HEADER = ["urlkey", "timestamp", "original", "mimetype", "statuscode", "digest", "length"]
 AUDIO_ROW = [
-    "com,sndcdn,cf-media)/ab3def6hij9k.128.mp3", "20250314101522",
+    "com,sndcdn,cf-media)/ab3def6hij9k.128.mp3",
+    "20250314101522",
     "https://cf-media.sndcdn.com/Ab3dEf6hIj9K.128.mp3?Policy=eyJ0&Signature=FAKE&Key-Pair-Id=APKAEXAMPLE000000000",
-    "audio/mpeg", "200", "7QJH2C4MZ5XQK3TVA6YB2LHN4PDEWR7S", "3541876",
-]  # fmt: skip
+    "audio/mpeg",
+    "200",
+    "7QJH2C4MZ5XQK3TVA6YB2LHN4PDEWR7S",
+    "3541876",
+]
 AUDIO_JSON = json.dumps([WAYBACK_HEADER, AUDIO_ROW])
 
 
@@ -89,8 +109,9 @@ def _bad_cdx(request: Request) -> Response:
     if name == "notgzip.example":
         return text(AUDIO_JSON, content_type=JSON, headers=(("Content-Encoding", "gzip"),))
     if name == "realgzip.example":
-        return Response(body=gzip.compress(AUDIO_JSON.encode()), content_type=JSON,
-                        headers=(("Content-Encoding", "gzip"),))  # fmt: skip
+        return Response(
+            body=gzip.compress(AUDIO_JSON.encode()), content_type=JSON, headers=(("Content-Encoding", "gzip"),)
+        )
     if name == "storm.example":
         return text("Too Many Requests\n", 429, headers=(("Retry-After", "30"),))
     if name == "retry.example" and HITS[name] == 1:
@@ -110,12 +131,20 @@ def _bad_cdx(request: Request) -> Response:
     return text(AUDIO_JSON, content_type=JSON)
 
 
-_NDJSON = json.dumps({
-    "urlkey": "example,rip)/file/soundcloud-1234567890.mp3", "timestamp": "20260519101010",
-    "url": "http://rip.example/file/soundcloud-1234567890.mp3", "mime": "audio/mpeg", "mime-detected": "audio/mpeg",
-    "status": "200", "digest": "NDJSONFILE000000000000000000000001", "length": "1204", "offset": "99",
-    "filename": "crawl-data/CC-MAIN-2026-21/segments/1/warc/x.warc.gz",
-})  # fmt: skip
+_NDJSON = json.dumps(
+    {
+        "urlkey": "example,rip)/file/soundcloud-1234567890.mp3",
+        "timestamp": "20260519101010",
+        "url": "http://rip.example/file/soundcloud-1234567890.mp3",
+        "mime": "audio/mpeg",
+        "mime-detected": "audio/mpeg",
+        "status": "200",
+        "digest": "NDJSONFILE000000000000000000000001",
+        "length": "1204",
+        "offset": "99",
+        "filename": "crawl-data/CC-MAIN-2026-21/segments/1/warc/x.warc.gz",
+    }
+)
 
 
 def _bad_cc_index(request: Request) -> Response:
@@ -153,8 +182,9 @@ def _hub_rows(request: Request) -> Response:
 
 
 def _hub_splits(request: Request) -> Response:
-    return text(json.dumps({"splits": [{"dataset": "loop/forever", "config": "default", "split": "train"}]}),
-                content_type=JSON)  # fmt: skip
+    return text(
+        json.dumps({"splits": [{"dataset": "loop/forever", "config": "default", "split": "train"}]}), content_type=JSON
+    )
 
 
 ARCHIVES = [

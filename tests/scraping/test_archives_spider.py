@@ -65,9 +65,14 @@ def test_common_crawl_reads_collinfo_then_pages_of_each_crawl(net):
 
 
 def test_dataset_hub_search_card_splits_and_rows(net):
-    hub = DatasetHubEndpoint(enabled=True, base_url="http://huggingface.test",
-                             viewer_url="http://datasets-server.huggingface.test", rate_limit_seconds=0,
-                             rows_page_size=25, datasets=["someone/listed-by-hand"])  # fmt: skip
+    hub = DatasetHubEndpoint(
+        enabled=True,
+        base_url="http://huggingface.test",
+        viewer_url="http://datasets-server.huggingface.test",
+        rate_limit_seconds=0,
+        rows_page_size=25,
+        datasets=["someone/listed-by-hand"],
+    )
     pages = query(net, hub, ["soundcloud"])
     kinds = [(p.kind, p.dataset, p.page, p.status, len(p.rows), p.total) for p in pages]
     assert kinds[0] == ("hub_search", None, 0, 200, 2, None)
@@ -173,8 +178,11 @@ def test_common_crawl_pages_that_repeat_are_a_loop(net):
     endpoint = CommonCrawlEndpoint(enabled=True, base_url="http://cc-bad.test", rate_limit_seconds=0, crawls=1)
     pages = query(net, endpoint, [{"url": "loop.example"}])
     assert [(p.kind, p.page, p.stop) for p in pages] == [
-        ("collinfo", 0, "complete"), ("num_pages", 0, None), ("cc_index", 0, None), ("cc_index", 1, "loop"),
-    ]  # fmt: skip
+        ("collinfo", 0, "complete"),
+        ("num_pages", 0, None),
+        ("cc_index", 0, None),
+        ("cc_index", 1, "loop"),
+    ]
     assert pages[1].num_pages == 50 and HITS["cc:loop.example"] == 3
 
 
@@ -195,8 +203,9 @@ def test_a_garbage_collinfo_ends_the_run(net):
 
 
 def test_dataset_rows_that_repeat_are_a_loop_and_broken_search_is_recorded(net):
-    hub = DatasetHubEndpoint(enabled=True, base_url="http://hub-bad.test", viewer_url="http://viewer-bad.test",
-                             rate_limit_seconds=0)  # fmt: skip
+    hub = DatasetHubEndpoint(
+        enabled=True, base_url="http://hub-bad.test", viewer_url="http://viewer-bad.test", rate_limit_seconds=0
+    )
     pages = query(net, hub, ["broken", "looping"])
     assert pages[0].parse_error.startswith("malformed JSON")
     rows = [p for p in pages if p.kind == "rows"]
