@@ -8,6 +8,7 @@ from scraping_fakes import FAST
 
 from monitor import metrics, reactor
 from monitor.config import Settings
+from monitor.config_sections import DownloaderRecipe
 from monitor.crawl import CrawlService
 from monitor.db import open_db
 from monitor.demo.scraping_config import demo_scraping_settings
@@ -236,3 +237,21 @@ def test_canaries_must_exist(net, tmp_path):
     with pytest.raises(ConfigError, match="no canary track"):
         scraping_jobs(without)
     assert scraping_catalogue(Settings()).tracks == []
+
+
+@pytest.mark.parametrize(
+    ("recipe", "outcome", "incident"),
+    [
+        ({"kind": "form", "url": "http://error200.example/", "field": "url"}, "recipe_broken", "probe_health"),
+        ({"kind": "api", "url_template": "http://apihtml.example/api?u={url}"}, "recipe_broken", "probe_health"),
+        ({"kind": "form", "url": "http://busy.example/", "field": "url"}, "recipe_broken", "probe_health"),
+        ({"kind": "form", "url": "http://huge.example/", "field": "url", "byte_cap": 65536}, "not_delivered", None),
+    ],
+)
+def test_bad_downloaders_never_raise_a_false_canary_incident(env, recipe, outcome, incident):
+    settings, store, _, probes = env
+    job = CanaryJob(DownloaderRecipe(name="bad", **recipe), scraping_catalogue(settings).tracks[:1])
+    report = reactor.run(probes.execute("canary:bad", job, record=True))
+    assert [o for _, o, _ in report.outcomes] == [outcome]
+    assert [r["kind"] for r in store.list_incidents()] == ([incident] if incident else [])
+    assert "canary:bad:1234567890" not in {r["dedupe_key"] for r in store.list_incidents()}
