@@ -35,8 +35,14 @@ def probe() -> None:
 @click.pass_context
 def canary(ctx: click.Context, service: str, as_json: bool, record: bool, config_path: Path | None) -> None:
     """Submit the canary tracks to SERVICE (a scraping.downloaders name) and print what came back."""
-    _run(ctx, config_path, lambda job_id, spec: job_id == f"canary:{service}", as_json, record,
-         f"no downloader named {service!r} in scraping.downloaders")  # fmt: skip
+    _run(
+        ctx,
+        config_path,
+        lambda job_id, spec: job_id == f"canary:{service}",
+        as_json,
+        record,
+        f"no downloader named {service!r} in scraping.downloaders",
+    )
 
 
 @probe.command("archives")
@@ -46,8 +52,14 @@ def canary(ctx: click.Context, service: str, as_json: bool, record: bool, config
 @click.pass_context
 def archives(ctx: click.Context, as_json: bool, record: bool, config_path: Path | None) -> None:
     """Query the enabled archive indexes (scraping.wayback, scraping.common_crawl) and print their findings."""
-    _run(ctx, config_path, lambda job_id, spec: job_id.startswith("archives:"), as_json, record,
-         "no archive index is enabled (scraping.wayback.enabled, scraping.common_crawl.enabled)")  # fmt: skip
+    _run(
+        ctx,
+        config_path,
+        lambda job_id, spec: job_id.startswith("archives:"),
+        as_json,
+        record,
+        "no archive index is enabled (scraping.wayback.enabled, scraping.common_crawl.enabled)",
+    )
 
 
 @probe.command("datasets")
@@ -57,8 +69,14 @@ def archives(ctx: click.Context, as_json: bool, record: bool, config_path: Path 
 @click.pass_context
 def datasets(ctx: click.Context, as_json: bool, record: bool, config_path: Path | None) -> None:
     """Search the dataset hub (scraping.dataset_hub) and print the datasets that list SoundCloud tracks."""
-    _run(ctx, config_path, lambda job_id, spec: job_id.startswith("datasets:"), as_json, record,
-         "the dataset hub is not enabled (scraping.dataset_hub.enabled)")  # fmt: skip
+    _run(
+        ctx,
+        config_path,
+        lambda job_id, spec: job_id.startswith("datasets:"),
+        as_json,
+        record,
+        "the dataset hub is not enabled (scraping.dataset_hub.enabled)",
+    )
 
 
 def _run(ctx: click.Context, config_path: Path | None, wanted: Any, as_json: bool, record: bool, none: str) -> None:

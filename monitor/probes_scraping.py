@@ -79,16 +79,31 @@ class ScrapingReport:
     def as_json(self) -> dict[str, Any]:
         """The report as plain data (CLI --json)."""
         return {
-            "job": self.job, "probe": self.probe, "domain": self.domain, "fetched": self.fetched,
+            "job": self.job,
+            "probe": self.probe,
+            "domain": self.domain,
+            "fetched": self.fetched,
             "page_cap_reached": self.page_cap_reached,
             "outcomes": [{"canary": c, "outcome": o, "reason": r} for c, o, r in self.outcomes],
             "errors": [{"kind": k, "detail": d} for k, d in self.errors],
-            "findings": [{"dedupe_key": f.dedupe_key, "kind": f.kind, "severity": f.severity, "domain": f.domain,
-                          "title": f.title, "detail": f.detail, "data": f.data} for f in self.findings],
+            "findings": [
+                {
+                    "dedupe_key": f.dedupe_key,
+                    "kind": f.kind,
+                    "severity": f.severity,
+                    "domain": f.domain,
+                    "title": f.title,
+                    "detail": f.detail,
+                    "data": f.data,
+                }
+                for f in self.findings
+            ],
             "recorded": self.applied is not None,
-            "transitions": [{"action": t.action, "dedupe_key": t.dedupe_key, "severity": t.severity}
-                            for t in (self.applied.transitions if self.applied else [])],
-        }  # fmt: skip
+            "transitions": [
+                {"action": t.action, "dedupe_key": t.dedupe_key, "severity": t.severity}
+                for t in (self.applied.transitions if self.applied else [])
+            ],
+        }
 
 
 # --- configuration -> jobs ----------------------------------------------------------------------------------------
@@ -103,17 +118,22 @@ def canary_tracks(settings: Settings, catalogue: Catalogue) -> tuple[CatalogueTr
     """``scraping.canaries`` resolved in the catalogue, or every catalogue track marked canary; raises ConfigError."""
     wanted = settings.scraping.canaries
     if not wanted:
-        return tuple(t for t in catalogue.tracks if t.canary)
+        return tuple(t for t in catalogue.tracks if t.canary and t.permalink)
     missing = [c for c in wanted if c not in catalogue.by_id]
     if missing:
         raise ConfigError([("scraping.canaries", f"not in the catalogue ({settings.catalogue.path}): {missing}")])
+    unlinked = [c for c in wanted if not catalogue.by_id[c].permalink]
+    if unlinked:
+        raise ConfigError([("scraping.canaries", f"catalogue tracks without a permalink to submit: {unlinked}")])
     return tuple(catalogue.by_id[c] for c in wanted)
 
 
 def downloader_hosts(settings: Settings) -> list[str]:
     """Hosts of the configured downloader recipes plus ``scraping.downloader_domains``."""
-    hosts = [urlsplit(r.url or (r.url_template or "").replace("{url}", "x")).hostname or "" for r in
-             settings.scraping.downloaders]  # fmt: skip
+    hosts = [
+        urlsplit(r.url or (r.url_template or "").replace("{url}", "x")).hostname or ""
+        for r in settings.scraping.downloaders
+    ]
     return list(dict.fromkeys(h.lower() for h in [*hosts, *settings.scraping.downloader_domains] if h))
 
 
@@ -125,8 +145,11 @@ def archive_queries(settings: Settings, catalogue: Catalogue, kind: str) -> tupl
     queries: list[dict[str, Any]] = []
     for token in dict.fromkeys(tok for t in tracks for tok in t.media_tokens):
         queries.append({"url": f"cf-media.sndcdn.com/{token}", "match_type": "prefix", "filters": []})
-    audio = ["statuscode:200", "mimetype:(audio/.*|application/vnd.apple.mpegurl)"] if wayback else [
-        "=status:200", "~mime-detected:(audio/.*|application/vnd.apple.mpegurl)"]  # fmt: skip
+    audio = (
+        ["statuscode:200", "mimetype:(audio/.*|application/vnd.apple.mpegurl)"]
+        if wayback
+        else ["=status:200", "~mime-detected:(audio/.*|application/vnd.apple.mpegurl)"]
+    )
     for host in settings.scraping.media_hosts:
         queries.append({"url": f"{host}/", "match_type": "prefix", "filters": audio})
     carried = ["original:.*soundcloud.*"] if wayback else ["url:soundcloud"]
@@ -145,8 +168,15 @@ def scraping_jobs(settings: Settings, catalogue: Catalogue | None = None) -> lis
     if scraping.downloaders:
         canaries = canary_tracks(settings, catalogue)
         if not canaries:
-            raise ConfigError([("scraping.downloaders", "no canary track: mark catalogue tracks canary: true "
-                                "(catalogue.path) or list them in scraping.canaries")])  # fmt: skip
+            raise ConfigError(
+                [
+                    (
+                        "scraping.downloaders",
+                        "no canary track: mark catalogue tracks canary: true "
+                        "(catalogue.path) or list them in scraping.canaries",
+                    )
+                ]
+            )
         for recipe in scraping.downloaders:
             jobs.append((f"canary:{recipe.name}", recipe.interval_seconds, jitter, CanaryJob(recipe, canaries)))
     for endpoint in (scraping.wayback, scraping.common_crawl):
@@ -166,9 +196,13 @@ class _ScrapingProbe:
     probe = ""
 
     def __init__(
-        self, store: Store | None, crawl: CrawlService, evidence: EvidenceFiles | None, settings: Settings,
+        self,
+        store: Store | None,
+        crawl: CrawlService,
+        evidence: EvidenceFiles | None,
+        settings: Settings,
         catalogue: Catalogue | None = None,
-    ):  # fmt: skip
+    ):
         self.store = store
         self.crawl = crawl
         self.evidence = evidence
@@ -190,24 +224,37 @@ class _ScrapingProbe:
             return candidates
         return new_or_grown(candidates, self.store.incident_data([c.finding.dedupe_key for c in candidates]))
 
-    def _record(self, report: ScrapingReport, evaluation: Evaluation, plans: list[EvidencePlan], t0: float,
-                started: str) -> Applied:  # fmt: skip
+    def _record(
+        self, report: ScrapingReport, evaluation: Evaluation, plans: list[EvidencePlan], t0: float, started: str
+    ) -> Applied:
         if self.store is None or self.evidence is None:
             raise RuntimeError("recording needs a store and an evidence directory")
         rows = [self._row(plan) for plan in plans if plan.dedupe_key in {f.dedupe_key for f in evaluation.findings}]
         failed = report.errors[0][0] if report.errors else None
         run = ProbeRun(
-            job=report.job, probe=self.probe, domain=report.domain, started_at=started, finished_at=utcnow(),
-            outcome="failure" if failed else "success", error_kind=failed, duration_seconds=time.monotonic() - t0,
-        )  # fmt: skip
+            job=report.job,
+            probe=self.probe,
+            domain=report.domain,
+            started_at=started,
+            finished_at=utcnow(),
+            outcome="failure" if failed else "success",
+            error_kind=failed,
+            duration_seconds=time.monotonic() - t0,
+        )
         with metrics.DB_WRITE_SECONDS.time():
             applied = self.store.apply_exposure_run(run, evaluation, rows)
         for t in applied.transitions:
             metrics.INCIDENT_TRANSITIONS.labels(t.action).inc()
             if t.action in ("opened", "reopened"):
                 metrics.INCIDENTS_OPENED.labels(t.finding.kind if t.finding else "unknown", t.severity).inc()
-        log.info("%s: %s, %d finding(s), %d transition(s), %d problem(s)", report.job, run.outcome,
-                 len(evaluation.findings), len(applied.transitions), len(report.errors))  # fmt: skip
+        log.info(
+            "%s: %s, %d finding(s), %d transition(s), %d problem(s)",
+            report.job,
+            run.outcome,
+            len(evaluation.findings),
+            len(applied.transitions),
+            len(report.errors),
+        )
         return applied
 
     def _row(self, plan: EvidencePlan) -> EvidenceRow:
@@ -218,8 +265,20 @@ class _ScrapingProbe:
         if plan.requests is not None:
             log_json = json.dumps(plan.requests, default=str).encode()
             requests = self.evidence.put(log_json, "requests", "application/json")
-        return EvidenceRow(plan.dedupe_key, plan.url, plan.page_url, plan.signature, plan.severity, plan.detail,
-                           plan.snippet, plan.headers, body, shot, requests, plan.data)  # fmt: skip
+        return EvidenceRow(
+            plan.dedupe_key,
+            plan.url,
+            plan.page_url,
+            plan.signature,
+            plan.severity,
+            plan.detail,
+            plan.snippet,
+            plan.headers,
+            body,
+            shot,
+            requests,
+            plan.data,
+        )
 
 
 class CanaryProbe(_ScrapingProbe):
@@ -240,15 +299,19 @@ class CanaryProbe(_ScrapingProbe):
             report.outcomes.append((canary.id, result.outcome, result.reason))
             if result.outcome == "recipe_broken":
                 report.errors.append(("recipe_broken", result.reason))
-            report.findings.extend(f for f in result.findings if f.dedupe_key not in {x.dedupe_key for x in
-                                                                                     report.findings})  # fmt: skip
+            known = {f.dedupe_key for f in report.findings}
+            report.findings.extend(f for f in result.findings if f.dedupe_key not in known)
             report.cleared.extend(result.cleared)
             plans.extend(result.evidence)
             metrics.CANARY_PROBES.labels(service, result.outcome).inc()
             log.info("%s: canary %s -> %s (%s)", job_id, canary.id, result.outcome, result.reason)
         if record:
-            evaluation = Evaluation(f"canary:{service}", report.findings, report.cleared,
-                                    self.settings.scraping.canary_resolve_after_clean_runs)  # fmt: skip
+            evaluation = Evaluation(
+                f"canary:{service}",
+                report.findings,
+                report.cleared,
+                self.settings.scraping.canary_resolve_after_clean_runs,
+            )
             report.applied = self._record(report, evaluation, plans, t0, started)
         return report
 
@@ -316,9 +379,13 @@ class ScrapingProbes:
     """The daemon's entry point: ``run(job_id, spec)`` for every job :func:`scraping_jobs` returns."""
 
     def __init__(
-        self, store: Store | None, crawl: CrawlService, evidence: EvidenceFiles | None, settings: Settings,
+        self,
+        store: Store | None,
+        crawl: CrawlService,
+        evidence: EvidenceFiles | None,
+        settings: Settings,
         catalogue: Catalogue | None = None,
-    ):  # fmt: skip
+    ):
         catalogue = catalogue if catalogue is not None else scraping_catalogue(settings)
         args = (store, crawl, evidence, settings, catalogue)
         self.canary, self.archives, self.datasets = CanaryProbe(*args), ArchiveProbe(*args), DatasetProbe(*args)

@@ -149,11 +149,22 @@ def _resources(items: list[CanaryFetch]) -> tuple[list[Resource], list[NetworkRe
         if item.status is None or item.step == "form":
             continue
         kind = "audio" if item.step == "download" else "page" if "html" in (item.content_type or "") else "script"
-        resources.append(Resource(item.final_url or item.url, kind, item.status, item.content_type or "",
-                                  item.body, item.headers))  # fmt: skip
+        resources.append(
+            Resource(item.final_url or item.url, kind, item.status, item.content_type or "", item.body, item.headers)
+        )
         for r in item.requests:
-            requests.append(NetworkRequest(r.url, r.method, r.resource_type, r.frame_url, r.is_main_frame,
-                                           r.status, r.content_type or "", r.headers))  # fmt: skip
+            requests.append(
+                NetworkRequest(
+                    r.url,
+                    r.method,
+                    r.resource_type,
+                    r.frame_url,
+                    r.is_main_frame,
+                    r.status,
+                    r.content_type or "",
+                    r.headers,
+                )
+            )
     return resources, requests
 
 
@@ -168,11 +179,19 @@ def download_facts(item: CanaryFetch) -> dict[str, Any]:
         total = int(digits) if digits.isdigit() else total
     tags = read_tags(item.body, filename=filename, content_type=item.content_type or "", total_size=total)
     return {
-        "url": item.final_url or item.url, "status": item.status, "content_type": item.content_type,
-        "bytes": item.size, "bytes_read": len(item.body), "truncated": item.truncated, "sha256": sha256(item.body),
-        "filename": filename, "format": tags.format, "tags": dict(tags.frames), "pictures": list(tags.pictures),
+        "url": item.final_url or item.url,
+        "status": item.status,
+        "content_type": item.content_type,
+        "bytes": item.size,
+        "bytes_read": len(item.body),
+        "truncated": item.truncated,
+        "sha256": sha256(item.body),
+        "filename": filename,
+        "format": tags.format,
+        "tags": dict(tags.frames),
+        "pictures": list(tags.pictures),
         "audio": (item.content_type or "").lower().startswith("audio/") or tags.format != "unknown",
-    }  # fmt: skip
+    }
 
 
 def _media_urls(matches: list[Match]) -> list[dict[str, Any]]:
@@ -181,17 +200,29 @@ def _media_urls(matches: list[Match]) -> list[dict[str, Any]]:
         resource = m.data.get("policy_resource")
         if resource and resource not in out:
             expiry = m.data.get("policy_expiry")
-            out[resource] = {"url": m.snippet, "resource": resource, "expiry": expiry, "expires_at": _iso(expiry),
-                             "live": m.data.get("live"), "found_in": m.url}  # fmt: skip
+            out[resource] = {
+                "url": m.snippet,
+                "resource": resource,
+                "expiry": expiry,
+                "expires_at": _iso(expiry),
+                "live": m.data.get("live"),
+                "found_in": m.url,
+            }
     return list(out.values())
 
 
 def _fetch_evidence(key: str, item: CanaryFetch, page_url: str, matches: list[Match], severity: str) -> EvidencePlan:
     mine = [m for m in matches if m.url in (item.final_url, item.url) and SEVERITY_RANK[m.severity] > 0]
-    data: dict[str, Any] = {"step": item.step, "status": item.status, "method": item.method, "bytes": item.size,
-                            "truncated": item.truncated, "sha256": sha256(item.body), "error": item.error_detail,
-                            "matches": [{"signature": m.signature, "severity": m.severity, "snippet": m.snippet[:200]}
-                                        for m in mine[:20]]}  # fmt: skip
+    data: dict[str, Any] = {
+        "step": item.step,
+        "status": item.status,
+        "method": item.method,
+        "bytes": item.size,
+        "truncated": item.truncated,
+        "sha256": sha256(item.body),
+        "error": item.error_detail,
+        "matches": [{"signature": m.signature, "severity": m.severity, "snippet": m.snippet[:200]} for m in mine[:20]],
+    }
     if item.request_body:
         data["request_body"] = _text(item.request_body, 4096)
         data["request_headers"] = item.request_headers
@@ -200,8 +231,9 @@ def _fetch_evidence(key: str, item: CanaryFetch, page_url: str, matches: list[Ma
     requests = [vars(r) for r in item.requests] if item.requests else None
     return EvidencePlan(
         key, item.final_url or item.url, page_url, mine[0].signature if mine else f"canary:{item.step}", severity,
-        f"{item.method} {item.url} -> {item.status or item.error_kind}", "", item.headers, item.body or None,
-        item.content_type or "", item.screenshot, requests, data,
+        detail=f"{item.method} {item.url} -> {item.status or item.error_kind}", headers=item.headers,
+        body=item.body or None, body_type=item.content_type or "", screenshot=item.screenshot, requests=requests,
+        data=data,
     )  # fmt: skip
 
 
@@ -215,6 +247,7 @@ def evaluate_canary(
     """Did ``service`` deliver SoundCloud audio for ``canary``? A working recipe that delivers is a critical
     ``canary_delivered`` finding; one that cannot be followed (or ends on an error page) is ``probe_health``."""
     key, broken = canary_key(service, canary), broken_key(service)
+    domain = (urlsplit(items[0].url).hostname or service) if items else service
     main = [i for i in items if i.step in MAIN_STEPS]
     result = main[-1] if main else None
     page_url = (result.final_url or result.url) if result else ""
@@ -230,28 +263,41 @@ def evaluate_canary(
         problem = (f"HTML error page with status {result.status}: {text[:160]!r}", result)
     if problem is not None and not delivered:
         reason, culprit = problem
-        data = {"service": service, "reason": reason, "canary": canary.id, "step": culprit.step if culprit else None,
-                "url": culprit.url if culprit else None, "status": culprit.status if culprit else None}  # fmt: skip
+        data = {
+            "service": service,
+            "reason": reason,
+            "canary": canary.id,
+            "step": culprit.step if culprit else None,
+            "url": culprit.url if culprit else None,
+            "status": culprit.status if culprit else None,
+        }
         title = f"Canary probe of {service} no longer works: {reason}"[:200]
-        finding = Finding(broken, "probe_health", "medium", service, title, reason, data)
+        finding = Finding(broken, "probe_health", "medium", domain, title, reason, data)
         evidence = [_fetch_evidence(broken, culprit, page_url, matches, "medium")] if culprit else []
         return CanaryResult("recipe_broken", reason, [finding], [], evidence, matches)
     if not delivered:
         return CanaryResult("not_delivered", "no SoundCloud audio for the canary", [], [key, broken], [], matches)
     first = audio[0] if audio else {}
     data = {
-        "service": service, "canary": canary.summary(), "page_url": page_url, "media_urls": _media_urls(matches),
-        "content_type": first.get("content_type"), "bytes": first.get("bytes"), "sha256": first.get("sha256"),
+        "service": service,
+        "canary": canary.summary(),
+        "page_url": page_url,
+        "media_urls": _media_urls(matches),
+        "content_type": first.get("content_type"),
+        "bytes": first.get("bytes"),
+        "sha256": first.get("sha256"),
         "filename": first.get("filename") or next((d["filename"] for d in downloads), None),
-        "tags": first.get("tags", {}), "downloads": downloads,
+        "tags": first.get("tags", {}),
+        "downloads": downloads,
         "signatures": sorted({m.signature for m in ours}),
         "submitted": {"method": result.method, "url": result.url, "body": _text(result.request_body, 4096)}
-        if result else None,
-    }  # fmt: skip
+        if result
+        else None,
+    }
     what = ", ".join(data["signatures"]) or "audio bytes"
     detail = f"{service} answered the canary {canary.permalink} with SoundCloud audio ({what})."
     title = f"{service} delivers SoundCloud audio for canary {canary.title or canary.id} ({canary.id})"
-    finding = Finding(key, "canary_delivered", "critical", service, title, detail, data)
+    finding = Finding(key, "canary_delivered", "critical", domain, title, detail, data)
     fetched = [i for i in items if i.step != "form" and i.status is not None]
     evidence = [_fetch_evidence(key, i, page_url, matches, "critical") for i in fetched]
     return CanaryResult("delivered", detail, [finding], [broken], evidence, matches)
@@ -294,12 +340,36 @@ def archive_candidates(pages: list[ArchivePage], catalogue: Catalogue) -> list[C
                 else:
                     continue
                 key = f"archive:{page.source}:{family}"
-                g = groups.setdefault(key, {"kind": kind, "family": family, "severity": "info", "captures": {},
-                                            "tracks": {}, "page": page, "pages": {}, "signatures": set()})  # fmt: skip
+                g = groups.setdefault(
+                    key,
+                    {
+                        "kind": kind,
+                        "family": family,
+                        "severity": "info",
+                        "captures": {},
+                        "tracks": {},
+                        "page": page,
+                        "pages": {},
+                        "signatures": set(),
+                    },
+                )
                 if SEVERITY_RANK[m.severity] > SEVERITY_RANK[g["severity"]]:
                     g["severity"] = m.severity
-                capture = {k: m.data[k] for k in ("timestamp", "status", "mime", "digest", "length", "offset",
-                                                   "filename", "replay_url", "replayable") if k in m.data}  # fmt: skip
+                capture = {
+                    k: m.data[k]
+                    for k in (
+                        "timestamp",
+                        "status",
+                        "mime",
+                        "digest",
+                        "length",
+                        "offset",
+                        "filename",
+                        "replay_url",
+                        "replayable",
+                    )
+                    if k in m.data
+                }
                 capture.update(url=m.url, crawl=page.crawl)
                 cid = str(m.data.get("digest") or f"{m.data.get('timestamp')}:{m.url}")
                 if cid not in g["captures"]:
@@ -320,19 +390,32 @@ def archive_candidates(pages: list[ArchivePage], catalogue: Catalogue) -> list[C
             domain = g["family"].split(":", 1)[1]
             title = f"{label} holds {n} capture(s) of downloader {domain} handling SoundCloud links"
         data = {
-            "source": page.source, "family": g["family"], "count": n, "capture_ids": [c for c, _ in captures],
-            "captures": [c for _, c in captures][-MAX_CAPTURES_SHOWN:], "signatures": sorted(g["signatures"]),
+            "source": page.source,
+            "family": g["family"],
+            "count": n,
+            "capture_ids": [c for c, _ in captures][-MAX_CAPTURE_IDS:],
+            "captures": [c for _, c in captures][-MAX_CAPTURES_SHOWN:],
+            "signatures": sorted(g["signatures"]),
             "catalogue_tracks": list(g["tracks"].values()),
-        }  # fmt: skip
+        }
         finding = Finding(key, g["kind"], g["severity"], domain, title, title + ".", data)
         signature = "SC-ARCHIVE-AUDIO-CAPTURE" if g["kind"] == "archive_audio_capture" else "SC-ARCHIVE-DOWNLOADER-PAGE"
         evidence = [
-            EvidencePlan(key, c["url"], (api := g["pages"][cid]).url, signature, g["severity"],
-                         f"captured {c.get('timestamp')} ({c.get('status')} {c.get('mime')})", c["url"][:300],
-                         api.headers, api.body or None, api.content_type or "", None, None,
-                         {**c, "capture_id": cid, "api_sha256": sha256(api.body)})
+            EvidencePlan(
+                key,
+                c["url"],
+                (api := g["pages"][cid]).url,
+                signature,
+                g["severity"],
+                detail=f"captured {c.get('timestamp')} ({c.get('status')} {c.get('mime')})",
+                snippet=c["url"][:300],
+                headers=api.headers,
+                body=api.body or None,
+                body_type=api.content_type or "",
+                data={**c, "capture_id": cid, "api_sha256": sha256(api.body)},
+            )
             for cid, c in captures
-        ]  # fmt: skip
+        ]
         out.append(Candidate(finding, evidence, frozenset(c for c, _ in captures)))
     return out
 
@@ -351,12 +434,16 @@ def dataset_candidates(pages: list[ArchivePage], catalogue: Catalogue, min_listi
     for dataset, group in by_dataset.items():
         card = next((p for p in group if p.kind == "dataset_card" and p.status == 200), None)
         rows = [r for p in group if p.kind == "rows" for r in p.rows]
-        text = (_text(card.body, 2_000_000) if card else "") + "\n" + "\n".join(
-            json.dumps(r, default=str) for r in rows)  # fmt: skip
+        text = (
+            (_text(card.body, 2_000_000) if card else "") + "\n" + "\n".join(json.dumps(r, default=str) for r in rows)
+        )
         source = group[0].source
         url = card.url if card else group[0].url
-        matches = [m for m in escalate(scan_dataset_text(url, text, min_listing=min_listing), catalogue)
-                   if SEVERITY_RANK[m.severity] > 0]  # fmt: skip
+        matches = [
+            m
+            for m in escalate(scan_dataset_text(url, text, min_listing=min_listing), catalogue)
+            if SEVERITY_RANK[m.severity] > 0
+        ]
         listing = next((m for m in matches if m.signature == "SC-DATASET-LISTING"), None)
         if not matches or not (listing or any(m.signature == "SC-DATASET-YTDLP-INFOJSON" for m in matches)):
             continue
@@ -365,23 +452,40 @@ def dataset_candidates(pages: list[ArchivePage], catalogue: Catalogue, min_listi
         counts = {k: v for k, v in (listing.data if listing else {}).items() if k != "tracks"}
         count = max(counts.get("permalinks", 0), counts.get("track_ids", 0)) if listing else traces
         totals = [p.total for p in group if p.total is not None]
-        tracks = {m.data["catalogue_track"]["id"]: m.data["catalogue_track"] for m in matches
-                  if "catalogue_track" in m.data}  # fmt: skip
+        tracks = {
+            m.data["catalogue_track"]["id"]: m.data["catalogue_track"] for m in matches if "catalogue_track" in m.data
+        }
         key = f"dataset:{source}:{dataset}"
         data = {
-            "hub": source, "dataset": dataset, "count": count, "rows_total": max(totals) if totals else None,
-            "rows_read": len(rows), "info_json_traces": traces, "counts": counts,
-            "catalogue_tracks": list(tracks.values()), "signatures": sorted({m.signature for m in matches}),
-        }  # fmt: skip
+            "hub": source,
+            "dataset": dataset,
+            "count": count,
+            "rows_total": max(totals) if totals else None,
+            "rows_read": len(rows),
+            "info_json_traces": traces,
+            "counts": counts,
+            "catalogue_tracks": list(tracks.values()),
+            "signatures": sorted({m.signature for m in matches}),
+        }
         host = urlsplit(url).hostname or source
         title = f"Dataset {dataset} on {source} lists {count} SoundCloud track(s)"
         detail = "; ".join(m.detail for m in matches[:3])
         evidence = [
-            EvidencePlan(key, p.url, url, (listing or matches[0]).signature, severity, f"{p.kind} page {p.page}",
-                         "", p.headers, p.body or None, p.content_type or "", None, None,
-                         {"kind": p.kind, "page": p.page, "rows": len(p.rows), "sha256": sha256(p.body)})
-            for p in group if p.status == 200
-        ][:MAX_EVIDENCE_PER_FINDING]  # fmt: skip
+            EvidencePlan(
+                key,
+                p.url,
+                url,
+                (listing or matches[0]).signature,
+                severity,
+                detail=f"{p.kind} page {p.page}",
+                headers=p.headers,
+                body=p.body or None,
+                body_type=p.content_type or "",
+                data={"kind": p.kind, "page": p.page, "rows": len(p.rows), "sha256": sha256(p.body)},
+            )
+            for p in group
+            if p.status == 200
+        ][:MAX_EVIDENCE_PER_FINDING]
         out.append(Candidate(Finding(key, "dataset_listing", severity, host, title, detail, data), evidence))
     return out
 
@@ -395,13 +499,20 @@ def api_errors(pages: list[ArchivePage]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for p in pages:
         where = f"{p.kind} {p.query!r} page {p.page}"
+        if p.kind == "dataset_card" and p.status == 404:
+            continue  # many datasets have no card; their rows are still read
         if p.stop == "rate_limited":
             out.append(("rate_limited", f"{where}: HTTP {p.status} after {p.attempts} attempts"))
         elif p.error_kind:
             out.append((p.error_kind, f"{where}: {p.error_detail}"))
         if p.parse_error:
-            kind = "malformed_json" if "JSON" in p.parse_error else "bad_encoding" if "gzip" in p.parse_error else (
-                "bad_format")  # fmt: skip
+            kind = (
+                "malformed_json"
+                if "JSON" in p.parse_error
+                else "bad_encoding"
+                if "gzip" in p.parse_error
+                else ("bad_format")
+            )
             out.append((kind, f"{where}: {p.parse_error}"))
         if p.bad_lines:
             out.append(("truncated", f"{where}: {p.bad_lines} unreadable NDJSON line(s)"))
@@ -417,7 +528,8 @@ def new_or_grown(candidates: Iterable[Candidate], stored: dict[str, dict[str, An
     for c in candidates:
         old = stored.get(c.finding.dedupe_key)
         if old is None:
-            out.append(replace(c, finding=replace(c.finding, data={**c.finding.data, "new": sorted(c.ids)[:100]})))
+            data = {**c.finding.data, "new": sorted(c.ids)[:100]}
+            out.append(Candidate(replace(c.finding, data=data), c.evidence[-MAX_EVIDENCE_PER_FINDING:], c.ids))
             continue
         before: dict[str, Any] = old.get("data") or {}
         known = set(before.get("capture_ids") or [])

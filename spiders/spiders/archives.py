@@ -324,8 +324,11 @@ class ArchivesSpider(Spider):
                 follow = self._wayback(ctx["q"], item.resume_key, item.page + 1)
         elif kind == "collinfo":
             data, item.parse_error = _json(text)
-            crawls = [c for c in data if isinstance(c, dict) and isinstance(c.get("id"), str)] if isinstance(
-                data, list) else None  # fmt: skip
+            crawls = (
+                [c for c in data if isinstance(c, dict) and isinstance(c.get("id"), str)]
+                if isinstance(data, list)
+                else None
+            )
             if crawls is None:
                 item.parse_error = item.parse_error or "collinfo.json is not a list of crawls"
             else:
@@ -367,8 +370,10 @@ class ArchivesSpider(Spider):
         elif kind == "dataset_card":
             follow = self._request(
                 f"{self.endpoint['viewer_url']}/splits?{urlencode({'dataset': item.dataset})}",
-                "splits", item.query, dataset=item.dataset,
-            )  # fmt: skip
+                "splits",
+                item.query,
+                dataset=item.dataset,
+            )
             if follow is not None:
                 item.stop = None  # a missing card does not end the dataset: its rows come next
         elif kind == "splits":
@@ -386,8 +391,9 @@ class ArchivesSpider(Spider):
             if not isinstance(rows, list):
                 item.parse_error = item.parse_error or "the viewer's answer has no rows list"
             else:
-                item.rows = [r["row"] for r in rows[:MAX_ROWS_PER_PAGE] if isinstance(r, dict) and isinstance(
-                    r.get("row"), dict)]  # fmt: skip
+                item.rows = [
+                    r["row"] for r in rows[:MAX_ROWS_PER_PAGE] if isinstance(r, dict) and isinstance(r.get("row"), dict)
+                ]
                 total = data.get("num_rows_total")
                 item.total = total if isinstance(total, int) and not isinstance(total, bool) else None
                 offset = ctx["offset"] + len(rows)

@@ -229,11 +229,14 @@ class CanarySpider(Spider):
             cap = self.recipe["byte_cap"]
             out.append(
                 self._request(
-                    url, "download", callback=self.parse_download, found_on=response.url,
+                    url,
+                    "download",
+                    callback=self.parse_download,
+                    found_on=response.url,
                     headers={"Range": f"bytes=0-{cap - 1}", "Accept": "audio/*,*/*;q=0.8"},
                     meta={MAX_BYTES_META: cap},
                 )
-            )  # fmt: skip
+            )
         return out
 
     # --- responses ------------------------------------------------------------------------------------------
@@ -252,9 +255,15 @@ class CanarySpider(Spider):
         method, url, body = form_submission(response, xpath, field, self.canary_url, self.recipe["method"])
         headers = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
         submit = Request(
-            url, method=method, body=body, headers=headers, callback=self.parse_result, errback=self.on_error,
-            meta={CANARY_META: ("submit", url, response.url)}, dont_filter=True,
-        )  # fmt: skip
+            url,
+            method=method,
+            body=body,
+            headers=headers,
+            callback=self.parse_result,
+            errback=self.on_error,
+            meta={CANARY_META: ("submit", url, response.url)},
+            dont_filter=True,
+        )
         self.expected_items += 1
         yield item
         yield submit
