@@ -237,10 +237,12 @@ def _register_groups() -> None:
     from monitor.cli_alerts import alerts, mute
     from monitor.cli_policy import policy
     from monitor.cli_scan import scan
+    from monitor.cli_scraping import probe
 
     main.add_command(agents)
     main.add_command(policy)
     main.add_command(scan)
+    main.add_command(probe)
     main.add_command(alerts)
     main.add_command(mute)
 

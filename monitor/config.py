@@ -25,6 +25,7 @@ from monitor.config_sections import (
     AlertSettings,
     CatalogueSettings,
     PolicySettings,
+    ScrapingSettings,
     WatchSettings,
     _Section,
 )
@@ -200,6 +201,9 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings, description="The AI-policy audit.")
     catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings, description="Protected tracks.")
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alert channels.")
+    scraping: ScrapingSettings = Field(
+        default_factory=ScrapingSettings, description="Downloader canaries, archive and dataset probes."
+    )
 
     @model_validator(mode="after")
     def _unique_domains(self) -> Settings:

@@ -13,10 +13,13 @@ from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.settings import Settings as ScrapySettings
 
 from monitor.config import ProtectedDomain, Settings
-from monitor.config_sections import WatchTarget
+from monitor.config_sections import DownloaderRecipe, WatchTarget, _Endpoint
 from monitor.errors import ScrapewatchError
 from spiders.items import PolicyFileItem
 from spiders.rendering import playwright_settings
+from spiders.scraping_items import ArchivePage, CanaryFetch
+from spiders.spiders.archives import ArchivesSpider
+from spiders.spiders.canary import CanarySpider
 from spiders.spiders.policy_files import PolicyFilesSpider
 from spiders.spiders.watch import WatchSpider
 from spiders.watch_items import WatchResource
@@ -233,6 +236,65 @@ class CrawlService:
             raise CrawlError(
                 f"the watch crawl of {target.name} ended ({_finish_reason(crawler)}) with {len(collector.items)} "
                 f"items for {expected} URLs; spider errors: {errors}"
+            )
+        return collector.items
+
+    async def run_canary(self, recipe: DownloaderRecipe, canary_url: str) -> list[CanaryFetch]:
+        """Submit ``canary_url`` to one downloader as ``recipe`` says: every CanaryFetch, in order.
+
+        Browser recipes (and only their crawl) drive Chromium behind the configured proxy. Failures, error pages
+        and broken recipes are items. Raises :class:`CrawlError` when the crawl fails or leaves a fetch unaccounted.
+        """
+        if self._stopping:
+            raise CrawlError(f"not probing {recipe.name}: the crawl service is stopping")
+        overrides = self._browser_overrides() if recipe.kind == "browser" else {}
+        spider_recipe = recipe.model_dump(exclude={"interval_seconds"})
+        collector, crawler = await self._crawl(
+            CanarySpider, recipe.name, overrides, item_type=CanaryFetch, recipe=spider_recipe, canary_url=canary_url
+        )
+        return self._complete(collector, crawler, f"canary probe of {recipe.name}")
+
+    async def query_archives(self, endpoint: _Endpoint, queries: list[Any]) -> list[ArchivePage]:
+        """Query one archive or dataset endpoint: every ArchivePage, in order (``queries`` are URL patterns as
+        ``{"url", "match_type", "filters"}`` for the archive indexes, search terms for a dataset hub).
+
+        One request at a time through one download slot, ``rate_limit_seconds`` apart, at most
+        ``max_pages_per_run`` of them. Raises :class:`CrawlError` when the crawl fails or loses a page.
+        """
+        if self._stopping:
+            raise CrawlError(f"not querying {endpoint.source}: the crawl service is stopping")
+        spec = {
+            "kind": endpoint.kind, "source": endpoint.source, "base_url": endpoint.base_url,
+            "max_pages": endpoint.max_pages_per_run, "max_retries": endpoint.max_retries,
+            "max_retry_wait": endpoint.max_retry_wait_seconds, "rate_limit": endpoint.rate_limit_seconds,
+        }  # fmt: skip
+        for name in ("viewer_url", "page_size", "crawls", "max_datasets", "rows_page_size", "datasets"):
+            if hasattr(endpoint, name):
+                spec[name] = getattr(endpoint, name)
+        collector, crawler = await self._crawl(
+            ArchivesSpider, endpoint.source, None, item_type=ArchivePage, endpoint=spec, queries=queries
+        )
+        return self._complete(collector, crawler, f"archive query of {endpoint.source}")
+
+    def _browser_overrides(self) -> dict[str, Any]:
+        http = self._settings.http
+        return playwright_settings(
+            self._settings.watch.chromium_path,
+            http.proxy,
+            self._browser_spki_pin,
+            no_proxy=http.no_proxy,
+            timeout_seconds=http.timeout_seconds,
+            allow_private_networks=http.allow_private_networks,
+        )
+
+    @staticmethod
+    def _complete(collector: _Collector, crawler: Crawler, what: str) -> list[Any]:
+        expected = getattr(crawler.spider, "expected_items", None)
+        if collector.spider_errors or expected != len(collector.items):
+            errors = "; ".join(collector.spider_errors[:3]) or "none"
+            raise CrawlError(
+                f"the {what} ended ({_finish_reason(crawler)}) with {len(collector.items)} items for {expected} "
+                f"fetches; spider errors: {errors}"
             )
         return collector.items
 

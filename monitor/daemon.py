@@ -30,6 +30,7 @@ from monitor.evidence import EvidenceFiles
 from monitor.http import build_site
 from monitor.probes import PolicySnapshotProbe
 from monitor.probes_exposure import ExposureProbe
+from monitor.probes_scraping import ScrapingProbes, scraping_jobs
 from monitor.signatures import load_catalogue
 from monitor.store import Store
 
@@ -62,6 +63,7 @@ class Daemon:
         self._last_finished: dict[str, float] = {}
         self._started = time.time()
         self._stop = asyncio.Event()
+        self._scraping_jobs: list[tuple[str, int, int, Any]] = []
         self.job_failures = 0
 
     # ---- lifecycle ---------------------------------------------------------------------------------
@@ -90,13 +92,15 @@ class Daemon:
                 catalogue = load_catalogue(self.settings.catalogue.path)
             except ConfigError as exc:
                 raise StartupError(f"catalogue.path: {exc}") from exc
+        evidence = EvidenceFiles(self.settings.storage.data_dir / "evidence")
         self.exposure = ExposureProbe(
-            self.store,
-            self.crawl,
-            EvidenceFiles(self.settings.storage.data_dir / "evidence"),
-            catalogue,
-            self.settings.watch.resolve_after_clean_runs,
+            self.store, self.crawl, evidence, catalogue, self.settings.watch.resolve_after_clean_runs
         )
+        self.scraping = ScrapingProbes(self.store, self.crawl, evidence, self.settings, catalogue)
+        try:
+            self._scraping_jobs = scraping_jobs(self.settings, catalogue)
+        except ConfigError as exc:
+            raise StartupError(str(exc)) from exc
         try:
             self.alerts = AlertSender(self.store, self.settings)
         except ValueError as exc:  # the settings validator refuses bad URLs first; this is the last guard
@@ -139,6 +143,8 @@ class Daemon:
             host = urlsplit(t.start_urls[0]).hostname or t.name
             jitter = min(300, t.interval_seconds // 10)
             jobs.append(Job(job_id, t.interval_seconds, jitter, host, self._exposure_run(job_id, t)))
+        for job_id, interval, jitter, spec in self._scraping_jobs:
+            jobs.append(Job(job_id, interval, jitter, job_id.split(":", 1)[1], self._scraping_run(job_id, spec)))
         return jobs
 
     def _policy_run(self, domain: ProtectedDomain) -> Callable[[], Awaitable[Any]]:
@@ -146,6 +152,9 @@ class Daemon:
 
     def _exposure_run(self, job_id: str, target: WatchTarget) -> Callable[[], Awaitable[Any]]:
         return lambda: self.exposure.run(job_id, target)
+
+    def _scraping_run(self, job_id: str, spec: Any) -> Callable[[], Awaitable[Any]]:
+        return lambda: self.scraping.run(job_id, spec)
 
     async def serve(self) -> None:
         """Schedule every job and run until SIGTERM / SIGINT or ``request_stop()``."""

@@ -143,6 +143,33 @@ JOB_INTERVAL = Gauge(
     registry=REGISTRY,
 )
 
+# Scraping probes (labels: service = a configured downloader, source = wayback | common_crawl | the hub's name).
+CANARY_PROBES = Counter(
+    "scrapewatch_canary_probes",
+    "Canary probes of downloader services by outcome (delivered, not_delivered, recipe_broken).",
+    ["service", "outcome"],
+    registry=REGISTRY,
+)
+ARCHIVE_CAPTURES = Counter(
+    "scrapewatch_archive_captures_found",
+    "Archive captures of SoundCloud audio or of downloader pages handling SoundCloud links, new to the store.",
+    ["source"],
+    registry=REGISTRY,
+)
+DATASET_ROWS = Counter(
+    "scrapewatch_dataset_rows_found",
+    "Growth of the SoundCloud track references counted in hub datasets (new listings count in full).",
+    ["source"],
+    registry=REGISTRY,
+)
+SCRAPING_API_ERRORS = Counter(
+    "scrapewatch_scraping_api_errors",
+    "Archive and dataset API problems by kind (rate_limited, http_5xx, timeout, malformed_json, bad_encoding, "
+    "truncated, pagination_loop, ...).",
+    ["source", "kind"],
+    registry=REGISTRY,
+)
+
 
 class StoreCollector(Collector):
     """Reads incident and outbox state from SQLite at scrape time; a database problem yields

@@ -151,6 +151,17 @@ class Store:
         )
         return [r["dedupe_key"] for r in rows]
 
+    def incident_data(self, dedupe_keys: list[str]) -> dict[str, dict[str, Any]]:
+        """Status, severity and data of the stored incidents with these dedupe keys (absent keys are left out)."""
+        out: dict[str, dict[str, Any]] = {}
+        for at in range(0, len(dedupe_keys), 500):
+            chunk = dedupe_keys[at : at + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT dedupe_key, status, severity, data FROM incidents WHERE dedupe_key IN ({marks})"
+            for r in self.db.query(sql, chunk):
+                out[r["dedupe_key"]] = {"status": r["status"], "severity": r["severity"], "data": json.loads(r["data"])}
+        return out
+
     def outbox_pending(self) -> int:
         return self._one("SELECT count(*) AS n FROM alert_outbox WHERE status = 'pending'", [])["n"]
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from monitor.config import Settings
 from monitor.config_sections import WatchTarget
 from monitor.crawl import CrawlService
 from monitor.daemon import Daemon
 from monitor.demo.internet import BackgroundInternet
+from monitor.demo.scraping_config import demo_scraping_settings
 
 log = logging.getLogger(__name__)
 DEMO_INTERVAL = 15
@@ -28,7 +30,8 @@ DEMO_TARGETS = (
 
 
 def demo_settings(settings: Settings, proxy_url: str) -> Settings:
-    """The user's settings with every probe routed to the simulated internet and short intervals."""
+    """The user's settings with every probe routed to the simulated internet and short intervals; unless the user
+    configured their own, a simulated watchlist, downloader canaries, archives and a dataset hub are probed too."""
     demo = settings.model_copy(deep=True)
     demo.http.proxy = proxy_url
     demo.http.no_proxy = []
@@ -36,6 +39,10 @@ def demo_settings(settings: Settings, proxy_url: str) -> Settings:
     for d in demo.protected_domains:
         d.interval_seconds = DEMO_INTERVAL
         d.jitter_seconds = 2
+    if not demo.scraping.downloaders and not demo.scraping.wayback.enabled and demo.catalogue.path is None:
+        fragment = demo_scraping_settings(proxy_url)
+        demo.catalogue.path = Path(fragment["catalogue"]["path"])
+        demo.scraping = type(demo.scraping).model_validate(fragment["scraping"])
     if not demo.watch.targets:
         demo.watch.targets = [
             WatchTarget(name=name, start_urls=[url], render=render, interval_seconds=WATCH_INTERVAL)

@@ -44,6 +44,8 @@ CONTENT_MODULES: tuple[str, ...] = (
     "monitor.demo.exposure_sites",
     "monitor.demo.embed_sites",
     "monitor.demo.trap_sites",
+    "monitor.demo.downloader_sites",
+    "monitor.demo.archive_sites",
 )
 
 _REGISTRY: dict[str, Site] = {}

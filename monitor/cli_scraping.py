@@ -1,0 +1,141 @@
+"""The ``scrapewatch probe`` commands: run one scraping probe once (a downloader canary, the archive indexes, the
+dataset hub) and print what it found; ``--record`` writes the run, its incidents and evidence like the daemon.
+
+Exit codes follow ``monitor.cli``: 0 success, 1 the probe ran into problems (a broken recipe, API errors) or its
+crawl failed, 2 invalid configuration or usage (unknown service, nothing enabled).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+EXIT_FAILED, EXIT_CONFIG = 1, 2
+_config = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration file."
+)
+_json = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+_record = click.option("--record", is_flag=True, help="Record the run, its incidents and evidence in the database.")
+
+
+@click.group("probe", context_settings={"help_option_names": ["-h", "--help"]})
+def probe() -> None:
+    """Run one scraping probe once and print what it found (nothing is recorded without --record)."""
+
+
+@probe.command("canary")
+@click.argument("service")
+@_json
+@_record
+@_config
+@click.pass_context
+def canary(ctx: click.Context, service: str, as_json: bool, record: bool, config_path: Path | None) -> None:
+    """Submit the canary tracks to SERVICE (a scraping.downloaders name) and print what came back."""
+    _run(
+        ctx,
+        config_path,
+        lambda job_id, spec: job_id == f"canary:{service}",
+        as_json,
+        record,
+        f"no downloader named {service!r} in scraping.downloaders",
+    )
+
+
+@probe.command("archives")
+@_json
+@_record
+@_config
+@click.pass_context
+def archives(ctx: click.Context, as_json: bool, record: bool, config_path: Path | None) -> None:
+    """Query the enabled archive indexes (scraping.wayback, scraping.common_crawl) and print their findings."""
+    _run(
+        ctx,
+        config_path,
+        lambda job_id, spec: job_id.startswith("archives:"),
+        as_json,
+        record,
+        "no archive index is enabled (scraping.wayback.enabled, scraping.common_crawl.enabled)",
+    )
+
+
+@probe.command("datasets")
+@_json
+@_record
+@_config
+@click.pass_context
+def datasets(ctx: click.Context, as_json: bool, record: bool, config_path: Path | None) -> None:
+    """Search the dataset hub (scraping.dataset_hub) and print the datasets that list SoundCloud tracks."""
+    _run(
+        ctx,
+        config_path,
+        lambda job_id, spec: job_id.startswith("datasets:"),
+        as_json,
+        record,
+        "the dataset hub is not enabled (scraping.dataset_hub.enabled)",
+    )
+
+
+def _run(ctx: click.Context, config_path: Path | None, wanted: Any, as_json: bool, record: bool, none: str) -> None:
+    from monitor import reactor
+    from monitor.cli import _fail, _settings, setup_logging
+    from monitor.crawl import CrawlError, CrawlService
+    from monitor.errors import ConfigError, StorageError
+    from monitor.probes_scraping import ScrapingProbes, scraping_catalogue, scraping_jobs
+
+    settings = _settings(ctx, config_path)
+    setup_logging("WARNING" if as_json else settings.scheduler.log_level)
+    try:
+        catalogue = scraping_catalogue(settings)
+        jobs = [(job_id, spec) for job_id, _, _, spec in scraping_jobs(settings, catalogue) if wanted(job_id, spec)]
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    if not jobs:
+        _fail(none, EXIT_CONFIG)
+    store = evidence = None
+    if record:
+        from monitor.db import open_db
+        from monitor.evidence import EvidenceFiles
+        from monitor.store import Store
+
+        try:
+            settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+            store = Store(open_db(settings.storage.database_path, settings.storage.busy_timeout_ms))
+        except (StorageError, OSError) as exc:
+            _fail(str(exc), EXIT_FAILED)
+        evidence = EvidenceFiles(settings.storage.data_dir / "evidence")
+    probes = ScrapingProbes(store, CrawlService(settings), evidence, settings, catalogue)
+    reports = []
+    try:
+        for job_id, spec in jobs:
+            reports.append(reactor.run(probes.execute(job_id, spec, record=record)))
+    except (CrawlError, StorageError) as exc:
+        _fail(str(exc), EXIT_FAILED)
+    finally:
+        if store is not None:
+            store.db.close()
+    if as_json:
+        click.echo(json.dumps([r.as_json() for r in reports], indent=2, default=str))
+    else:
+        for report in reports:
+            _print(report)
+    sys.exit(EXIT_FAILED if any(r.errors for r in reports) else 0)
+
+
+def _print(report: Any) -> None:
+    click.echo(f"{report.job}: {report.fetched} fetch(es)" + (", page cap reached" if report.page_cap_reached else ""))
+    for canary, outcome, reason in report.outcomes:
+        click.echo(f"  canary {canary}: {outcome} ({reason})")
+    for kind, detail in report.errors:
+        click.echo(f"  problem [{kind}] {detail}")
+    if not report.findings:
+        click.echo("  no new findings" if report.applied is not None else "  no findings")
+    for f in report.findings:
+        count = f" count={f.data['count']}" if "count" in f.data else ""
+        click.echo(f"  [{f.severity}] {f.kind}{count}  {f.title}\n      {f.dedupe_key}")
+    if report.applied is not None:
+        actions = ", ".join(f"{t.action} {t.dedupe_key}" for t in report.applied.transitions) or "none"
+        click.echo(f"  recorded run {report.applied.run_id}; transitions: {actions}")
