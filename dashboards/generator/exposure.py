@@ -79,16 +79,20 @@ def findings_row() -> Row:
         "Findings by signature and severity",
         [
             table(
-                "Signature matches in the time range",
-                "Matches of each reference signature (SC-..., monitor/signatures/SIGNATURES.md) on watched pages in "
-                "the selected time range, with their final severity (info: a legitimate pattern such as the official "
-                "widget, counted but never alerted). Click a signature to search the triage page for it (incident "
-                "titles name the signature that opened them).",
+                "Signature matches",
+                "Matches of each reference signature (SC-..., monitor/signatures/SIGNATURES.md) on watched pages, "
+                "with their final severity (info: a legitimate pattern such as the official widget, counted but "
+                "never alerted): since the daemon started (exact) and in the selected time range (increase(); the "
+                "first match of a signature after a daemon start is not in it, as Prometheus first sees that counter "
+                "at 1). Click a signature to search the triage page (incident titles name the signature that "
+                "opened them).",
+                Query(f"sum by (signature, severity) ({MATCHES})", instant=True, table=True),
                 Query(f"sum by (signature, severity) (increase({MATCHES}[$__range]))", instant=True, table=True),
                 decimals=0,
                 transformations=[
-                    rename_columns({"Value": "matches"}),
-                    {"id": "sortBy", "options": {"sort": [{"field": "matches", "desc": True}]}},
+                    {"id": "merge", "options": {}},
+                    rename_columns({"Value #A": "since daemon start", "Value #B": "in time range"}),
+                    {"id": "sortBy", "options": {"sort": [{"field": "since daemon start", "desc": True}]}},
                 ],
                 overrides=[field_link("signature", Link("Triage: ${__value.raw}", triage(q="${__value.raw}")))],
             ),
@@ -122,8 +126,8 @@ def findings_row() -> Row:
 
 
 def sites_row() -> Row:
-    ok = Query(f'sum by (target) (increase({PAGES}{{outcome="ok"}}[$__range]))', instant=True, table=True)
-    failed = Query(f'sum by (target) (increase({PAGES}{{outcome="failed"}}[$__range]))', instant=True, table=True)
+    ok = Query(f'sum by (target) ({PAGES}{{outcome="ok"}})', instant=True, table=True)
+    failed = Query(f'sum by (target) ({PAGES}{{outcome="failed"}})', instant=True, table=True)
     age = Query(
         "min by (target) (time() - label_replace("
         'scrapewatch_job_last_success_timestamp_seconds{job=~"exposure_watch:.*"}, "target", "$1", "job", '
@@ -136,10 +140,10 @@ def sites_row() -> Row:
         [
             table(
                 "Watched sites",
-                "Per watch target (watch.targets[].name): pages scanned and pages that did not answer in the time "
-                "range, and the time since its last completed crawl. Incidents are per site: click a target to "
-                "search the triage page for it (exposure incident titles start with the site's host; the "
-                "signature-match counter carries no site label).",
+                "Per watch target (watch.targets[].name): pages scanned and pages that did not answer since the "
+                "daemon started, and the time since its last completed crawl. Incidents are per site: click a "
+                "target to search the triage page for it (exposure incident titles start with the site's host; "
+                "the signature-match counter carries no site label).",
                 ok,
                 failed,
                 age,

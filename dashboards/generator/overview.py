@@ -104,7 +104,9 @@ def incidents_row() -> Row:
                 "New incidents by severity",
                 "Incidents opened or reopened per interval, by severity (`increase()` of "
                 "scrapewatch_incidents_opened_total, so daemon restarts do not show as drops). A bar at 0 labelled "
-                "'none' means no incident has been opened since the daemon started.",
+                "'none' means no incident has been opened since the daemon started. The first incident of a "
+                "(kind, severity) after a daemon start is in 'Open incidents' but not here: Prometheus first sees "
+                "its counter at 1.",
                 Query(
                     or_zero(
                         "sum by (severity) (increase(scrapewatch_incidents_opened_total[$__rate_interval]))",
@@ -118,7 +120,8 @@ def incidents_row() -> Row:
             bars(
                 "New incidents by kind",
                 "Incidents opened or reopened per interval, by kind. A bar at 0 labelled 'none' means no incident "
-                "has been opened since the daemon started. Click a bar for the triage page of that kind.",
+                "has been opened since the daemon started (the first of a kind after a start is not counted: "
+                "Prometheus first sees its counter at 1). Click a bar for the triage page of that kind.",
                 Query(
                     or_zero(
                         "sum by (kind) (increase(scrapewatch_incidents_opened_total[$__rate_interval]))", kind="none"
