@@ -1,0 +1,1 @@
+"""Dashboards, provisioning, Prometheus and Alertmanager configuration; ``dashboards.generator`` writes the JSON."""

@@ -1,0 +1,199 @@
+"""Exposure & scraping: open exposure incidents, signature matches by signature and severity, watched sites.
+
+Each kind of scraping probe is one row: a function returning a ``Row``, listed in ``dashboard()``. The canary,
+archive, dataset and scraping-API probes (``scrapewatch_canary_probes_total{service,outcome}``,
+``scrapewatch_archive_captures_found_total{source}``, ``scrapewatch_dataset_rows_found_total{source}``,
+``scrapewatch_scraping_api_errors_total{source,kind}``) are not exported yet; when they are, each gets its row
+here (e.g. ``canary_row()``) and one entry in that list, and the tests prove its panels like every other."""
+
+from __future__ import annotations
+
+from dashboards.generator.model import Dashboard, Link, Query, Row, or_zero, triage
+from dashboards.generator.panels import (
+    BLUE,
+    GREEN,
+    ORANGE,
+    RED,
+    bargauge,
+    bars,
+    field_link,
+    rename_columns,
+    severity_overrides,
+    stat,
+    table,
+)
+
+EXPOSURE = 'kind=~"exposure_.*"'
+OPEN = f"scrapewatch_incidents_open{{{EXPOSURE}}}"
+MATCHES = "scrapewatch_exposure_matches_total"
+PAGES = "scrapewatch_exposure_pages_total"
+
+
+def incidents_row() -> Row:
+    return Row(
+        "Open exposure incidents",
+        [
+            stat(
+                "Open exposure incidents",
+                "Open or acknowledged exposure_* incidents: third-party sites found linking, proxying, mirroring or "
+                "re-hosting SoundCloud audio. 0 means none. The link opens the triage page (most severe first).",
+                f"sum({OPEN}) or vector(0)",
+                thresholds=[(None, GREEN), (1, ORANGE)],
+                links=[Link("Triage page", triage())],
+            ),
+            stat(
+                "Critical exposure incidents",
+                "Open exposure incidents of severity critical: a no-AI or canary track of the catalogue is exposed, "
+                "or SoundCloud's media CDN or streams are served through a third party. 0 means none.",
+                f'sum(scrapewatch_incidents_open{{{EXPOSURE}, severity="critical"}}) or vector(0)',
+                thresholds=[(None, GREEN), (1, RED)],
+                links=[Link("Triage page: critical incidents", triage(severity="critical"))],
+            ),
+            bargauge(
+                "Open exposure incidents by kind",
+                "Open or acknowledged exposure incidents per kind (signature family: cdn_media, proxy, downloader, "
+                "mirror, api_scraper, file_tags, drm, private_token). Click a bar for the triage page of that kind.",
+                f"sum by (kind) ({OPEN})",
+                "{{kind}}",
+                thresholds=[(None, ORANGE)],
+                no_value="none open",
+                data_links=[Link("Triage: ${__field.labels.kind}", triage(kind="${__field.labels.kind}"))],
+            ),
+            bargauge(
+                "Open exposure incidents by severity",
+                "Open or acknowledged exposure incidents per severity. Click a bar for the triage page of that "
+                "severity.",
+                f"sum by (severity) ({OPEN})",
+                "{{severity}}",
+                overrides=severity_overrides(),
+                color_mode="fixed",
+                no_value="none open",
+                data_links=[Link("Triage: ${__field.labels.severity}", triage(severity="${__field.labels.severity}"))],
+            ),
+        ],
+    )
+
+
+def findings_row() -> Row:
+    return Row(
+        "Findings by signature and severity",
+        [
+            table(
+                "Signature matches",
+                "Matches of each reference signature (SC-..., monitor/signatures/SIGNATURES.md) on watched pages, "
+                "with their final severity (info: a legitimate pattern such as the official widget, counted but "
+                "never alerted): since the daemon started (exact) and in the selected time range (increase(); the "
+                "first match of a signature after a daemon start is not in it, as Prometheus first sees that counter "
+                "at 1). Click a signature to search the triage page (incident titles name the signature that "
+                "opened them).",
+                Query(f"sum by (signature, severity) ({MATCHES})", instant=True, table=True),
+                Query(f"sum by (signature, severity) (increase({MATCHES}[$__range]))", instant=True, table=True),
+                decimals=0,
+                transformations=[
+                    {"id": "merge", "options": {}},
+                    rename_columns({"Value #A": "since daemon start", "Value #B": "in time range"}),
+                    {"id": "sortBy", "options": {"sort": [{"field": "since daemon start", "desc": True}]}},
+                ],
+                overrides=[field_link("signature", Link("Triage: ${__value.raw}", triage(q="${__value.raw}")))],
+            ),
+            bars(
+                "Matches by severity",
+                "Signature matches per interval by final severity. Info matches are legitimate embeds (widget, "
+                "oEmbed, artwork, share links) and never alert. A bar at 0 labelled 'none' means no watched page has "
+                "been scanned with a match since the daemon started.",
+                Query(
+                    or_zero(f"sum by (severity) (increase({MATCHES}[$__rate_interval]))", severity="none"),
+                    "{{severity}}",
+                ),
+                overrides=severity_overrides(),
+            ),
+            bars(
+                "Matches by signature (low and up)",
+                "Signature matches of severity low and up per interval, by signature: what opens or updates exposure "
+                "incidents. 'none' at 0 means no such match since the daemon started.",
+                Query(
+                    or_zero(
+                        f'sum by (signature) (increase({MATCHES}{{severity!="info"}}[$__rate_interval]))',
+                        signature="none",
+                    ),
+                    "{{signature}}",
+                ),
+                data_links=[Link("Triage: ${__field.labels.signature}", triage(q="${__field.labels.signature}"))],
+                w=24,
+            ),
+        ],
+    )
+
+
+def sites_row() -> Row:
+    ok = Query(f'sum by (target) ({PAGES}{{outcome="ok"}})', instant=True, table=True)
+    failed = Query(f'sum by (target) ({PAGES}{{outcome="failed"}})', instant=True, table=True)
+    age = Query(
+        "min by (target) (time() - label_replace("
+        'scrapewatch_job_last_success_timestamp_seconds{job=~"exposure_watch:.*"}, "target", "$1", "job", '
+        '"exposure_watch:(.*)"))',
+        instant=True,
+        table=True,
+    )
+    return Row(
+        "Watched sites",
+        [
+            table(
+                "Watched sites",
+                "Per watch target (watch.targets[].name): pages scanned and pages that did not answer since the "
+                "daemon started, and the time since its last completed crawl. Incidents are per site: click a "
+                "target to search the triage page for it (exposure incident titles start with the site's host; "
+                "the signature-match counter carries no site label).",
+                ok,
+                failed,
+                age,
+                transformations=[
+                    {"id": "merge", "options": {}},
+                    rename_columns({"Value #A": "pages scanned", "Value #B": "pages failed", "Value #C": "last crawl"}),
+                ],
+                overrides=[
+                    field_link("target", Link("Triage: ${__value.raw}", triage(q="${__value.raw}"))),
+                    {
+                        "matcher": {"id": "byName", "options": "last crawl"},
+                        "properties": [{"id": "unit", "value": "dtdurations"}],
+                    },
+                    {
+                        "matcher": {"id": "byName", "options": "pages failed"},
+                        "properties": [
+                            {"id": "custom.cellOptions", "value": {"type": "color-text"}},
+                            {
+                                "id": "thresholds",
+                                "value": {
+                                    "mode": "absolute",
+                                    "steps": [{"color": GREEN, "value": None}, {"color": RED, "value": 1}],
+                                },
+                            },
+                        ],
+                    },
+                ],
+                decimals=0,
+            ),
+            bars(
+                "Pages that did not answer, per site",
+                "Watched pages per interval that did not answer (timeout, refused, error status), by target. A crawl "
+                "in which no page answered counts as a probe failure, never as a clean run. 'none' at 0 means no "
+                "page failed since the daemon started.",
+                Query(
+                    or_zero(
+                        f'sum by (target) (increase({PAGES}{{outcome="failed"}}[$__rate_interval]))', target="none"
+                    ),
+                    "{{target}}",
+                ),
+                thresholds=[(None, BLUE)],
+            ),
+        ],
+    )
+
+
+def dashboard() -> Dashboard:
+    return Dashboard(
+        uid="scrapewatch-exposure",
+        title="scrapewatch / Exposure & scraping",
+        description="Who exposes SoundCloud audio: exposure incidents, signature matches, watched sites.",
+        rows=[incidents_row(), findings_row(), sites_row()],
+    )
