@@ -1,10 +1,7 @@
-"""Exposure & scraping: open exposure incidents, signature matches by signature and severity, watched sites.
+"""Exposure & scraping: open exposure incidents, signature matches by signature and severity, watched sites, and
+the scraping probes (downloader canaries, archive captures, dataset listings, API errors).
 
-Each kind of scraping probe is one row: a function returning a ``Row``, listed in ``dashboard()``. The canary,
-archive, dataset and scraping-API probes (``scrapewatch_canary_probes_total{service,outcome}``,
-``scrapewatch_archive_captures_found_total{source}``, ``scrapewatch_dataset_rows_found_total{source}``,
-``scrapewatch_scraping_api_errors_total{source,kind}``) are not exported yet; when they are, each gets its row
-here (e.g. ``canary_row()``) and one entry in that list, and the tests prove its panels like every other."""
+Each part is one row: a function returning a ``Row``, listed in ``dashboard()``."""
 
 from __future__ import annotations
 
@@ -190,10 +187,77 @@ def sites_row() -> Row:
     )
 
 
+CANARY = "scrapewatch_canary_probes_total"
+CAPTURES = "scrapewatch_archive_captures_found_total"
+ROWS = "scrapewatch_dataset_rows_found_total"
+API_ERRORS = "scrapewatch_scraping_api_errors_total"
+
+
+def scraping_row() -> Row:
+    return Row(
+        "Scraping probes: canaries, archives, datasets",
+        [
+            stat(
+                "Canary deliveries open",
+                "Open canary_delivered incidents: a downloader service handed out SoundCloud audio for a canary "
+                "track of the catalogue (always critical). 0 means no service delivered a canary.",
+                'sum(scrapewatch_incidents_open{kind="canary_delivered"}) or vector(0)',
+                thresholds=[(None, GREEN), (1, RED)],
+                links=[Link("Triage page: canary deliveries", triage(kind="canary_delivered"))],
+            ),
+            bargauge(
+                "Canary probes by service and outcome",
+                "Canary probes since the daemon started, per downloader service (scraping.downloaders[].name) and "
+                "outcome: delivered (the service gave out the canary's audio), not_delivered, recipe_broken (the "
+                "form or page changed: a probe_health incident). 'none' at 0 means no canary probe ran yet.",
+                or_zero(f"sum by (service, outcome) ({CANARY})", service="none", outcome="none"),
+                "{{service}} {{outcome}}",
+                thresholds=[(None, BLUE)],
+                data_links=[Link("Triage: ${__field.labels.service}", triage(q="${__field.labels.service}"))],
+            ),
+            bargauge(
+                "Archive captures found, by source",
+                "New archive captures of SoundCloud audio or of downloader pages handling SoundCloud links since "
+                "the daemon started, by index (wayback, common_crawl). Only captures new to the store count; a "
+                "re-run that finds nothing new adds 0. 'none' at 0 means none found yet.",
+                or_zero(f"sum by (source) ({CAPTURES})", source="none"),
+                "{{source}}",
+                thresholds=[(None, ORANGE)],
+                data_links=[Link("Triage: archive captures", triage(kind="archive_audio_capture"))],
+            ),
+            bargauge(
+                "Dataset rows found, by hub",
+                "Growth of the SoundCloud track references counted in hub datasets since the daemon started (a new "
+                "listing counts in full). 'none' at 0 means no dataset listing SoundCloud tracks was found yet.",
+                or_zero(f"sum by (source) ({ROWS})", source="none"),
+                "{{source}}",
+                thresholds=[(None, ORANGE)],
+                data_links=[Link("Triage: dataset listings", triage(kind="dataset_listing"))],
+                w=4,
+            ),
+            bars(
+                "Scraping API errors",
+                "Archive and dataset API problems per interval, by source and kind (rate_limited, http_5xx, "
+                "timeout, malformed_json, truncated, pagination_loop, ...). 'none' at 0 means no error since the "
+                "daemon started.",
+                Query(
+                    or_zero(
+                        f"sum by (source, kind) (increase({API_ERRORS}[$__rate_interval]))", source="none", kind="none"
+                    ),
+                    "{{source}} {{kind}}",
+                ),
+                thresholds=[(None, RED)],
+                w=24,
+            ),
+        ],
+    )
+
+
 def dashboard() -> Dashboard:
     return Dashboard(
         uid="scrapewatch-exposure",
         title="scrapewatch / Exposure & scraping",
-        description="Who exposes SoundCloud audio: exposure incidents, signature matches, watched sites.",
-        rows=[incidents_row(), findings_row(), sites_row()],
+        description="Who exposes SoundCloud audio: exposure incidents, signature matches, watched sites, and who "
+        "scrapes it: downloader canaries, archive captures, dataset listings.",
+        rows=[incidents_row(), findings_row(), sites_row(), scraping_row()],
     )
