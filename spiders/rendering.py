@@ -9,17 +9,56 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+
 from monitor.config import is_private_host
-from monitor.errors import ErrorKind, classify_exception
+from monitor.errors import ErrorKind, RenderTimeout, classify_exception
 from spiders.middlewares import is_forbidden_address, literal_ip
 from spiders.watch_items import WatchRequest
 
-PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+PLAYWRIGHT_HANDLER = "spiders.rendering.BoundedPlaywrightDownloadHandler"
 CAPTURE_META = "scrapewatch_captured"
 # A hostile page may fire requests forever; the evidence needs the first few hundred.
 MAX_CAPTURED_REQUESTS = 500
 # How long a rendered page may keep loading (iframes, fetches) after DOMContentLoaded.
 SETTLE_SECONDS = 8.0
+# Scrapy setting: seconds a rendered page may take beyond its navigation (reading the DOM, settling, screenshot).
+RENDER_TIMEOUT_SETTING = "SCRAPEWATCH_RENDER_TIMEOUT"
+DEFAULT_RENDER_TIMEOUT = 30.0
+
+
+class BoundedPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):
+    """scrapy-playwright's handler with a deadline on every rendered request.
+
+    After navigating, the stock handler reads the DOM (``page.content()``) without a timeout, and that call runs on
+    the page's main thread: a script that never yields it (a busy loop started after DOMContentLoaded) would hold
+    the request, and so the whole crawl, forever. Past navigation timeout + ``SCRAPEWATCH_RENDER_TIMEOUT`` the
+    request fails with :class:`RenderTimeout`; its page stays in ``meta["playwright_page"]`` for the errback to close.
+    """
+
+    def __init__(self, crawler: Any) -> None:
+        super().__init__(crawler)
+        navigation_ms = crawler.settings.getfloat("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT") or 30_000
+        self._render_timeout = render_timeout(crawler.settings)
+        self._deadline = navigation_ms / 1000 + self._render_timeout
+
+    async def _download_request(self, request: Any, spider: Any = None) -> Any:
+        try:
+            return await asyncio.wait_for(super()._download_request(request, spider), self._deadline)
+        except TimeoutError as exc:
+            if isinstance(exc, RenderTimeout):
+                raise
+            raise RenderTimeout(
+                f"render timeout: the page was not loaded and read within {self._deadline:g} s "
+                "(a script that never yields the page?)"
+            ) from None
+
+
+def render_timeout(settings: Any) -> float:
+    """``SCRAPEWATCH_RENDER_TIMEOUT`` of a crawl's settings, in seconds."""
+    return settings.getfloat(RENDER_TIMEOUT_SETTING, DEFAULT_RENDER_TIMEOUT) or DEFAULT_RENDER_TIMEOUT
+
+
 VIEWPORT = {"width": 1280, "height": 800}
 
 _NET_ERROR = re.compile(r"net::(ERR_[A-Z_]+)")
@@ -81,6 +120,7 @@ def playwright_settings(
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
         "PLAYWRIGHT_LAUNCH_OPTIONS": launch,
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": timeout_seconds * 1000,
+        RENDER_TIMEOUT_SETTING: timeout_seconds,
         "PLAYWRIGHT_MAX_CONTEXTS": 1,
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 2,
         # The crawl's contexts are created on first use, with these options (see render_meta()).
@@ -184,8 +224,9 @@ async def settle(page: Any, seconds: float = SETTLE_SECONDS) -> None:
         left = deadline - time.monotonic()
         if left <= 0:
             return
+        # Playwright's own timeout is not enough: its wait can hang on a page whose main thread never yields.
         with contextlib.suppress(Exception):
-            await page.wait_for_load_state(state, timeout=left * 1000)
+            await asyncio.wait_for(page.wait_for_load_state(state, timeout=left * 1000), left + 1)
 
 
 async def close_page(page: Any) -> None:

@@ -17,7 +17,15 @@ from twisted.python.failure import Failure
 from monitor.errors import classify_exception, kind_for_status
 from spiders.facts import duration_of, short_error, utc_now
 from spiders.middlewares import MAX_BYTES_META
-from spiders.rendering import CAPTURE_META, PLAYWRIGHT_HANDLER, classify_browser_error, close_page, render_meta, settle
+from spiders.rendering import (
+    CAPTURE_META,
+    PLAYWRIGHT_HANDLER,
+    classify_browser_error,
+    close_page,
+    render_meta,
+    render_timeout,
+    settle,
+)
 from spiders.scraping_items import CanaryFetch
 from spiders.spiders.watch import _content, _screenshot
 from spiders.watch_links import is_html, page_references
@@ -286,7 +294,8 @@ class CanarySpider(Spider):
             try:
                 await settle(page)
                 screenshot = await _screenshot(page)
-                dom, dom_size = await _content(page, self.settings.getint("SCRAPEWATCH_MAX_RESPONSE_BYTES"))
+                cap = self.settings.getint("SCRAPEWATCH_MAX_RESPONSE_BYTES")
+                dom, dom_size, _ = await _content(page, cap, render_timeout(self.settings))
             finally:
                 await close_page(page)
         source = response.replace(body=dom.encode("utf-8"), encoding="utf-8") if dom is not None else response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -16,15 +17,18 @@ from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
 from monitor.errors import ErrorKind, classify_exception, kind_for_status
-from spiders.facts import duration_of, short_error, utc_now
+from spiders.facts import decode_content, duration_of, short_error, utc_now
 from spiders.middlewares import MAX_BYTES_META
 from spiders.rendering import (
     CAPTURE_META,
     PLAYWRIGHT_HANDLER,
+    SETTLE_SECONDS,
     classify_browser_error,
     close_page,
     render_meta,
+    render_timeout,
     settle,
+    targets_private_network,
 )
 from spiders.watch_items import WatchResource
 from spiders.watch_links import Reference, is_html, page_references, sitemap_references
@@ -32,7 +36,7 @@ from spiders.watch_scope import SoundCloudGuardMiddleware, host_of, in_scope, is
 
 WATCH_META = "scrapewatch_watch"
 MAX_SITEMAPS = 5
-SCREENSHOT_TIMEOUT_MS = 10_000
+SCREENSHOT_SECONDS = 10.0
 _CONTENT_RANGE_TOTAL = re.compile(r"/\s*(\d+)\s*$")
 _ACCEPT = {
     "page": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
@@ -229,21 +233,30 @@ class WatchSpider(Spider):
     async def parse(self, response: Response) -> AsyncIterator[WatchResource | Request]:
         kind, depth, found_on, url = response.meta[WATCH_META]
         page = response.meta.pop("playwright_page", None)
-        screenshot = dom = None
+        screenshot = dom = problem = None
         dom_size = 0
         if page is not None:
+            # Each step is bounded on its own: a page whose scripts never yield must not hold the crawl.
+            budget = render_timeout(self.settings)
             try:
-                await settle(page)
-                screenshot = await _screenshot(page)
-                dom, dom_size = await _content(page, self.settings.getint("SCRAPEWATCH_MAX_RESPONSE_BYTES"))
+                await settle(page, min(SETTLE_SECONDS, budget))
+                screenshot = await _screenshot(page, min(SCREENSHOT_SECONDS, budget))
+                cap = self.settings.getint("SCRAPEWATCH_MAX_RESPONSE_BYTES")
+                dom, dom_size, problem = await _content(page, cap, budget)
             finally:
                 await self._close(page)
         item = self._response_item(
             response, kind, depth, found_on, url, dom=dom, dom_size=dom_size, screenshot=screenshot
         )
+        if problem is not None:
+            item.error_kind, item.error_detail = problem
         yield item
         if kind == "page" and item.status is not None and item.status < 300 and is_html(response):
-            source = response.replace(body=item.body, encoding="utf-8") if dom is not None else response
+            source = response
+            if dom is not None:
+                source = response.replace(body=item.body, encoding="utf-8")
+            elif item.body is not response.body:  # decoded (Content-Encoding) or cut at the cap
+                source = response.replace(body=item.body)
             for ref in page_references(source):
                 request = self._request(ref, depth=depth + 1, found_on=response.url)
                 if request is not None:
@@ -265,14 +278,20 @@ class WatchSpider(Spider):
             return
         rendered = bool(meta.get("playwright"))
         error_kind = classify_browser_error(exc) if rendered else classify_exception(exc)
+        captured = list(meta.get(CAPTURE_META, []))
+        detail = short_error(exc)
+        refused = _refused_navigation(captured) if rendered else None
+        if refused is not None:
+            # The browser's own egress guard aborted a navigation (a redirect into a private address).
+            error_kind, detail = ErrorKind.EGRESS_REFUSED, f"navigation to {refused[:120]} refused: private address"
         redirects = list(meta.get("redirect_urls", []))
         if error_kind is ErrorKind.REDIRECT_LOOP and request is not None:
             redirects.append(request.url)
-        item = self._error_item(url, kind, depth, found_on, error_kind, short_error(exc))
+        item = self._error_item(url, kind, depth, found_on, error_kind, detail)
         item.redirects = redirects
         item.duration_seconds = duration_of(meta)
         item.rendered = rendered
-        item.requests = list(meta.get(CAPTURE_META, []))
+        item.requests = captured
         yield item
 
     async def _close(self, page: Any) -> None:
@@ -314,12 +333,18 @@ class WatchSpider(Spider):
         cap = self.settings.getint("SCRAPEWATCH_MAX_RESPONSE_BYTES")
         if kind == "audio":
             cap = min(cap, self.target.audio_byte_cap) if cap > 0 else self.target.audio_byte_cap
-        body = dom.encode("utf-8") if dom is not None else response.body
-        truncated = cap > 0 and len(body) > cap
+        received = dom.encode("utf-8") if dom is not None else response.body
+        truncated = cap > 0 and len(received) > cap
+        body = received[:cap] if truncated else received
+        note = None
+        if dom is None and "playwright" not in response.flags and headers.get("content-encoding"):
+            # Sent encoded although we asked for identity: decoded, never beyond the cap (decompression bombs).
+            body, cut, note = decode_content(body, headers["content-encoding"], cap)
+            truncated = truncated or cut
         if response.status == 206 and not truncated:
             # The server honoured our Range hint: the file is longer than what it sent.
             total = _CONTENT_RANGE_TOTAL.search((headers.get("content-range") or [""])[0])
-            truncated = bool(total) and int(total.group(1)) > len(body)
+            truncated = bool(total) and int(total.group(1)) > len(received)
         status_kind = kind_for_status(response.status)
         return WatchResource(
             target=self.target.name,
@@ -329,8 +354,8 @@ class WatchSpider(Spider):
             status=response.status,
             headers=headers,
             content_type=(headers.get("content-type") or [None])[0],
-            body=body[:cap] if truncated and cap > 0 else body,
-            size=max(len(body), dom_size),
+            body=body,
+            size=max(len(received), dom_size),
             truncated=truncated,
             redirects=list(response.meta.get("redirect_urls", [])),
             depth=depth,
@@ -338,7 +363,7 @@ class WatchSpider(Spider):
             fetched_at=utc_now(),
             duration_seconds=duration_of(response.meta),
             error_kind=status_kind.value if status_kind else None,
-            error_detail=f"HTTP {response.status}" if status_kind else None,
+            error_detail="; ".join(filter(None, [f"HTTP {response.status}" if status_kind else None, note])) or None,
             rendered="playwright" in response.flags,
             robots_obeyed=self.target.obey_robots,
             screenshot=screenshot,
@@ -346,9 +371,10 @@ class WatchSpider(Spider):
         )
 
 
-async def _screenshot(page: Any) -> bytes | None:
+async def _screenshot(page: Any, seconds: float = SCREENSHOT_SECONDS) -> bytes | None:
     try:
-        return await page.screenshot(type="png", timeout=SCREENSHOT_TIMEOUT_MS)
+        # Playwright's timeout, and ours in case its wait hangs on a page whose main thread never yields.
+        return await asyncio.wait_for(page.screenshot(type="png", timeout=seconds * 1000), seconds + 1)
     except Exception:  # a crashed or never-painted page: the item says so by having none
         return None
 
@@ -362,13 +388,30 @@ _DOM_HEAD = """(cap) => {
 }"""
 
 
-async def _content(page: Any, cap: int) -> tuple[str | None, int]:
-    """The rendered DOM (cut after ``cap`` characters when ``cap`` > 0) and its full length; (None, 0) on failure."""
+async def _content(page: Any, cap: int, seconds: float) -> tuple[str | None, int, tuple[str, str] | None]:
+    """The rendered DOM (cut after ``cap`` characters when ``cap`` > 0), its full length, and (error kind, reason)
+    when it could not be read: then the item keeps the HTML the browser had when navigation ended."""
     try:
         if cap <= 0:
-            dom = await page.content()
-            return dom, len(dom)
-        head, length = await page.evaluate(_DOM_HEAD, cap)
-        return head, int(length)
-    except Exception:
-        return None, 0
+            dom = await asyncio.wait_for(page.content(), seconds)
+            return dom, len(dom), None
+        head, length = await asyncio.wait_for(page.evaluate(_DOM_HEAD, cap), seconds)
+        return head, int(length), None
+    except TimeoutError:
+        reason = f"render timeout: the page's scripts did not let its DOM be read within {seconds:g} s"
+        return None, 0, (ErrorKind.TIMEOUT.value, reason)
+    except Exception as exc:
+        return None, 0, (ErrorKind.OTHER.value, f"the rendered DOM could not be read: {short_error(exc)}")
+
+
+def _refused_navigation(captured: list[Any]) -> str | None:
+    """The URL of a main-frame navigation the browser aborted as a private-network request, if any."""
+    for request in captured:
+        if (
+            request.is_navigation
+            and request.is_main_frame
+            and request.status is None
+            and targets_private_network(request)
+        ):
+            return request.url
+    return None
