@@ -87,22 +87,23 @@ def _calendar(request: Request) -> Response:
     return _trap_page(f"events {here}", *months, *days)
 
 
-# Unclosed tags, attributes without values or quotes, stray quotes and angle brackets, a comment and a CDATA
-# section that never end, and TRAP_NESTING levels of nesting; one download link survives in the middle.
+# Unclosed tags, attributes without values or quotes, duplicate and junk attributes, stray quotes and angle brackets,
+# TRAP_NESTING levels of nesting that never close, and a script, a comment and a CDATA section that never end.
+# One download link sits deep inside; a few same-site links follow the nesting.
 _MALFORMED = (
-    "<!doctype html><html><head><title>malformed<title><meta charset=utf-8 charset=latin1>"
-    '<body class=\'x" ="" ==broken <p><p><p><table><tr><td><a href=/loop/a =x "y z" ===>loop</a'
+    "<!doctype html><html><head><title>malformed</title><meta charset=utf-8 charset=latin1><head><html>"
+    '<body class=x"y ="" ==broken><p><p><p><table><tr><td><a href=/loop/a =x "y z" ===>loop</a>'
     "<div "
     + "a" * 5000
-    + "='"
+    + "="
     + "b" * 5000
-    + "' data-x='unterminated>"
+    + " data-x=<<>>>"
     + "<div><span><b><i>" * (TRAP_NESTING // 4)
     + f'<a download href="{signed_progressive_url().replace("&", "&amp;")}">get the mp3</a>'
     + "</i></b></span></div>" * (TRAP_NESTING // 8)
     + "<a href='/deep/1'>deeper<a href=\"/loop/b\">loop b</p></td></table>"
-    + "<script>var s = '</scr' + 'ipt>'; <!-- </script>"
-    + "<![CDATA[ never closed <!-- nor this"
+    + "<script>var s = '</scr' + 'ipt>'; document.write('<a href=/many>')</script>"
+    + "<img src=x alt='never closed> <!-- nor this <![CDATA[ nor this"
 )
 
 

@@ -194,15 +194,17 @@ class WatchSpider(Spider):
         if key in self._seen or not in_scope(host_of(ref.url), self.sites):
             return None
         if ref.kind == "page":
-            if depth > self.target.max_depth or self._pages >= self.target.max_pages:
-                return None
+            if depth > self.target.max_depth:
+                return self._over("max_depth")
+            if self._pages >= self.target.max_pages:
+                return self._over("max_pages")
             self._pages += 1
         else:
             if self._resources >= self.target.max_resources:
-                return None
+                return self._over("max_resources")
             if ref.kind == "sitemap":
                 if self._sitemaps >= MAX_SITEMAPS:
-                    return None
+                    return self._over("max_sitemaps")
                 self._sitemaps += 1
             self._resources += 1
         self._seen.add(key)
@@ -227,6 +229,15 @@ class WatchSpider(Spider):
             dont_filter=True,
             priority=-depth,
         )
+
+    def _over(self, limit: str) -> None:
+        """Count a link not followed because of ``limit`` (crawl stats ``scrapewatch/watch/limit/<limit>``, one
+        per link seen, repeats included); the first one of each limit is logged: a link trap leaves a trace."""
+        key = f"scrapewatch/watch/limit/{limit}"
+        if not self.crawler.stats.get_value(key):
+            self.logger.info("watch crawl of %s: %s reached, further links are not followed", self.target.name, limit)
+        self.crawler.stats.inc_value(key)
+        return None
 
     # --- responses ----------------------------------------------------------------------------------
 
