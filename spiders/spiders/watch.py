@@ -11,6 +11,7 @@ from typing import Any
 
 from scrapy import Request, Spider
 from scrapy.http import Response
+from scrapy.responsetypes import responsetypes
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
@@ -262,12 +263,12 @@ class WatchSpider(Spider):
         if problem is not None:
             item.error_kind, item.error_detail = problem
         yield item
-        if kind == "page" and item.status is not None and item.status < 300 and is_html(response):
-            source = response
-            if dom is not None:
-                source = response.replace(body=item.body, encoding="utf-8")
-            elif item.body is not response.body:  # decoded (Content-Encoding) or cut at the cap
-                source = response.replace(body=item.body)
+        source = response
+        if dom is not None:
+            source = response.replace(body=item.body, encoding="utf-8")
+        elif item.body is not response.body:  # decoded (Content-Encoding) or cut at the cap
+            source = _with_body(response, item.body)
+        if kind == "page" and item.status is not None and item.status < 300 and is_html(source):
             for ref in page_references(source):
                 request = self._request(ref, depth=depth + 1, found_on=response.url)
                 if request is not None:
@@ -380,6 +381,14 @@ class WatchSpider(Spider):
             screenshot=screenshot,
             requests=list(response.meta.get(CAPTURE_META, [])),
         )
+
+
+def _with_body(response: Response, body: bytes) -> Response:
+    """``response`` with its body decoded: an encoded body made Scrapy pick the binary Response class."""
+    headers = response.headers.copy()
+    headers.pop(b"Content-Encoding", None)
+    cls = responsetypes.from_args(headers=headers, url=response.url, body=body)
+    return response.replace(cls=cls, headers=headers, body=body)
 
 
 async def _screenshot(page: Any, seconds: float = SCREENSHOT_SECONDS) -> bytes | None:
