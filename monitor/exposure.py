@@ -217,7 +217,12 @@ def evaluate_crawl(
             key = f"{SCOPE_PREFIX}{site_of(page_url)}:{m.family}:{track_key(m)}"
             grouped.setdefault(key, []).append((m, page))
     _fold_unknown_tracks(grouped)
-    result.pages_failed = sum(1 for i in items if i.kind == "page" and (i.status is None or i.status >= 400))
+    # A page robots.txt kept us from requesting did not fail: it was never asked for.
+    result.pages_failed = sum(
+        1
+        for i in items
+        if i.kind == "page" and (i.status is None or i.status >= 400) and i.error_kind != "robots_disallowed"
+    )
     robots_override = any(not i.robots_obeyed for i in items)
     for key, hits in grouped.items():
         finding = _finding(key, target, [m for m, _ in hits], robots_override)
