@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from spiders.watch_scope import is_soundcloud_host
 
-
 _SPKI_PIN = re.compile(r"[A-Za-z0-9+/]{43}=")
 
 

@@ -137,6 +137,7 @@ class WatchSpider(Spider):
         self._sitemaps = 0
         # One item per URL taken on: callers check that a finished crawl accounted for every one.
         self.expected_items = 0
+        self.limits: dict[str, int] = {}  # links not followed, by the limit that stopped them
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -188,6 +189,8 @@ class WatchSpider(Spider):
 
     def _request(self, ref: Reference, *, depth: int, found_on: str | None) -> Request | None:
         """A request for ``ref``, or None when it is out of scope, already seen or over a limit."""
+        if ref.kind == "page" and depth > self.target.max_depth:
+            return self._over("max_depth")  # checked first: most links of a deep crawl end here, cheaply
         try:
             key = canonicalize_url(ref.url)
         except ValueError:
@@ -195,8 +198,6 @@ class WatchSpider(Spider):
         if key in self._seen or not in_scope(host_of(ref.url), self.sites):
             return None
         if ref.kind == "page":
-            if depth > self.target.max_depth:
-                return self._over("max_depth")
             if self._pages >= self.target.max_pages:
                 return self._over("max_pages")
             self._pages += 1
@@ -232,13 +233,17 @@ class WatchSpider(Spider):
         )
 
     def _over(self, limit: str) -> None:
-        """Count a link not followed because of ``limit`` (crawl stats ``scrapewatch/watch/limit/<limit>``, one
-        per link seen, repeats included); the first one of each limit is logged: a link trap leaves a trace."""
-        key = f"scrapewatch/watch/limit/{limit}"
-        if not self.crawler.stats.get_value(key):
+        """Count a link not followed because of ``limit`` (crawl stats ``scrapewatch/watch/limit/<limit>`` when the
+        spider closes: one per link seen, repeats included); the first of each is logged: a trap leaves a trace."""
+        if limit not in self.limits:
+            self.limits[limit] = 0
             self.logger.info("watch crawl of %s: %s reached, further links are not followed", self.target.name, limit)
-        self.crawler.stats.inc_value(key)
+        self.limits[limit] += 1
         return None
+
+    def closed(self, reason: str) -> None:
+        for limit, count in self.limits.items():
+            self.crawler.stats.set_value(f"scrapewatch/watch/limit/{limit}", count)
 
     # --- responses ----------------------------------------------------------------------------------
 
