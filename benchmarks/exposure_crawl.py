@@ -38,7 +38,6 @@ from monitor.config_sections import WatchTarget  # noqa: E402
 from spiders.rendering import SETTLE_SECONDS, VIEWPORT, playwright_settings  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 # The spider's per-page DOM read (spiders.spiders.watch._DOM_HEAD), repeated so both sides do the same work.
 DOM_HEAD = """(cap) => {
   const doctype = document.doctype ? new XMLSerializer().serializeToString(document.doctype) : "";
@@ -51,40 +50,54 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-class ChildrenRss:
-    """Peak total RSS of this process's descendants (Chromium and its helpers), sampled every 100 ms."""
+class ChildrenMemory:
+    """Peak total PSS of this process's descendants (Chromium and its helpers), sampled every 100 ms.
+
+    PSS, not RSS: Chromium's processes share most of their pages, and summed RSS would count them once per process.
+    """
 
     def __init__(self) -> None:
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
+    @staticmethod
+    def _descendants() -> list[int]:
         me = os.getpid()
-        while not self._stop.is_set():
-            parents: dict[int, int] = {}
-            rss: dict[int, int] = {}
-            for entry in os.listdir("/proc"):
-                if not entry.isdigit():
-                    continue
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
                 try:
                     with open(f"/proc/{entry}/stat") as f:
-                        fields = f.read().rsplit(")", 1)[1].split()
-                    parents[int(entry)] = int(fields[1])
-                    rss[int(entry)] = int(fields[21]) * _PAGE_SIZE
+                        parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
                 except (OSError, IndexError, ValueError):
                     continue
-            total = 0
-            for pid in rss:
-                p = pid
-                while p in parents and p not in (0, 1, me):
-                    p = parents[p]
-                if p == me and pid != me:
-                    total += rss[pid]
-            self.peak = max(self.peak, total)
+        out = []
+        for pid in parents:
+            p = parents[pid]
+            while p in parents and p not in (0, 1, me):
+                p = parents[p]
+            if p == me:
+                out.append(pid)
+        return out
+
+    @staticmethod
+    def _pss(pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, sum(self._pss(pid) for pid in self._descendants()))
             self._stop.wait(0.1)
 
-    def __enter__(self) -> ChildrenRss:
+    def __enter__(self) -> ChildrenMemory:
         self._thread.start()
         return self
 
@@ -244,10 +257,10 @@ def main() -> None:
             lines.append(f"  {name:70s} {secs:7.2f}s {rate:8.1f} pages/s  ratio to bare {rate / (n / bare):5.2f}")
         lines.append(f"  peak RSS of the benchmark process after the static runs: {static_rss:.0f} MiB")
 
-        with ChildrenRss() as bare_children:
+        with ChildrenMemory() as bare_children:
             same = reactor.run(bare_playwright(proxy, rn, rc, same_work=True))
         minimal = reactor.run(bare_playwright(proxy, rn, rc, same_work=False))
-        with ChildrenRss() as spider_children:
+        with ChildrenMemory() as spider_children:
             rendered, rendered_eval = reactor.run(spider_crawl(proxy, rn, c, render=True))
         lines.append(f"rendered: {rn} pages, {rc} pages in flight, Chromium {CHROMIUM}")
         for name, secs in (
@@ -259,7 +272,7 @@ def main() -> None:
             rate = rn / secs
             lines.append(f"  {name:70s} {secs:7.2f}s {rate:8.2f} pages/s  ratio to same-work {rate / (rn / same):5.2f}")
         lines.append(
-            f"  peak RSS of Chromium's processes: bare loop {bare_children.peak / 2**20:.0f} MiB, "
+            f"  peak memory (PSS) of Chromium's processes: bare loop {bare_children.peak / 2**20:.0f} MiB, "
             f"spider {spider_children.peak / 2**20:.0f} MiB"
         )
     finally:

@@ -1,147 +1,36 @@
-"""Rendered crawls: scrapy-playwright settings for Debian's Chromium, and the per-page capture of browser traffic."""
+"""Rendered crawls: scrapy-playwright settings for Debian's Chromium, the per-page capture of browser traffic, and
+reading a rendered page (settle, screenshot, DOM) within bounds."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import re
 import time
 import weakref
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
-
 from monitor.config import is_private_host
-from monitor.errors import ErrorKind, RenderTimeout, classify_exception
+from monitor.errors import ErrorKind, classify_exception
+from spiders.facts import short_error
 from spiders.middlewares import is_forbidden_address, literal_ip
 from spiders.watch_items import WatchRequest
 
-PLAYWRIGHT_HANDLER = "spiders.rendering.BoundedPlaywrightDownloadHandler"
+PLAYWRIGHT_HANDLER = "spiders.browser_handler.BoundedPlaywrightDownloadHandler"
 CAPTURE_META = "scrapewatch_captured"
 # A hostile page may fire requests forever; the evidence needs the first few hundred.
 MAX_CAPTURED_REQUESTS = 500
 # How long a rendered page may keep loading (iframes, fetches) after DOMContentLoaded.
 SETTLE_SECONDS = 8.0
+SCREENSHOT_SECONDS = 10.0
 # Scrapy setting: seconds a rendered page may take beyond its navigation (reading the DOM, settling, screenshot).
 RENDER_TIMEOUT_SETTING = "SCRAPEWATCH_RENDER_TIMEOUT"
 DEFAULT_RENDER_TIMEOUT = 30.0
 
 
-class BoundedPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):
-    """scrapy-playwright's handler with a deadline on every rendered request.
-
-    After navigating, the stock handler reads the DOM (``page.content()``) without a timeout, and that call runs on
-    the page's main thread: a script that never yields it (a busy loop started after DOMContentLoaded) would hold
-    the request, and so the whole crawl, forever. Past navigation timeout + ``SCRAPEWATCH_RENDER_TIMEOUT`` the
-    request fails with :class:`RenderTimeout`; its page stays in ``meta["playwright_page"]`` for the errback to close.
-    """
-
-    def __init__(self, crawler: Any) -> None:
-        super().__init__(crawler)
-        navigation_ms = crawler.settings.getfloat("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT") or 30_000
-        self._render_timeout = render_timeout(crawler.settings)
-        self._deadline = navigation_ms / 1000 + self._render_timeout
-
-    async def _create_page(self, request: Any, spider: Any) -> Any:
-        page = await super()._create_page(request, spider)
-        if self.abort_request is not None:
-            await RedirectGuard.install(page, self.abort_request)
-        return page
-
-    async def _download_request(self, request: Any, spider: Any = None) -> Any:
-        try:
-            return await asyncio.wait_for(super()._download_request(request, spider), self._deadline)
-        except TimeoutError as exc:
-            if isinstance(exc, RenderTimeout):
-                raise
-            raise RenderTimeout(
-                f"render timeout: the page was not loaded and read within {self._deadline:g} s "
-                "(a script that never yields the page?)"
-            ) from None
-
-
-@dataclass(frozen=True)
-class PausedRequest:
-    """What PLAYWRIGHT_ABORT_REQUEST's predicate sees of a request paused by :class:`RedirectGuard`."""
-
-    url: str
-    method: str
-    resource_type: str
-
-
-class RedirectGuard:
-    """Applies PLAYWRIGHT_ABORT_REQUEST to the redirect hops of a page's requests too.
-
-    Playwright routes (and so scrapy-playwright's abort predicate) see only the first request of a redirect
-    chain: Chromium follows a ``302`` to ``http://169.254.169.254/…`` on its own, through the proxy or directly.
-    Chrome's Fetch domain pauses every hop, so a hop the predicate refuses fails with ``net::ERR_BLOCKED_BY_CLIENT``.
-    It covers the page's own target: its frames, and the navigations of out-of-process (cross-site) frames; the
-    redirects of a cross-site frame's subresources are left to the egress proxy.
-    """
-
-    def __init__(self, session: Any, refuse: Any, main_frame_id: str):
-        self._session = session
-        self._refuse = refuse
-        self._main_frame_id = main_frame_id
-        self._pending: set[asyncio.Task[None]] = set()
-        # Where refused hops are written down (capture_requests hands over the page's list), for the evidence.
-        self.captured: list[WatchRequest] | None = None
-        self.page_url = ""
-
-    @classmethod
-    async def install(cls, page: Any, refuse: Any) -> RedirectGuard:
-        session = await page.context.new_cdp_session(page)
-        tree = await session.send("Page.getFrameTree")
-        guard = cls(session, refuse, tree["frameTree"]["frame"]["id"])
-        session.on("Fetch.requestPaused", guard._paused)
-        await session.send("Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
-        _GUARDS[page] = guard
-        return guard
-
-    def _paused(self, event: dict[str, Any]) -> None:
-        task = asyncio.ensure_future(self._decide(event))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    async def _decide(self, event: dict[str, Any]) -> None:
-        request = event.get("request") or {}
-        paused = PausedRequest(request.get("url", ""), request.get("method", "GET"), event.get("resourceType", ""))
-        with contextlib.suppress(Exception):  # the page may be closing; its requests go with it
-            refused = event.get("redirectedRequestId") and await _maybe_await(self._refuse(paused))
-            if refused:
-                self._record(paused, event)
-                await self._session.send(
-                    "Fetch.failRequest", {"requestId": event["requestId"], "errorReason": "BlockedByClient"}
-                )
-            else:
-                await self._session.send("Fetch.continueRequest", {"requestId": event["requestId"]})
-
-    def _record(self, paused: PausedRequest, event: dict[str, Any]) -> None:
-        if self.captured is None or len(self.captured) >= MAX_CAPTURED_REQUESTS:
-            return
-        self.captured.append(
-            WatchRequest(
-                page_url=self.page_url,
-                url=paused.url,
-                method=paused.method,
-                resource_type=paused.resource_type.lower(),
-                frame_url="",
-                is_main_frame=event.get("frameId") == self._main_frame_id,
-                is_navigation=paused.resource_type == "Document",
-                failure="refused: a redirect into a private, loopback, link-local or metadata address",
-            )
-        )
-
-
-# The guard of each open page, for capture_requests to hand it the page's request log.
-_GUARDS: weakref.WeakKeyDictionary[Any, RedirectGuard] = weakref.WeakKeyDictionary()
-
-
-async def _maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
+# The redirect guard of each open page (spiders.browser_handler), for capture_requests to hand it the request log.
+GUARDS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 def render_timeout(settings: Any) -> float:
@@ -268,7 +157,7 @@ async def capture_requests(page: Any, request: Any) -> None:
     captured: list[WatchRequest] = request.meta.setdefault(CAPTURE_META, [])
     by_request: dict[int, WatchRequest] = {}
     page_url = request.url
-    guard = _GUARDS.get(page)
+    guard = GUARDS.get(page)
     if guard is not None:
         guard.captured, guard.page_url = captured, page_url
 
@@ -344,3 +233,49 @@ def classify_browser_error(exc: BaseException) -> ErrorKind:
         if "PROXY" in code or "TUNNEL" in code:
             return ErrorKind.PROXY
     return classify_exception(exc)
+
+
+async def page_screenshot(page: Any, seconds: float = SCREENSHOT_SECONDS) -> bytes | None:
+    try:
+        # Playwright's timeout, and ours in case its wait hangs on a page whose main thread never yields.
+        return await asyncio.wait_for(page.screenshot(type="png", timeout=seconds * 1000), seconds + 1)
+    except Exception:  # a crashed or never-painted page: the item says so by having none
+        return None
+
+
+# Only the head of a huge DOM crosses the Playwright connection (one more character than the cap, so that
+# the cut shows); the length of the whole serialisation comes along.
+_DOM_HEAD = """(cap) => {
+  const doctype = document.doctype ? new XMLSerializer().serializeToString(document.doctype) : "";
+  const html = document.documentElement ? document.documentElement.outerHTML : "";
+  return [(doctype + html).slice(0, cap + 1), doctype.length + html.length];
+}"""
+
+
+async def read_dom(page: Any, cap: int, seconds: float) -> tuple[str | None, int, tuple[str, str] | None]:
+    """The rendered DOM (cut after ``cap`` characters when ``cap`` > 0), its full length, and (error kind, reason)
+    when it could not be read: then the item keeps the HTML the browser had when navigation ended."""
+    try:
+        if cap <= 0:
+            dom = await asyncio.wait_for(page.content(), seconds)
+            return dom, len(dom), None
+        head, length = await asyncio.wait_for(page.evaluate(_DOM_HEAD, cap), seconds)
+        return head, int(length), None
+    except TimeoutError:
+        reason = f"render timeout: the page's scripts did not let its DOM be read within {seconds:g} s"
+        return None, 0, (ErrorKind.TIMEOUT.value, reason)
+    except Exception as exc:
+        return None, 0, (ErrorKind.OTHER.value, f"the rendered DOM could not be read: {short_error(exc)}")
+
+
+def refused_navigation(captured: list[WatchRequest]) -> str | None:
+    """The URL of a main-frame navigation the browser aborted as a private-network request, if any."""
+    for request in captured:
+        if (
+            request.is_navigation
+            and request.is_main_frame
+            and request.status is None
+            and targets_private_network(request)
+        ):
+            return request.url
+    return None

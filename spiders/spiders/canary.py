@@ -22,12 +22,13 @@ from spiders.rendering import (
     PLAYWRIGHT_HANDLER,
     classify_browser_error,
     close_page,
+    page_screenshot,
+    read_dom,
     render_meta,
     render_timeout,
     settle,
 )
 from spiders.scraping_items import CanaryFetch
-from spiders.spiders.watch import _content, _screenshot
 from spiders.watch_links import is_html, page_references
 from spiders.watch_scope import SoundCloudGuardMiddleware, host_of, is_soundcloud_host
 
@@ -293,9 +294,9 @@ class CanarySpider(Spider):
         if page is not None:
             try:
                 await settle(page)
-                screenshot = await _screenshot(page)
+                screenshot = await page_screenshot(page)
                 cap = self.settings.getint("SCRAPEWATCH_MAX_RESPONSE_BYTES")
-                dom, dom_size, _ = await _content(page, cap, render_timeout(self.settings))
+                dom, dom_size, _ = await read_dom(page, cap, render_timeout(self.settings))
             finally:
                 await close_page(page)
         source = response.replace(body=dom.encode("utf-8"), encoding="utf-8") if dom is not None else response
@@ -310,7 +311,7 @@ class CanarySpider(Spider):
         request: Request | None = getattr(failure, "request", None)
         meta = request.meta if request is not None else {}
         page = meta.pop("playwright_page", None)
-        screenshot = await _screenshot(page) if page is not None else None
+        screenshot = await page_screenshot(page) if page is not None else None
         await close_page(page)
         step, url, found_on = meta.get(CANARY_META) or ("form", request.url if request else "", None)
         rendered = bool(meta.get("playwright"))

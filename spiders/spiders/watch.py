@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -23,13 +22,16 @@ from spiders.middlewares import MAX_BYTES_META
 from spiders.rendering import (
     CAPTURE_META,
     PLAYWRIGHT_HANDLER,
+    SCREENSHOT_SECONDS,
     SETTLE_SECONDS,
     classify_browser_error,
     close_page,
+    page_screenshot,
+    read_dom,
+    refused_navigation,
     render_meta,
     render_timeout,
     settle,
-    targets_private_network,
 )
 from spiders.watch_items import WatchResource
 from spiders.watch_links import Reference, is_html, page_references, sitemap_references
@@ -37,7 +39,6 @@ from spiders.watch_scope import SoundCloudGuardMiddleware, host_of, in_scope, is
 
 WATCH_META = "scrapewatch_watch"
 MAX_SITEMAPS = 5
-SCREENSHOT_SECONDS = 10.0
 _CONTENT_RANGE_TOTAL = re.compile(r"/\s*(\d+)\s*$")
 _ACCEPT = {
     "page": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
@@ -257,16 +258,17 @@ class WatchSpider(Spider):
             budget = render_timeout(self.settings)
             try:
                 await settle(page, min(SETTLE_SECONDS, budget))
-                screenshot = await _screenshot(page, min(SCREENSHOT_SECONDS, budget))
+                screenshot = await page_screenshot(page, min(SCREENSHOT_SECONDS, budget))
                 cap = self.settings.getint("SCRAPEWATCH_MAX_RESPONSE_BYTES")
-                dom, dom_size, problem = await _content(page, cap, budget)
+                dom, dom_size, problem = await read_dom(page, cap, budget)
             finally:
                 await self._close(page)
         item = self._response_item(
             response, kind, depth, found_on, url, dom=dom, dom_size=dom_size, screenshot=screenshot
         )
-        if problem is not None:
-            item.error_kind, item.error_detail = problem
+        if problem is not None:  # an HTTP error status stays the error kind; the reason is added
+            item.error_kind = item.error_kind or problem[0]
+            item.error_detail = "; ".join(filter(None, [item.error_detail, problem[1]]))
         yield item
         source = response
         if dom is not None:
@@ -297,7 +299,7 @@ class WatchSpider(Spider):
         error_kind = classify_browser_error(exc) if rendered else classify_exception(exc)
         captured = list(meta.get(CAPTURE_META, []))
         detail = short_error(exc)
-        refused = _refused_navigation(captured) if rendered else None
+        refused = refused_navigation(captured) if rendered else None
         if refused is not None:
             # The browser's own egress guard aborted a navigation (a redirect into a private address).
             error_kind, detail = ErrorKind.EGRESS_REFUSED, f"navigation to {refused[:120]} refused: private address"
@@ -394,49 +396,3 @@ def _with_body(response: Response, body: bytes) -> Response:
     headers.pop(b"Content-Encoding", None)
     cls = responsetypes.from_args(headers=headers, url=response.url, body=body)
     return response.replace(cls=cls, headers=headers, body=body)
-
-
-async def _screenshot(page: Any, seconds: float = SCREENSHOT_SECONDS) -> bytes | None:
-    try:
-        # Playwright's timeout, and ours in case its wait hangs on a page whose main thread never yields.
-        return await asyncio.wait_for(page.screenshot(type="png", timeout=seconds * 1000), seconds + 1)
-    except Exception:  # a crashed or never-painted page: the item says so by having none
-        return None
-
-
-# Only the head of a huge DOM crosses the Playwright connection (one more character than the cap, so that
-# the cut shows); the length of the whole serialisation comes along.
-_DOM_HEAD = """(cap) => {
-  const doctype = document.doctype ? new XMLSerializer().serializeToString(document.doctype) : "";
-  const html = document.documentElement ? document.documentElement.outerHTML : "";
-  return [(doctype + html).slice(0, cap + 1), doctype.length + html.length];
-}"""
-
-
-async def _content(page: Any, cap: int, seconds: float) -> tuple[str | None, int, tuple[str, str] | None]:
-    """The rendered DOM (cut after ``cap`` characters when ``cap`` > 0), its full length, and (error kind, reason)
-    when it could not be read: then the item keeps the HTML the browser had when navigation ended."""
-    try:
-        if cap <= 0:
-            dom = await asyncio.wait_for(page.content(), seconds)
-            return dom, len(dom), None
-        head, length = await asyncio.wait_for(page.evaluate(_DOM_HEAD, cap), seconds)
-        return head, int(length), None
-    except TimeoutError:
-        reason = f"render timeout: the page's scripts did not let its DOM be read within {seconds:g} s"
-        return None, 0, (ErrorKind.TIMEOUT.value, reason)
-    except Exception as exc:
-        return None, 0, (ErrorKind.OTHER.value, f"the rendered DOM could not be read: {short_error(exc)}")
-
-
-def _refused_navigation(captured: list[Any]) -> str | None:
-    """The URL of a main-frame navigation the browser aborted as a private-network request, if any."""
-    for request in captured:
-        if (
-            request.is_navigation
-            and request.is_main_frame
-            and request.status is None
-            and targets_private_network(request)
-        ):
-            return request.url
-    return None
