@@ -246,7 +246,7 @@ def main() -> None:
         fetched, evaluated = reactor.run(spider_crawl(proxy, n, c))
         polite, _ = reactor.run(spider_crawl(proxy, args.polite_pages, c, polite=True))
         static_rss = peak_rss_mib()
-        lines.append(f"static: {n} pages (~16 KB), {c} requests in flight, proxy {proxy}")
+        lines.append(f"static: {n} pages (~13 KB), {c} requests in flight, proxy {proxy}")
         for name, secs, pages in (
             ("bare aiohttp", bare, n),
             ("watch crawl (CrawlService.crawl_watch_target)", fetched, n),

@@ -28,7 +28,7 @@ def page_url(i: int) -> str:
 
 
 def page(i: int, n: int) -> str:
-    """About 16 KB of a third-party music page: text, links to other pages, SoundCloud permalinks, a script."""
+    """About 13 KB of a third-party music page: text, links to other pages, SoundCloud permalinks, a script."""
     others = [(i * 7 + k) % n for k in range(LINKS_PER_PAGE)]
     links = "".join(f'<li><a href="/p/{j}">track {j}</a></li>' for j in others)
     text = "<p>" + "Fresh uploads from independent artists, reviewed every week. " * 200 + "</p>"
