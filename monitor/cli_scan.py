@@ -91,11 +91,11 @@ def scan(ctx: click.Context, url: str, render: bool, ignore_robots: bool, record
         click.echo(
             f"recorded: {len([t for t in applied.transitions if t.action != 'clean'])} incident change(s)", err=True
         )
+    if not result.healthy:  # on stderr in both modes: an empty JSON list must not read as "clean"
+        click.echo(f"{url}: the page did not answer; nothing was scanned", err=True)
     if as_json:
         click.echo(json.dumps(matches_json(matches), indent=2))
         return
-    if not result.healthy:
-        click.echo(f"{url}: the page did not answer; nothing was scanned", err=True)
     if not matches:
         click.echo(f"{url}: no exposure found ({len(result.matches)} info match(es); --all shows them)")
         return

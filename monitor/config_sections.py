@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from spiders.watch_scope import is_soundcloud_host
 
+_SPKI_PIN = re.compile(r"[A-Za-z0-9+/]{43}=")
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -73,9 +75,22 @@ class WatchSettings(_Section):
     chromium_path: str = Field(
         "/usr/bin/chromium", description="Chromium executable for targets with render: true (Debian's chromium)."
     )
+    browser_spki_pin: str | None = Field(
+        None,
+        description="Test and demo aid: base64 SHA-256 SPKI pin of a TLS key Chromium accepts whatever its issuer "
+        "(the simulated internet's, for `scan --render` through it). Leave unset in production.",
+    )
     resolve_after_clean_runs: int = Field(
         3, ge=1, le=100, description="Consecutive clean crawls of a target after which its exposure incidents resolve."
     )
+
+    @field_validator("browser_spki_pin")
+    @classmethod
+    def _pin(cls, value: str | None) -> str | None:
+        # It becomes a Chromium switch value: only a base64 SHA-256 digest is accepted.
+        if value is not None and not _SPKI_PIN.fullmatch(value.strip()):
+            raise ValueError("expected a base64 SHA-256 SPKI pin (44 characters ending in '=')")
+        return value.strip() if value is not None else None
 
 
 class CatalogueSettings(_Section):

@@ -146,9 +146,10 @@ class CrawlService:
         scrapy_overrides: Mapping[str, Any] | None = None,
         browser_spki_pin: str | None = None,
     ):
-        # browser_spki_pin: a leaf key Chromium trusts whatever its issuer (the demo internet's), else None.
+        # browser_spki_pin: a leaf key Chromium trusts whatever its issuer (the demo internet's), else
+        # watch.browser_spki_pin (the same, for `scan --render` through the simulated internet), else None.
         self._settings = settings
-        self._browser_spki_pin = browser_spki_pin
+        self._browser_spki_pin = browser_spki_pin or settings.watch.browser_spki_pin
         self._runner = AsyncCrawlerRunner(build_scrapy_settings(settings, scrapy_overrides))
         self._crawls: dict[asyncio.Task[None], Crawler] = {}
         self._stop_tasks: set[asyncio.Task[None]] = set()

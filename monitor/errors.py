@@ -40,6 +40,10 @@ class EgressRefused(ScrapewatchError):
     """A probe target points at a private, loopback, link-local or metadata address."""
 
 
+class RenderTimeout(ScrapewatchError, TimeoutError):
+    """A page rendered in Chromium did not finish (load and DOM read) before its deadline."""
+
+
 class ErrorKind(StrEnum):
     """Why a probe failed. Used as a metric label, so the set is closed."""
 

@@ -26,6 +26,7 @@ from monitor.signatures import (
     scan_page,
 )
 from monitor.signatures.model import severity_rank
+from monitor.signatures.tags import FileTags, content_format
 from spiders.watch_items import WatchRequest, WatchResource
 
 SCOPE_PREFIX = "exposure:"
@@ -84,6 +85,9 @@ class TargetResult:
     matches: list[Match] = field(default_factory=list)  # every match, info included (for metrics and `scan`)
     pages_ok: int = 0
     pages_failed: int = 0
+    bytes_by_kind: dict[str, int] = field(default_factory=dict)  # bytes received per resource kind
+    render_seconds: list[float] = field(default_factory=list)  # one per rendered page, failed renders included
+    audio_outcomes: dict[str, int] = field(default_factory=dict)  # AUDIO_OUTCOMES -> audio files inspected
 
     @property
     def healthy(self) -> bool:
@@ -91,13 +95,36 @@ class TargetResult:
         return self.pages_ok > 0
 
 
-def engine_resource(item: WatchResource) -> Resource:
+AUDIO_OUTCOMES = ("tagged", "untagged", "not_audio", "error")
+
+
+def audio_tags(item: WatchResource) -> FileTags | None:
+    """The tags of a fetched audio head (None when nothing came back to read)."""
+    if item.kind != "audio" or not item.body:
+        return None
+    return read_tags(
+        item.body, filename=urlsplit(item.url).path, content_type=item.content_type or "", total_size=item.size
+    )
+
+
+def audio_outcome(item: WatchResource, tags: FileTags | None) -> str:
+    """What inspecting one audio URL gave: ``tagged`` / ``untagged`` audio, ``not_audio`` (the bytes are no audio
+    format whatever the name or Content-Type say), or ``error`` (no answer, an HTTP error, nothing readable)."""
+    if item.status is None or item.status >= 400 or tags is None:
+        return "error"
+    if content_format(item.body) == "unknown":
+        return "not_audio"
+    if tags.frames or tags.pictures:
+        return "tagged"
+    if tags.errors and not (tags.has_id3 or tags.bitrate or tags.sample_rate or tags.duration):
+        return "error"
+    return "untagged"
+
+
+def engine_resource(item: WatchResource, tags: FileTags | None = None) -> Resource:
     kind = item.kind if item.kind in ("page", *_CHILD_KINDS) else "other"
-    tags = None
-    if kind == "audio" and item.body:
-        tags = read_tags(
-            item.body, filename=urlsplit(item.url).path, content_type=item.content_type or "", total_size=item.size
-        )
+    if kind == "audio" and tags is None:
+        tags = audio_tags(item)
     return Resource(
         url=item.final_url or item.url,
         kind=kind,
@@ -162,15 +189,23 @@ def evaluate_crawl(
     """Scan every page of a watch crawl and group its matches into findings (severity low and up)."""
     result = TargetResult(Evaluation(scope(target), resolve_after=resolve_after))
     by_url = {}
+    tags: dict[int, FileTags | None] = {}
     for item in items:
         by_url.setdefault(item.url, item)
         if item.final_url:
             by_url.setdefault(item.final_url, item)
+        result.bytes_by_kind[item.kind] = result.bytes_by_kind.get(item.kind, 0) + item.size
+        if item.kind == "page" and item.rendered:
+            result.render_seconds.append(item.duration_seconds)
+        if item.kind == "audio" and item.error_kind != "robots_disallowed":
+            tags[id(item)] = audio_tags(item)
+            outcome = audio_outcome(item, tags[id(item)])
+            result.audio_outcomes[outcome] = result.audio_outcomes.get(outcome, 0) + 1
     grouped: dict[str, list[tuple[Match, WatchResource]]] = {}
     for page, kids in pages(items):
         result.pages_ok += 1
         page_url = page.final_url or page.url
-        resources = [engine_resource(page), *(engine_resource(k) for k in kids)]
+        resources = [engine_resource(page), *(engine_resource(k, tags.get(id(k))) for k in kids)]
         requests = [engine_request(r) for r in page.requests]
         matches = scan_page(page_url, resources, requests, now=now, site_host=site_of(page_url))
         if catalogue is not None:
@@ -182,7 +217,12 @@ def evaluate_crawl(
             key = f"{SCOPE_PREFIX}{site_of(page_url)}:{m.family}:{track_key(m)}"
             grouped.setdefault(key, []).append((m, page))
     _fold_unknown_tracks(grouped)
-    result.pages_failed = sum(1 for i in items if i.kind == "page" and (i.status is None or i.status >= 400))
+    # A page robots.txt kept us from requesting did not fail: it was never asked for.
+    result.pages_failed = sum(
+        1
+        for i in items
+        if i.kind == "page" and (i.status is None or i.status >= 400) and i.error_kind != "robots_disallowed"
+    )
     robots_override = any(not i.robots_obeyed for i in items)
     for key, hits in grouped.items():
         finding = _finding(key, target, [m for m, _ in hits], robots_override)

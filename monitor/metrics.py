@@ -118,6 +118,33 @@ EXPOSURE_PAGES = Counter(
     ["target", "outcome"],
     registry=REGISTRY,
 )
+EXPOSURE_BYTES = Counter(
+    "scrapewatch_exposure_bytes",
+    "Bytes received from watch targets by resource kind (page, script, playlist, audio, sitemap); a rendered page "
+    "counts its serialised DOM.",
+    ["target", "kind"],
+    registry=REGISTRY,
+)
+EXPOSURE_RENDER_SECONDS = Histogram(
+    "scrapewatch_exposure_render_seconds",
+    "Time to render one watch-target page in Chromium (navigation, settling, screenshot, DOM), failed renders "
+    "included.",
+    ["target"],
+    buckets=(0.25, 0.5, 1, 2, 4, 8, 15, 30, 60),
+    registry=REGISTRY,
+)
+EXPOSURE_AUDIO_FILES = Counter(
+    "scrapewatch_exposure_audio_files",
+    "Audio files inspected on watch targets by outcome (tagged, untagged, not_audio, error).",
+    ["target", "outcome"],
+    registry=REGISTRY,
+)
+EXPOSURE_TARGET_UP = Gauge(
+    "scrapewatch_exposure_target_up",
+    "1 if at least one page of the latest crawl of this watch target answered, else 0.",
+    ["target"],
+    registry=REGISTRY,
+)
 ALERTS_SENT = Counter(
     "scrapewatch_alerts_sent_total",
     "Messages a channel accepted (a grouped message counts once; dry runs are not counted).",

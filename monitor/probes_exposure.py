@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 from monitor import metrics
 from monitor.config_sections import WatchTarget
-from monitor.crawl import CrawlService
+from monitor.crawl import CrawlError, CrawlService
 from monitor.evidence import EvidenceFiles, StoredFile
-from monitor.exposure import TargetResult, evaluate_crawl, request_log, scope
+from monitor.exposure import AUDIO_OUTCOMES, TargetResult, evaluate_crawl, request_log, scope
 from monitor.signatures import Catalogue
 from monitor.store import Applied, EvidenceRow, ProbeRun, Store, utcnow
 
@@ -47,7 +47,11 @@ class ExposureProbe:
     async def run(self, job: str, target: WatchTarget, *, clear: bool = True) -> Applied:
         """One scheduled crawl of ``target``; ``clear`` counts absent findings as clean runs (not for one-off scans)."""
         started, t0 = utcnow(), time.monotonic()
-        result = await self.scan(target)
+        try:
+            result = await self.scan(target)
+        except CrawlError:
+            metrics.EXPOSURE_TARGET_UP.labels(target.name).set(0)
+            raise
         return self.record(job, target, result, started, t0, clear=clear)
 
     def record(
@@ -72,8 +76,7 @@ class ExposureProbe:
             applied = self.store.apply_exposure_run(run, evaluation, rows)
         for m in result.matches:
             metrics.EXPOSURE_MATCHES.labels(m.signature, m.severity).inc()
-        metrics.EXPOSURE_PAGES.labels(target.name, "ok").inc(result.pages_ok)
-        metrics.EXPOSURE_PAGES.labels(target.name, "failed").inc(result.pages_failed)
+        _crawl_metrics(target.name, result)
         for t in applied.transitions:
             metrics.INCIDENT_TRANSITIONS.labels(t.action).inc()
             if t.action in ("opened", "reopened") and t.finding is not None:
@@ -123,3 +126,16 @@ class ExposureProbe:
                 )
             )
         return rows
+
+
+def _crawl_metrics(target: str, result: TargetResult) -> None:
+    """What one crawl of ``target`` fetched and how it went (labels: configured target names, closed lists)."""
+    metrics.EXPOSURE_PAGES.labels(target, "ok").inc(result.pages_ok)
+    metrics.EXPOSURE_PAGES.labels(target, "failed").inc(result.pages_failed)
+    for kind, size in result.bytes_by_kind.items():
+        metrics.EXPOSURE_BYTES.labels(target, kind).inc(size)
+    for seconds in result.render_seconds:
+        metrics.EXPOSURE_RENDER_SECONDS.labels(target).observe(seconds)
+    for outcome in AUDIO_OUTCOMES:
+        metrics.EXPOSURE_AUDIO_FILES.labels(target, outcome).inc(result.audio_outcomes.get(outcome, 0))
+    metrics.EXPOSURE_TARGET_UP.labels(target).set(1 if result.healthy else 0)

@@ -1,4 +1,5 @@
-"""Rendered crawls: scrapy-playwright settings for Debian's Chromium, and the per-page capture of browser traffic."""
+"""Rendered crawls: scrapy-playwright settings for Debian's Chromium, the per-page capture of browser traffic, and
+reading a rendered page (settle, screenshot, DOM) within bounds."""
 
 from __future__ import annotations
 
@@ -6,20 +7,37 @@ import asyncio
 import contextlib
 import re
 import time
+import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.config import is_private_host
 from monitor.errors import ErrorKind, classify_exception
+from spiders.facts import short_error
 from spiders.middlewares import is_forbidden_address, literal_ip
 from spiders.watch_items import WatchRequest
 
-PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+PLAYWRIGHT_HANDLER = "spiders.browser_handler.BoundedPlaywrightDownloadHandler"
 CAPTURE_META = "scrapewatch_captured"
 # A hostile page may fire requests forever; the evidence needs the first few hundred.
 MAX_CAPTURED_REQUESTS = 500
 # How long a rendered page may keep loading (iframes, fetches) after DOMContentLoaded.
 SETTLE_SECONDS = 8.0
+SCREENSHOT_SECONDS = 10.0
+# Scrapy setting: seconds a rendered page may take beyond its navigation (reading the DOM, settling, screenshot).
+RENDER_TIMEOUT_SETTING = "SCRAPEWATCH_RENDER_TIMEOUT"
+DEFAULT_RENDER_TIMEOUT = 30.0
+
+
+# The redirect guard of each open page (spiders.browser_handler), for capture_requests to hand it the request log.
+GUARDS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def render_timeout(settings: Any) -> float:
+    """``SCRAPEWATCH_RENDER_TIMEOUT`` of a crawl's settings, in seconds."""
+    return settings.getfloat(RENDER_TIMEOUT_SETTING, DEFAULT_RENDER_TIMEOUT) or DEFAULT_RENDER_TIMEOUT
+
+
 VIEWPORT = {"width": 1280, "height": 800}
 
 _NET_ERROR = re.compile(r"net::(ERR_[A-Z_]+)")
@@ -30,6 +48,8 @@ _NET_KINDS = {
     "ERR_TIMED_OUT": ErrorKind.TIMEOUT,
     "ERR_CONNECTION_TIMED_OUT": ErrorKind.TIMEOUT,
     "ERR_TOO_MANY_REDIRECTS": ErrorKind.REDIRECT_LOOP,
+    # Only RedirectGuard blocks requests "by client" here: a redirect into a private address.
+    "ERR_BLOCKED_BY_CLIENT": ErrorKind.EGRESS_REFUSED,
     "ERR_PROXY_CONNECTION_FAILED": ErrorKind.PROXY,
     "ERR_TUNNEL_CONNECTION_FAILED": ErrorKind.PROXY,
     "ERR_EMPTY_RESPONSE": ErrorKind.CONNECTION,
@@ -81,6 +101,7 @@ def playwright_settings(
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
         "PLAYWRIGHT_LAUNCH_OPTIONS": launch,
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": timeout_seconds * 1000,
+        RENDER_TIMEOUT_SETTING: timeout_seconds,
         "PLAYWRIGHT_MAX_CONTEXTS": 1,
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 2,
         # The crawl's contexts are created on first use, with these options (see render_meta()).
@@ -136,6 +157,9 @@ async def capture_requests(page: Any, request: Any) -> None:
     captured: list[WatchRequest] = request.meta.setdefault(CAPTURE_META, [])
     by_request: dict[int, WatchRequest] = {}
     page_url = request.url
+    guard = GUARDS.get(page)
+    if guard is not None:
+        guard.captured, guard.page_url = captured, page_url
 
     def on_request(pw_request: Any) -> None:
         if len(captured) >= MAX_CAPTURED_REQUESTS:
@@ -184,8 +208,9 @@ async def settle(page: Any, seconds: float = SETTLE_SECONDS) -> None:
         left = deadline - time.monotonic()
         if left <= 0:
             return
+        # Playwright's own timeout is not enough: its wait can hang on a page whose main thread never yields.
         with contextlib.suppress(Exception):
-            await page.wait_for_load_state(state, timeout=left * 1000)
+            await asyncio.wait_for(page.wait_for_load_state(state, timeout=left * 1000), left + 1)
 
 
 async def close_page(page: Any) -> None:
@@ -208,3 +233,49 @@ def classify_browser_error(exc: BaseException) -> ErrorKind:
         if "PROXY" in code or "TUNNEL" in code:
             return ErrorKind.PROXY
     return classify_exception(exc)
+
+
+async def page_screenshot(page: Any, seconds: float = SCREENSHOT_SECONDS) -> bytes | None:
+    try:
+        # Playwright's timeout, and ours in case its wait hangs on a page whose main thread never yields.
+        return await asyncio.wait_for(page.screenshot(type="png", timeout=seconds * 1000), seconds + 1)
+    except Exception:  # a crashed or never-painted page: the item says so by having none
+        return None
+
+
+# Only the head of a huge DOM crosses the Playwright connection (one more character than the cap, so that
+# the cut shows); the length of the whole serialisation comes along.
+_DOM_HEAD = """(cap) => {
+  const doctype = document.doctype ? new XMLSerializer().serializeToString(document.doctype) : "";
+  const html = document.documentElement ? document.documentElement.outerHTML : "";
+  return [(doctype + html).slice(0, cap + 1), doctype.length + html.length];
+}"""
+
+
+async def read_dom(page: Any, cap: int, seconds: float) -> tuple[str | None, int, tuple[str, str] | None]:
+    """The rendered DOM (cut after ``cap`` characters when ``cap`` > 0), its full length, and (error kind, reason)
+    when it could not be read: then the item keeps the HTML the browser had when navigation ended."""
+    try:
+        if cap <= 0:
+            dom = await asyncio.wait_for(page.content(), seconds)
+            return dom, len(dom), None
+        head, length = await asyncio.wait_for(page.evaluate(_DOM_HEAD, cap), seconds)
+        return head, int(length), None
+    except TimeoutError:
+        reason = f"render timeout: the page's scripts did not let its DOM be read within {seconds:g} s"
+        return None, 0, (ErrorKind.TIMEOUT.value, reason)
+    except Exception as exc:
+        return None, 0, (ErrorKind.OTHER.value, f"the rendered DOM could not be read: {short_error(exc)}")
+
+
+def refused_navigation(captured: list[WatchRequest]) -> str | None:
+    """The URL of a main-frame navigation the browser aborted as a private-network request, if any."""
+    for request in captured:
+        if (
+            request.is_navigation
+            and request.is_main_frame
+            and request.status is None
+            and targets_private_network(request)
+        ):
+            return request.url
+    return None

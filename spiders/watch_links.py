@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
-from parsel import Selector
+import lxml.html
 from scrapy.http import Response, TextResponse
 from scrapy.utils.sitemap import Sitemap
 
@@ -67,27 +68,67 @@ def is_html(response: Response) -> bool:
 def page_references(response: TextResponse) -> list[Reference]:
     """Every URL an HTML page refers to that a watch crawl may fetch, absolute, in document order.
 
-    Never raises: a page too broken to parse simply refers to nothing.
+    Never raises: a page too broken to parse simply refers to nothing. libxml2 gives up on elements nested more
+    than 2,048 deep and drops the rest of the document, so a page nested that deep (a browser shows it all) is
+    read again with the signature engine's linear tokenizer instead.
     """
-    found: list[Reference] = []
     try:
-        for element in response.xpath("//a[@href] | //area[@href] | //script[@src] | //iframe[@src] | //frame[@src]"):
-            if len(found) >= MAX_REFERENCES_PER_PAGE:
-                break
-            found.extend(_element_reference(response, element))
-        for src in response.xpath("//audio/@src | //video/@src | //audio//source/@src | //video//source/@src"):
-            if len(found) >= MAX_REFERENCES_PER_PAGE:
-                break
-            url = _absolute(response, src.get())
-            if url:
-                found.append(Reference(url, kind_of_media(url)))
+        root, too_deep = _tree(response)
+        if too_deep:
+            return _token_references(response)
+        return _tree_references(response, root)
     except Exception:  # lxml on binary garbage, a selector on a non-text body: nothing to follow
-        return found
+        return []
+
+
+def _tree(response: TextResponse) -> tuple[Any, bool]:
+    """The document's lxml tree (as parsel builds it) and whether libxml2 stopped at its nesting limit."""
+    parser = lxml.html.HTMLParser(recover=True, huge_tree=True, encoding="utf-8")
+    body = response.text.strip().replace("\x00", "").encode("utf-8") or b"<html/>"
+    root = lxml.html.document_fromstring(body, parser=parser)
+    return root, any("Excessive depth" in error.message for error in parser.error_log)
+
+
+def _tree_references(response: TextResponse, root: Any) -> list[Reference]:
+    found: list[Reference] = []
+    for element in root.xpath("//a[@href] | //area[@href] | //script[@src] | //iframe[@src] | //frame[@src]"):
+        if len(found) >= MAX_REFERENCES_PER_PAGE:
+            break
+        found.extend(_element_reference(response, element))
+    for src in root.xpath("//audio/@src | //video/@src | //audio//source/@src | //video//source/@src"):
+        if len(found) >= MAX_REFERENCES_PER_PAGE:
+            break
+        url = _absolute(response, str(src))
+        if url:
+            found.append(Reference(url, kind_of_media(url)))
     return found
 
 
-def _element_reference(response: TextResponse, element: Selector) -> Iterator[Reference]:
-    tag = str(getattr(element.root, "tag", "")).lower()
+_TOKEN_KINDS = {"a[href]": "link", "area[href]": "link", "script[src]": "script", "iframe[src]": "page"}
+_TOKEN_KINDS |= {"frame[src]": "page", "audio[src]": "media", "video[src]": "media", "source[src]": "media"}
+
+
+def _token_references(response: TextResponse) -> list[Reference]:
+    from monitor.signatures.htmlfacts import read_html  # linear on hostile markup; only needed for such pages
+
+    found: list[Reference] = []
+    for seen in read_html(response.text, response.url).urls:
+        if len(found) >= MAX_REFERENCES_PER_PAGE:
+            break
+        kind = _TOKEN_KINDS.get(seen.where)
+        url = _absolute(response, seen.url) if kind else None
+        if not url:
+            continue
+        if kind == "link":
+            kind = kind_of_link(url, download=seen.download)
+        elif kind == "media":
+            kind = kind_of_media(url)
+        found.append(Reference(url, kind))
+    return found
+
+
+def _element_reference(response: TextResponse, element: Any) -> Iterator[Reference]:
+    tag = str(element.tag).lower()
     attrib = element.attrib
     if tag in ("a", "area"):
         url = _absolute(response, attrib.get("href"))

@@ -116,6 +116,15 @@ def _sniff(head: bytes, filename: str, content_type: str) -> str:
     return _FORMATS_BY_EXT.get(ext) or _FORMATS_BY_TYPE.get(content_type.split(";")[0].strip().lower(), "unknown")
 
 
+def content_format(head: bytes) -> str:
+    """The audio format the bytes themselves announce (ID3 / MPEG sync, fLaC, OggS, ftyp), else ``unknown``.
+
+    Unlike ``read_tags``, the file name and Content-Type are not consulted: a ``.mp3`` that is an HTML page
+    or a gzip stream is ``unknown`` here.
+    """
+    return _sniff(bytes(head[:MAX_HEAD_BYTES]), "", "")
+
+
 def _read_id3(head: bytes, acc: _Acc) -> None:
     end = _id3_end(head)
     acc.has_id3 = True

@@ -17,9 +17,18 @@ from twisted.python.failure import Failure
 from monitor.errors import classify_exception, kind_for_status
 from spiders.facts import duration_of, short_error, utc_now
 from spiders.middlewares import MAX_BYTES_META
-from spiders.rendering import CAPTURE_META, PLAYWRIGHT_HANDLER, classify_browser_error, close_page, render_meta, settle
+from spiders.rendering import (
+    CAPTURE_META,
+    PLAYWRIGHT_HANDLER,
+    classify_browser_error,
+    close_page,
+    page_screenshot,
+    read_dom,
+    render_meta,
+    render_timeout,
+    settle,
+)
 from spiders.scraping_items import CanaryFetch
-from spiders.spiders.watch import _content, _screenshot
 from spiders.watch_links import is_html, page_references
 from spiders.watch_scope import SoundCloudGuardMiddleware, host_of, is_soundcloud_host
 
@@ -285,8 +294,9 @@ class CanarySpider(Spider):
         if page is not None:
             try:
                 await settle(page)
-                screenshot = await _screenshot(page)
-                dom, dom_size = await _content(page, self.settings.getint("SCRAPEWATCH_MAX_RESPONSE_BYTES"))
+                screenshot = await page_screenshot(page)
+                cap = self.settings.getint("SCRAPEWATCH_MAX_RESPONSE_BYTES")
+                dom, dom_size, _ = await read_dom(page, cap, render_timeout(self.settings))
             finally:
                 await close_page(page)
         source = response.replace(body=dom.encode("utf-8"), encoding="utf-8") if dom is not None else response
@@ -301,7 +311,7 @@ class CanarySpider(Spider):
         request: Request | None = getattr(failure, "request", None)
         meta = request.meta if request is not None else {}
         page = meta.pop("playwright_page", None)
-        screenshot = await _screenshot(page) if page is not None else None
+        screenshot = await page_screenshot(page) if page is not None else None
         await close_page(page)
         step, url, found_on = meta.get(CANARY_META) or ("form", request.url if request else "", None)
         rendered = bool(meta.get("playwright"))

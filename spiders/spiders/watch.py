@@ -10,20 +10,27 @@ from typing import Any
 
 from scrapy import Request, Spider
 from scrapy.http import Response
+from scrapy.responsetypes import responsetypes
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
 from monitor.errors import ErrorKind, classify_exception, kind_for_status
-from spiders.facts import duration_of, short_error, utc_now
+from spiders.facts import decode_content, duration_of, short_error, utc_now
 from spiders.middlewares import MAX_BYTES_META
 from spiders.rendering import (
     CAPTURE_META,
     PLAYWRIGHT_HANDLER,
+    SCREENSHOT_SECONDS,
+    SETTLE_SECONDS,
     classify_browser_error,
     close_page,
+    page_screenshot,
+    read_dom,
+    refused_navigation,
     render_meta,
+    render_timeout,
     settle,
 )
 from spiders.watch_items import WatchResource
@@ -32,7 +39,6 @@ from spiders.watch_scope import SoundCloudGuardMiddleware, host_of, in_scope, is
 
 WATCH_META = "scrapewatch_watch"
 MAX_SITEMAPS = 5
-SCREENSHOT_TIMEOUT_MS = 10_000
 _CONTENT_RANGE_TOTAL = re.compile(r"/\s*(\d+)\s*$")
 _ACCEPT = {
     "page": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
@@ -132,6 +138,7 @@ class WatchSpider(Spider):
         self._sitemaps = 0
         # One item per URL taken on: callers check that a finished crawl accounted for every one.
         self.expected_items = 0
+        self.limits: dict[str, int] = {}  # links not followed, by the limit that stopped them
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -183,6 +190,8 @@ class WatchSpider(Spider):
 
     def _request(self, ref: Reference, *, depth: int, found_on: str | None) -> Request | None:
         """A request for ``ref``, or None when it is out of scope, already seen or over a limit."""
+        if ref.kind == "page" and depth > self.target.max_depth:
+            return self._over("max_depth")  # checked first: most links of a deep crawl end here, cheaply
         try:
             key = canonicalize_url(ref.url)
         except ValueError:
@@ -190,15 +199,15 @@ class WatchSpider(Spider):
         if key in self._seen or not in_scope(host_of(ref.url), self.sites):
             return None
         if ref.kind == "page":
-            if depth > self.target.max_depth or self._pages >= self.target.max_pages:
-                return None
+            if self._pages >= self.target.max_pages:
+                return self._over("max_pages")
             self._pages += 1
         else:
             if self._resources >= self.target.max_resources:
-                return None
+                return self._over("max_resources")
             if ref.kind == "sitemap":
                 if self._sitemaps >= MAX_SITEMAPS:
-                    return None
+                    return self._over("max_sitemaps")
                 self._sitemaps += 1
             self._resources += 1
         self._seen.add(key)
@@ -224,26 +233,49 @@ class WatchSpider(Spider):
             priority=-depth,
         )
 
+    def _over(self, limit: str) -> None:
+        """Count a link not followed because of ``limit`` (crawl stats ``scrapewatch/watch/limit/<limit>`` when the
+        spider closes: one per link seen, repeats included); the first of each is logged: a trap leaves a trace."""
+        if limit not in self.limits:
+            self.limits[limit] = 0
+            self.logger.info("watch crawl of %s: %s reached, further links are not followed", self.target.name, limit)
+        self.limits[limit] += 1
+        return None
+
+    def closed(self, reason: str) -> None:
+        for limit, count in self.limits.items():
+            self.crawler.stats.set_value(f"scrapewatch/watch/limit/{limit}", count)
+
     # --- responses ----------------------------------------------------------------------------------
 
     async def parse(self, response: Response) -> AsyncIterator[WatchResource | Request]:
         kind, depth, found_on, url = response.meta[WATCH_META]
         page = response.meta.pop("playwright_page", None)
-        screenshot = dom = None
+        screenshot = dom = problem = None
         dom_size = 0
         if page is not None:
+            # Each step is bounded on its own: a page whose scripts never yield must not hold the crawl.
+            budget = render_timeout(self.settings)
             try:
-                await settle(page)
-                screenshot = await _screenshot(page)
-                dom, dom_size = await _content(page, self.settings.getint("SCRAPEWATCH_MAX_RESPONSE_BYTES"))
+                await settle(page, min(SETTLE_SECONDS, budget))
+                screenshot = await page_screenshot(page, min(SCREENSHOT_SECONDS, budget))
+                cap = self.settings.getint("SCRAPEWATCH_MAX_RESPONSE_BYTES")
+                dom, dom_size, problem = await read_dom(page, cap, budget)
             finally:
                 await self._close(page)
         item = self._response_item(
             response, kind, depth, found_on, url, dom=dom, dom_size=dom_size, screenshot=screenshot
         )
+        if problem is not None:  # an HTTP error status stays the error kind; the reason is added
+            item.error_kind = item.error_kind or problem[0]
+            item.error_detail = "; ".join(filter(None, [item.error_detail, problem[1]]))
         yield item
-        if kind == "page" and item.status is not None and item.status < 300 and is_html(response):
-            source = response.replace(body=item.body, encoding="utf-8") if dom is not None else response
+        source = response
+        if dom is not None:
+            source = response.replace(body=item.body, encoding="utf-8")
+        elif item.body is not response.body:  # decoded (Content-Encoding) or cut at the cap
+            source = _with_body(response, item.body)
+        if kind == "page" and item.status is not None and item.status < 300 and is_html(source):
             for ref in page_references(source):
                 request = self._request(ref, depth=depth + 1, found_on=response.url)
                 if request is not None:
@@ -265,14 +297,20 @@ class WatchSpider(Spider):
             return
         rendered = bool(meta.get("playwright"))
         error_kind = classify_browser_error(exc) if rendered else classify_exception(exc)
+        captured = list(meta.get(CAPTURE_META, []))
+        detail = short_error(exc)
+        refused = refused_navigation(captured) if rendered else None
+        if refused is not None:
+            # The browser's own egress guard aborted a navigation (a redirect into a private address).
+            error_kind, detail = ErrorKind.EGRESS_REFUSED, f"navigation to {refused[:120]} refused: private address"
         redirects = list(meta.get("redirect_urls", []))
         if error_kind is ErrorKind.REDIRECT_LOOP and request is not None:
             redirects.append(request.url)
-        item = self._error_item(url, kind, depth, found_on, error_kind, short_error(exc))
+        item = self._error_item(url, kind, depth, found_on, error_kind, detail)
         item.redirects = redirects
         item.duration_seconds = duration_of(meta)
         item.rendered = rendered
-        item.requests = list(meta.get(CAPTURE_META, []))
+        item.requests = captured
         yield item
 
     async def _close(self, page: Any) -> None:
@@ -314,12 +352,18 @@ class WatchSpider(Spider):
         cap = self.settings.getint("SCRAPEWATCH_MAX_RESPONSE_BYTES")
         if kind == "audio":
             cap = min(cap, self.target.audio_byte_cap) if cap > 0 else self.target.audio_byte_cap
-        body = dom.encode("utf-8") if dom is not None else response.body
-        truncated = cap > 0 and len(body) > cap
+        received = dom.encode("utf-8") if dom is not None else response.body
+        truncated = cap > 0 and len(received) > cap
+        body = received[:cap] if truncated else received
+        note = None
+        if dom is None and "playwright" not in response.flags and headers.get("content-encoding"):
+            # Sent encoded although we asked for identity: decoded, never beyond the cap (decompression bombs).
+            body, cut, note = decode_content(body, headers["content-encoding"], cap)
+            truncated = truncated or cut
         if response.status == 206 and not truncated:
             # The server honoured our Range hint: the file is longer than what it sent.
             total = _CONTENT_RANGE_TOTAL.search((headers.get("content-range") or [""])[0])
-            truncated = bool(total) and int(total.group(1)) > len(body)
+            truncated = bool(total) and int(total.group(1)) > len(received)
         status_kind = kind_for_status(response.status)
         return WatchResource(
             target=self.target.name,
@@ -329,8 +373,8 @@ class WatchSpider(Spider):
             status=response.status,
             headers=headers,
             content_type=(headers.get("content-type") or [None])[0],
-            body=body[:cap] if truncated and cap > 0 else body,
-            size=max(len(body), dom_size),
+            body=body,
+            size=max(len(received), dom_size),
             truncated=truncated,
             redirects=list(response.meta.get("redirect_urls", [])),
             depth=depth,
@@ -338,7 +382,7 @@ class WatchSpider(Spider):
             fetched_at=utc_now(),
             duration_seconds=duration_of(response.meta),
             error_kind=status_kind.value if status_kind else None,
-            error_detail=f"HTTP {response.status}" if status_kind else None,
+            error_detail="; ".join(filter(None, [f"HTTP {response.status}" if status_kind else None, note])) or None,
             rendered="playwright" in response.flags,
             robots_obeyed=self.target.obey_robots,
             screenshot=screenshot,
@@ -346,29 +390,9 @@ class WatchSpider(Spider):
         )
 
 
-async def _screenshot(page: Any) -> bytes | None:
-    try:
-        return await page.screenshot(type="png", timeout=SCREENSHOT_TIMEOUT_MS)
-    except Exception:  # a crashed or never-painted page: the item says so by having none
-        return None
-
-
-# Only the head of a huge DOM crosses the Playwright connection (one more character than the cap, so that
-# the cut shows); the length of the whole serialisation comes along.
-_DOM_HEAD = """(cap) => {
-  const doctype = document.doctype ? new XMLSerializer().serializeToString(document.doctype) : "";
-  const html = document.documentElement ? document.documentElement.outerHTML : "";
-  return [(doctype + html).slice(0, cap + 1), doctype.length + html.length];
-}"""
-
-
-async def _content(page: Any, cap: int) -> tuple[str | None, int]:
-    """The rendered DOM (cut after ``cap`` characters when ``cap`` > 0) and its full length; (None, 0) on failure."""
-    try:
-        if cap <= 0:
-            dom = await page.content()
-            return dom, len(dom)
-        head, length = await page.evaluate(_DOM_HEAD, cap)
-        return head, int(length)
-    except Exception:
-        return None, 0
+def _with_body(response: Response, body: bytes) -> Response:
+    """``response`` with its body decoded: an encoded body made Scrapy pick the binary Response class."""
+    headers = response.headers.copy()
+    headers.pop(b"Content-Encoding", None)
+    cls = responsetypes.from_args(headers=headers, url=response.url, body=body)
+    return response.replace(cls=cls, headers=headers, body=body)
