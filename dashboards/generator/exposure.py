@@ -17,7 +17,9 @@ from dashboards.generator.panels import (
     rename_columns,
     severity_overrides,
     stat,
+    state_timeline,
     table,
+    timeseries,
 )
 
 EXPOSURE = 'kind=~"exposure_.*"'
@@ -187,6 +189,60 @@ def sites_row() -> Row:
     )
 
 
+def crawls_row() -> Row:
+    return Row(
+        "Watch crawls",
+        [
+            state_timeline(
+                "Watch targets answering",
+                "Per watch target: whether at least one page of its latest crawl answered (up) or none did / the "
+                "crawl could not run (down: a probe failure, never a clean run).",
+                Query("max by (target) (scrapewatch_exposure_target_up)", "{{target}}"),
+                mappings={1: ("up", GREEN), 0: ("down", RED)},
+            ),
+            bars(
+                "Bytes crawled per target",
+                "Bytes received from watched sites per interval, by target (pages, scripts, playlists, sitemaps and "
+                "the capped heads of audio files).",
+                Query("sum by (target) (increase(scrapewatch_exposure_bytes_total[$__rate_interval]))", "{{target}}"),
+                unit="bytes",
+            ),
+            timeseries(
+                "Render time (p50 / p90)",
+                "Time to render one page in Chromium (navigation, settling, screenshot, DOM read) for targets with "
+                "render: true, failed renders included. 'none' at 0 means no page was rendered in the range.",
+                Query(
+                    or_zero(
+                        "histogram_quantile(0.5, sum by (le) "
+                        "(rate(scrapewatch_exposure_render_seconds_bucket[$__rate_interval])))",
+                        quantile="none",
+                    ),
+                    "p50",
+                ),
+                Query(
+                    or_zero(
+                        "histogram_quantile(0.9, sum by (le) "
+                        "(rate(scrapewatch_exposure_render_seconds_bucket[$__rate_interval])))",
+                        quantile="none",
+                    ),
+                    "p90",
+                ),
+                unit="s",
+            ),
+            bargauge(
+                "Audio files inspected, by outcome",
+                "Linked audio files whose head was read since the daemon started: tagged (ID3 / Vorbis / MP4 tags "
+                "present: SC-FILE-PURL looks there), untagged (like a raw SoundCloud stream), not_audio (named like "
+                "audio but is not), error (unreadable head). 'none' at 0 means no audio file was linked.",
+                or_zero("sum by (outcome) (scrapewatch_exposure_audio_files_total)", outcome="none"),
+                "{{outcome}}",
+                thresholds=[(None, BLUE)],
+                w=12,
+            ),
+        ],
+    )
+
+
 CANARY = "scrapewatch_canary_probes_total"
 CAPTURES = "scrapewatch_archive_captures_found_total"
 ROWS = "scrapewatch_dataset_rows_found_total"
@@ -259,5 +315,5 @@ def dashboard() -> Dashboard:
         title="scrapewatch / Exposure & scraping",
         description="Who exposes SoundCloud audio: exposure incidents, signature matches, watched sites, and who "
         "scrapes it: downloader canaries, archive captures, dataset listings.",
-        rows=[incidents_row(), findings_row(), sites_row(), scraping_row()],
+        rows=[incidents_row(), findings_row(), sites_row(), crawls_row(), scraping_row()],
     )
