@@ -216,29 +216,12 @@ class CrawlService:
         """
         if self._stopping:
             raise CrawlError(f"not crawling {target.name}: the crawl service is stopping")
-        overrides: dict[str, Any] = {}
-        if target.render:
-            http = self._settings.http
-            overrides = playwright_settings(
-                self._settings.watch.chromium_path,
-                http.proxy,
-                self._browser_spki_pin,
-                no_proxy=http.no_proxy,
-                timeout_seconds=http.timeout_seconds,
-                allow_private_networks=http.allow_private_networks,
-            )
+        overrides = self._browser_overrides() if target.render else {}
         spider_target = target.model_dump(exclude={"interval_seconds"})
         collector, crawler = await self._crawl(
             WatchSpider, target.name, overrides, item_type=WatchResource, target=spider_target
         )
-        expected = getattr(crawler.spider, "expected_items", None)
-        if collector.spider_errors or expected != len(collector.items):
-            errors = "; ".join(collector.spider_errors[:3]) or "none"
-            raise CrawlError(
-                f"the watch crawl of {target.name} ended ({_finish_reason(crawler)}) with {len(collector.items)} "
-                f"items for {expected} URLs; spider errors: {errors}"
-            )
-        return collector.items
+        return self._complete(collector, crawler, f"watch crawl of {target.name}")
 
     async def run_canary(self, recipe: DownloaderRecipe, canary_url: str) -> list[CanaryFetch]:
         """Submit ``canary_url`` to one downloader as ``recipe`` says: every CanaryFetch, in order.
