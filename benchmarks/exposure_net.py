@@ -7,16 +7,13 @@ prints its own peak RSS (MiB) on stdout and exits.
 
 from __future__ import annotations
 
-import asyncio
-import signal
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.fake_net import peak_rss_mib  # noqa: E402
-from monitor.demo.internet import FakeInternet  # noqa: E402
+from benchmarks.fake_net import serve_main  # noqa: E402
 from monitor.demo.model import Site, by_host, html  # noqa: E402
 
 HOST = "watch-bench.test"
@@ -44,21 +41,5 @@ def sites(n: int) -> dict[str, Site]:
     return by_host([Site(HOST, {f"/p/{i}": html(page(i, n)) for i in range(n)})])
 
 
-async def main(n: int) -> None:
-    net = FakeInternet(sites(n))
-    await net.start()
-    print(net.url, flush=True)
-    done = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.set)
-    await done.wait()
-    print(f"{peak_rss_mib():.0f}", flush=True)
-
-
 if __name__ == "__main__":
-    try:
-        import uvloop
-
-        uvloop.install()  # the server must not be the bottleneck
-    except ImportError:
-        pass
-    asyncio.run(main(int(sys.argv[1])))
+    serve_main(sites)

@@ -10,6 +10,7 @@ import asyncio
 import resource
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from monitor.config import Settings, load_settings
@@ -74,8 +75,9 @@ def settings_for(proxy: str, data_dir: Path) -> Settings:
     return s
 
 
-async def main(n: int) -> None:
-    net = FakeInternet(sites(n))
+async def serve(hosts: dict[str, Site]) -> None:
+    """Serve ``hosts`` behind the forward proxy: print its URL, serve until SIGTERM, then print the peak RSS."""
+    net = FakeInternet(hosts)
     await net.start()
     print(net.url, flush=True)
     done = asyncio.Event()
@@ -84,11 +86,16 @@ async def main(n: int) -> None:
     print(f"{peak_rss_mib():.0f}", flush=True)
 
 
-if __name__ == "__main__":
+def serve_main(make_sites: Callable[[int], dict[str, Site]]) -> None:
+    """The benchmark servers' entry point: ``make_sites(N)`` from the command line, with uvloop when installed."""
     try:
         import uvloop
 
         uvloop.install()  # the server must not be the bottleneck
     except ImportError:
         pass
-    asyncio.run(main(int(sys.argv[1])))
+    asyncio.run(serve(make_sites(int(sys.argv[1]))))
+
+
+if __name__ == "__main__":
+    serve_main(sites)
