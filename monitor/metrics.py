@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import platform
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
@@ -196,6 +197,14 @@ SCRAPING_API_ERRORS = Counter(
     ["source", "kind"],
     registry=REGISTRY,
 )
+
+
+def count_transitions(transitions: Iterable[Any]) -> None:
+    """Count incident transitions a probe (or the probe-health check) wrote, and the incidents they opened."""
+    for t in transitions:
+        INCIDENT_TRANSITIONS.labels(t.action).inc()
+        if t.action in ("opened", "reopened") and t.finding is not None:
+            INCIDENTS_OPENED.labels(t.finding.kind, t.severity).inc()
 
 
 class StoreCollector(Collector):

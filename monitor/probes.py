@@ -216,10 +216,7 @@ def _observe(domain: str, files: list[tuple[PolicyFileItem, FileVerdict]], appli
         metrics.PROBES.labels(item.file, "success" if ok else (item.error_kind or "other")).inc()
         if verdict.new_version:
             metrics.POLICY_SNAPSHOTS.labels(item.file, domain).inc()
-    for t in applied.transitions:
-        metrics.INCIDENT_TRANSITIONS.labels(t.action).inc()
-        if t.action in ("opened", "reopened"):
-            metrics.INCIDENTS_OPENED.labels(t.finding.kind if t.finding else "unknown", t.severity).inc()
+    metrics.count_transitions(applied.transitions)
 
 
 async def audit_once(

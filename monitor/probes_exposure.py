@@ -77,10 +77,7 @@ class ExposureProbe:
         for m in result.matches:
             metrics.EXPOSURE_MATCHES.labels(m.signature, m.severity).inc()
         _crawl_metrics(target.name, result)
-        for t in applied.transitions:
-            metrics.INCIDENT_TRANSITIONS.labels(t.action).inc()
-            if t.action in ("opened", "reopened") and t.finding is not None:
-                metrics.INCIDENTS_OPENED.labels(t.finding.kind, t.severity).inc()
+        metrics.count_transitions(applied.transitions)
         log.info(
             "%s: %s, %d page(s) scanned, %d failed, %d finding(s), %d transition(s)",
             job,

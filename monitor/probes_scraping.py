@@ -243,10 +243,7 @@ class _ScrapingProbe:
         )
         with metrics.DB_WRITE_SECONDS.time():
             applied = self.store.apply_exposure_run(run, evaluation, rows)
-        for t in applied.transitions:
-            metrics.INCIDENT_TRANSITIONS.labels(t.action).inc()
-            if t.action in ("opened", "reopened"):
-                metrics.INCIDENTS_OPENED.labels(t.finding.kind if t.finding else "unknown", t.severity).inc()
+        metrics.count_transitions(applied.transitions)
         log.info(
             "%s: %s, %d finding(s), %d transition(s), %d problem(s)",
             report.job,

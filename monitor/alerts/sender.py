@@ -279,10 +279,7 @@ class AlertSender:
         transitions = store_alerts.apply_probe_health(
             self.store, job, domain, self.settings.probe_failures, self._clock()
         )
-        for t in transitions:
-            metrics.INCIDENT_TRANSITIONS.labels(t.action).inc()
-            if t.action in ("opened", "reopened"):
-                metrics.INCIDENTS_OPENED.labels("probe_health", t.severity).inc()
+        metrics.count_transitions(transitions)
         return transitions
 
     def digest_channels(self) -> list[str]:
