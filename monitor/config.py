@@ -9,7 +9,6 @@ that the file leaves unset.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from pathlib import Path
@@ -30,6 +29,7 @@ from monitor.config_sections import (
     _Section,
 )
 from monitor.errors import ConfigError
+from monitor.net import mask_url
 
 CONFIG_ENV = "SCRAPEWATCH_CONFIG"
 ENV_PREFIX = "SCRAPEWATCH_"
@@ -311,28 +311,6 @@ def _with_env(env: dict[str, str], build):
         os.environ.update(saved)
 
 
-_SECRET_QUERY = re.compile(r"(?i)(token|key|secret|password|pass|auth|sig|signature)=([^&]+)")
-
-
-def mask_url(url: str) -> str:
-    """Hide credentials in a URL: userinfo, path secrets of Apprise URLs and secret query values."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "***"
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
-    path = parts.path
-    if parts.scheme not in {"http", "https"} and path.strip("/"):
-        # Apprise puts tokens in the path (slack://T/B/C, pagerduty://KEY@...): keep only the shape.
-        path = "/" + "/".join("***" for seg in path.strip("/").split("/"))
-    if parts.scheme not in {"http", "https"} and netloc and "@" not in parts.netloc:
-        netloc = "***"
-    query = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", parts.query)
-    return urlunsplit((parts.scheme, netloc, path, query, ""))
-
-
 def masked_dump(settings: Settings) -> dict[str, Any]:
     """The resolved settings as plain data, with every secret masked (for `config check` and logs)."""
     data = settings.model_dump(mode="json")
@@ -341,16 +319,6 @@ def masked_dump(settings: Settings) -> dict[str, Any]:
     for channel in data["alerts"]["channels"]:
         channel["url"] = mask_url(channel["url"])
     return data
-
-
-def is_private_host(host: str) -> bool:
-    """True when ``host`` is an IP literal in a private, loopback, link-local, reserved or metadata range."""
-    host = host.strip("[]")
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return host.lower() in {"localhost", "localhost.localdomain"} or host.lower().endswith(".localhost")
-    return not ip.is_global or ip.is_multicast
 
 
 def settings_reference() -> list[tuple[str, str, str]]:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from spiders.watch_scope import is_soundcloud_host
+from monitor.net import is_soundcloud_host
 
 _SPKI_PIN = re.compile(r"[A-Za-z0-9+/]{43}=")
 

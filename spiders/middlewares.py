@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import re
 import socket
 import time
 from typing import TYPE_CHECKING, Any, Self
@@ -13,8 +12,9 @@ from urllib.parse import urlsplit
 from scrapy import signals
 from scrapy.exceptions import CannotResolveHostError, NotConfigured, StopDownload
 
-from monitor.config import HttpSettings, is_private_host
+from monitor.config import HttpSettings
 from monitor.errors import EgressRefused
+from monitor.net import is_forbidden_address, is_private_host, literal_ip
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
@@ -24,8 +24,6 @@ STARTED_META = "scrapewatch_started"
 RECEIVED_META = "scrapewatch_received"
 # A request may ask for a smaller cap than the crawl's (the watch spider's audio heads).
 MAX_BYTES_META = "scrapewatch_max_bytes"
-METADATA_ADDRESSES = frozenset({"169.254.169.254", "fd00:ec2::254"})
-_DOTTED_NUMERIC = re.compile(r"^[0-9a-fx.]+$", re.IGNORECASE)
 
 
 class ProxyMiddleware:
@@ -51,30 +49,6 @@ class ProxyMiddleware:
         request.meta.setdefault(STARTED_META, time.monotonic())
         # Re-decided for every request, redirects included: a redirect may leave no_proxy.
         request.meta["proxy"] = self._http.proxy_for(request.url)
-
-
-def literal_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address ``host`` spells, including inet_aton forms (``2130706433``, ``0x7f.1``), else None."""
-    host = host.strip("[]").rstrip(".")
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    if _DOTTED_NUMERIC.match(host):
-        # Resolvers (and many proxies) accept these legacy IPv4 spellings as addresses.
-        try:
-            return ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            return None
-    return None
-
-
-def is_forbidden_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """True for private, loopback, link-local, reserved, multicast and cloud metadata addresses."""
-    mapped = getattr(ip, "ipv4_mapped", None)
-    if mapped is not None:
-        ip = mapped
-    return str(ip) in METADATA_ADDRESSES or not ip.is_global or ip.is_multicast
 
 
 class EgressGuardMiddleware:

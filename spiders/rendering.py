@@ -11,10 +11,9 @@ import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.config import is_private_host
 from monitor.errors import ErrorKind, classify_exception
+from monitor.net import is_forbidden_address, is_private_host, literal_ip
 from spiders.facts import short_error
-from spiders.middlewares import is_forbidden_address, literal_ip
 from spiders.watch_items import WatchRequest
 
 PLAYWRIGHT_HANDLER = "spiders.browser_handler.BoundedPlaywrightDownloadHandler"

@@ -7,37 +7,17 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urljoin, urlsplit
 
 from monitor.errors import EgressRefused
+from monitor.net import host_of, is_soundcloud_host
 
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.http import Response
 
-# SoundCloud's own names: what the watchlist looks for on other sites, never what it crawls.
-# soundcloud.app.goo.gl is SoundCloud's legacy short-link space on Google's domain.
-SOUNDCLOUD_DOMAINS = ("soundcloud.com", "sndcdn.com", "soundcloud.cloud", "soundcloud.app.goo.gl")
 # A query value carrying one of these makes the URL a proxied SoundCloud media request (§3.1 #10).
 _SC_MEDIA_IN_QUERY = re.compile(
     r"https?://(?:[a-z0-9-]+\.)*(?:sndcdn\.com|media-streaming\.soundcloud\.cloud)/|api-v2\.soundcloud\.com/media/",
     re.IGNORECASE,
 )
-
-
-def host_of(url: str) -> str:
-    """The URL's host name, lower-cased, without a trailing dot ("" when it has none or cannot be parsed)."""
-    try:
-        return (urlsplit(url).hostname or "").lower().rstrip(".")
-    except ValueError:
-        return ""
-
-
-def _within(host: str, domain: str) -> bool:
-    return host == domain or host.endswith("." + domain)
-
-
-def is_soundcloud_host(host: str) -> bool:
-    """True for soundcloud.com, *.sndcdn.com, *.soundcloud.cloud and their subdomains."""
-    host = host.lower().rstrip(".")
-    return any(_within(host, domain) for domain in SOUNDCLOUD_DOMAINS)
 
 
 def site_of(host: str) -> str:
@@ -52,7 +32,9 @@ def site_of(host: str) -> str:
 def in_scope(host: str, sites: frozenset[str]) -> bool:
     """True when ``host`` is one of ``sites`` or a subdomain of one (and not a SoundCloud host)."""
     host = host.lower().rstrip(".")
-    return bool(host) and not is_soundcloud_host(host) and any(_within(host, site) for site in sites)
+    return (
+        bool(host) and not is_soundcloud_host(host) and any(host == site or host.endswith("." + site) for site in sites)
+    )
 
 
 def embeds_soundcloud_media(url: str) -> bool:

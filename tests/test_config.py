@@ -2,7 +2,8 @@
 
 import pytest
 
-from monitor.config import ConfigError, is_private_host, load_settings, mask_url, masked_dump
+from monitor.config import ConfigError, load_settings, masked_dump
+from monitor.net import is_private_host, mask_url
 
 
 def write(tmp_path, text):

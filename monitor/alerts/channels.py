@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
-from monitor.config import mask_url
 from monitor.config_sections import AlertChannel
+from monitor.net import mask_url
 
 log = logging.getLogger("scrapewatch.alerts")
 

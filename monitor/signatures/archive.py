@@ -7,9 +7,10 @@ import json
 from collections.abc import Callable, Mapping
 from urllib.parse import unquote, urlsplit
 
+from monitor.net import host_of, is_soundcloud_host
 from monitor.signatures.data import BY_ID, Signature
 from monitor.signatures.model import SNIPPET_CHARS, Match, track_ref
-from monitor.signatures.normalise import canonical_url, decode_body, host_of, is_sc_host, signed_info, unwrap
+from monitor.signatures.normalise import canonical_url, decode_body, signed_info, unwrap
 from monitor.signatures.rules import DL_NAME
 
 CDN_IDS = ("SC-CDN-PROGRESSIVE", "SC-CDN-ORIGINAL", "SC-CDN-HLS-MP3", "SC-CDN-HLS-OPUS", "SC-CDN-AAC")
@@ -84,7 +85,7 @@ def archive_audio_capture(sig: Signature, row: Mapping[str, str], source: str) -
             data["policy_resource"], data["policy_expiry"] = signed.policy.resource, signed.policy.epoch_expiry
         detail = f"{cdn_sig.explanation} Captured by {source} ({facts['status'] or '?'} {facts['mime'] or '?'})."
         out.append(_match(cdn_sig, url, m.group(0), sev, detail, data))
-    file_name = DL_NAME.search(unquote(_path(url))) if not is_sc_host(host_of(url)) else None
+    file_name = DL_NAME.search(unquote(_path(url))) if not is_soundcloud_host(host_of(url)) else None
     if audio and (cdn or file_name):
         sev = "critical" if facts["replayable"] else sig.severity
         what = "SoundCloud media" if cdn else f"downloader output file {file_name.group(0) if file_name else ''}"
@@ -104,7 +105,7 @@ def archive_downloader_page(sig: Signature, row: Mapping[str, str], source: str)
     info = _row_facts(row, source)
     url = canonical_url(info["url"])
     host = host_of(url)
-    if not host or is_sc_host(host):
+    if not host or is_soundcloud_host(host):
         return []
     try:
         query = unquote(unquote(urlsplit(url).query)).lower()

@@ -19,7 +19,7 @@ from monitor.signatures.normalise import (
     header_urls,
     header_values,
     host_of,
-    is_sc_host,
+    is_soundcloud_host,
     looks_binary,
     m3u8_urls,
     signed_info,
@@ -143,7 +143,7 @@ def legit_context(url: str) -> str | None:
 
 def from_sc_frame(frame_url: str | None) -> bool:
     """Requests made from (or documents held by) a SoundCloud frame, e.g. the w.soundcloud.com widget."""
-    return bool(frame_url) and is_sc_host(host_of(frame_url or ""))
+    return bool(frame_url) and is_soundcloud_host(host_of(frame_url or ""))
 
 
 def is_code_host(host: str) -> bool:
@@ -181,7 +181,7 @@ def _read_resource(ctx: PageContext, res: Resource) -> None:
     head = decode_body(body[:64], 64).lstrip("\ufeff")
     kind = _kind(res, head)
     ctx.served.append(Served(url, res.content_type or "", res.status, kind))
-    if is_sc_host(host_of(url)):
+    if is_soundcloud_host(host_of(url)):
         return  # SoundCloud's own bytes (widget api.js, SDK, bundles) are not third-party content
     if kind == "audio" or (looks_binary(body) and kind != "playlist"):
         if kind == "audio" or res.tags is not None:
@@ -247,7 +247,7 @@ def build_context(
     """Gather one page's evidence; None when the page is SoundCloud's own (not a third party)."""
     page_url = canonical_url(str(page_url or ""))
     host = (site_host or host_of(page_url) or "").lower()
-    if is_sc_host(host) or is_sc_host(host_of(page_url)):
+    if is_soundcloud_host(host) or is_soundcloud_host(host_of(page_url)):
         return None
     ctx = PageContext(page_url, host, now)
     ctx.add(page_url, page_url, "page-url")

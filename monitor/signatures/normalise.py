@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from urllib.parse import parse_qsl, unquote, urljoin, urlsplit, urlunsplit
 
+from monitor.net import host_of, is_soundcloud_host
 from monitor.signatures.cloudfront import Policy, Signed, decode_policy, signed_info
 
 MAX_SCAN_BYTES = 2 * 1024 * 1024
@@ -39,7 +40,7 @@ __all__ = [  # CloudFront decoding (cloudfront.py) is part of §3.3 too, so it i
     "header_values",
     "host_of",
     "inner_urls",
-    "is_sc_host",
+    "is_soundcloud_host",
     "looks_binary",
     "m3u8_urls",
     "param",
@@ -50,7 +51,6 @@ __all__ = [  # CloudFront decoding (cloudfront.py) is part of §3.3 too, so it i
     "urls_in_text",
 ]
 
-SC_ROOTS = ("soundcloud.com", "sndcdn.com", "soundcloud.cloud", "soundcloud.app.goo.gl")
 # bounded label repetition keeps every search over a 2 MiB body linear
 _SC_BARE = r"(?:[a-z0-9-]{1,63}\.){0,6}(?:soundcloud\.com|sndcdn\.com|soundcloud\.cloud|soundcloud\.app\.goo\.gl)"
 _URL_CHARS = r"[^\s\"'<>`\\{}|^]"
@@ -93,26 +93,12 @@ def unescape_js(text: str) -> str:
     return _JS_ESCAPE.sub(repl, text)
 
 
-def host_of(url: str) -> str:
-    """Lower-cased host without port; "" when the URL cannot be parsed."""
-    try:
-        return (urlsplit(url.strip()[:MAX_URL_CHARS]).hostname or "").rstrip(".")
-    except ValueError:
-        return ""
-
-
 def canonical_host(host: str) -> str:
     """Lower-case and map ``m.``/``www.soundcloud.com`` to ``soundcloud.com``."""
     host = host.lower().rstrip(".")
     if host in ("m.soundcloud.com", "www.soundcloud.com", "mobi.soundcloud.com"):
         return "soundcloud.com"
     return host
-
-
-def is_sc_host(host: str) -> bool:
-    """A SoundCloud-owned host (soundcloud.com, *.sndcdn.com, *.soundcloud.cloud and their subdomains)."""
-    host = host.lower().rstrip(".")
-    return any(host == root or host.endswith("." + root) for root in SC_ROOTS)
 
 
 def canonical_url(url: str) -> str:

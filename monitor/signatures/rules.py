@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
+from monitor.net import host_of, is_soundcloud_host
 from monitor.signatures.context import PageContext, Sighting
 from monitor.signatures.data import Signature
 from monitor.signatures.model import (
@@ -20,7 +21,7 @@ from monitor.signatures.model import (
     severity_rank,
     track_ref,
 )
-from monitor.signatures.normalise import decode_policy, host_of, is_sc_host, param, signed_info
+from monitor.signatures.normalise import decode_policy, param, signed_info
 
 MAX_TEXT_HITS = 50
 MEDIA_EVIDENCE = frozenset(
@@ -161,7 +162,7 @@ def drm_license(sig: Signature, ctx: PageContext) -> list[Match]:
         host = host_of(s.url)
         if host == "license.media-streaming.soundcloud.cloud":
             out.append(hit(sig, s.found_in, s.url, ctx, sighting=s, key=s.url.split("?", 1)[0]))
-        elif evidence and host and not is_sc_host(host):
+        elif evidence and host and not is_soundcloud_host(host):
             try:
                 path = urlsplit(s.url).path
             except ValueError:
@@ -176,7 +177,7 @@ def hls_rewrite(sig: Signature, ctx: PageContext) -> list[Match]:
     """#11: a playlist from a non-SoundCloud host whose lines carry SoundCloud tokens/hosts or Policies."""
     out = []
     for url, text in ctx.playlists:
-        if is_sc_host(host_of(url)):
+        if is_soundcloud_host(host_of(url)):
             continue
         reasons: set[str] = set()
         first = ""
@@ -223,7 +224,7 @@ def frontend_paths(sig: Signature, ctx: PageContext) -> list[Match]:
             audio_paths.add(r.url.split("?", 1)[0])
     for s in ctx.sightings:
         host = host_of(s.url)
-        if not host or is_sc_host(host):
+        if not host or is_soundcloud_host(host):
             continue
         try:
             parts = urlsplit(s.url)

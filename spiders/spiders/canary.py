@@ -15,6 +15,7 @@ from scrapy_playwright.page import PageMethod
 from twisted.python.failure import Failure
 
 from monitor.errors import classify_exception, kind_for_status
+from monitor.net import host_of, is_soundcloud_host
 from spiders.facts import duration_of, short_error, utc_now
 from spiders.middlewares import MAX_BYTES_META
 from spiders.rendering import (
@@ -30,7 +31,7 @@ from spiders.rendering import (
 )
 from spiders.scraping_items import CanaryFetch
 from spiders.watch_links import is_html, page_references
-from spiders.watch_scope import SoundCloudGuardMiddleware, host_of, is_soundcloud_host
+from spiders.watch_scope import SoundCloudGuardMiddleware
 
 CANARY_META = "scrapewatch_canary"
 STEPS_META = "scrapewatch_canary_steps"

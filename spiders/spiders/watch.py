@@ -17,6 +17,7 @@ from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
 from monitor.errors import ErrorKind, classify_exception, kind_for_status
+from monitor.net import host_of, is_soundcloud_host
 from spiders.facts import decode_content, duration_of, short_error, utc_now
 from spiders.middlewares import MAX_BYTES_META
 from spiders.rendering import (
@@ -35,7 +36,7 @@ from spiders.rendering import (
 )
 from spiders.watch_items import WatchResource
 from spiders.watch_links import Reference, is_html, page_references, sitemap_references
-from spiders.watch_scope import SoundCloudGuardMiddleware, host_of, in_scope, is_soundcloud_host, site_of
+from spiders.watch_scope import SoundCloudGuardMiddleware, in_scope, site_of
 
 WATCH_META = "scrapewatch_watch"
 MAX_SITEMAPS = 5

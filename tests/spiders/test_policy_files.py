@@ -12,7 +12,7 @@ from helpers.http_servers import FakeSite, RawServer, Reply, closed_port, redire
 from helpers.spider_run import one, run_spider
 
 from monitor.errors import ErrorKind
-from spiders.middlewares import is_forbidden_address, literal_ip
+from monitor.net import is_forbidden_address, literal_ip
 from spiders.spiders.policy_files import PolicyFilesSpider, parse_targets
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ from monitor.demo.exposure_media import PERMALINK, TRACK_ID
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.model import NOT_FOUND, Response, Site, by_host, html
 from monitor.errors import ErrorKind
+from monitor.net import is_soundcloud_host
 from spiders.spiders.watch import parse_target
-from spiders.watch_scope import is_soundcloud_host
 
 SC2MP3 = "http://sc2mp3-fast.example"
 SCPLAYER = "http://scplayer.example"

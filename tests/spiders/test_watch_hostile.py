@@ -9,8 +9,9 @@ from helpers.watch_run import by_url, crawl
 
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.trap_sites import TRAP_HUGE_BYTES
+from monitor.net import is_soundcloud_host
 from spiders.watch_links import kind_of_link, kind_of_media
-from spiders.watch_scope import embeds_soundcloud_media, in_scope, is_soundcloud_host, site_of
+from spiders.watch_scope import embeds_soundcloud_media, in_scope, site_of
 
 TRAP = "http://trap.example"
 
