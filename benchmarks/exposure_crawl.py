@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE.parent))
 from benchmarks.exposure_net import page_url  # noqa: E402
 from benchmarks.fake_net import settings_for  # noqa: E402
 from monitor import reactor  # noqa: E402
-from monitor.config_sections import WatchTarget  # noqa: E402
+from monitor.settings import WatchTarget  # noqa: E402
 from spiders.rendering import SETTLE_SECONDS, VIEWPORT, playwright_settings  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

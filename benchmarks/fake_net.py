@@ -13,9 +13,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from monitor.config import Settings, load_settings
 from monitor.demo.internet import FakeInternet
 from monitor.demo.model import Site, by_host, html, text
+from monitor.settings import Settings, load_settings
 
 ROBOTS = (
     "User-agent: GPTBot\nDisallow: /\n\nUser-agent: ClaudeBot\nUser-agent: CCBot\nDisallow: /\n\n"

@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.fake_net import PAGES, host, license_url, settings_for  # noqa: E402
 from monitor import reactor  # noqa: E402
-from monitor.config import ProtectedDomain  # noqa: E402
+from monitor.settings import ProtectedDomain  # noqa: E402
 
 FIRST = "full audit, first pass (run_many)"
 AGAIN = "full audit, re-audit (nothing changed)"

@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.fake_net import host, settings_for  # noqa: E402
 from monitor import reactor  # noqa: E402
-from monitor.config import POLICY_FILES, ProtectedDomain  # noqa: E402
+from monitor.settings import POLICY_FILES, ProtectedDomain  # noqa: E402
 
 FILES = POLICY_FILES  # what every ProtectedDomain fetches by default
 

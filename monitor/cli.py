@@ -18,9 +18,9 @@ import yaml
 from tabulate import tabulate
 
 from monitor import __version__
-from monitor.config import Settings, load_settings, masked_dump
 from monitor.db import SEVERITIES, STATUSES
 from monitor.errors import ConfigError, InvalidTransition, NotFound, StartupError, StorageError
+from monitor.settings import Settings, load_settings, masked_dump
 
 EXIT_FAILED, EXIT_CONFIG, EXIT_STARTUP, EXIT_NOT_FOUND = 1, 2, 3, 4
 config_option = click.option(

@@ -40,13 +40,13 @@ def scan(ctx: click.Context, url: str, render: bool, ignore_robots: bool, record
 
     from monitor import reactor
     from monitor.cli import EXIT_CONFIG, EXIT_STARTUP, _fail, _settings, setup_logging
-    from monitor.config_sections import WatchTarget
     from monitor.crawl import CrawlService
     from monitor.db import open_db
     from monitor.errors import ConfigError, StorageError
     from monitor.evidence import EvidenceFiles
     from monitor.exposure import as_json as matches_json
     from monitor.probes_exposure import ExposureProbe
+    from monitor.settings import WatchTarget
     from monitor.signatures import load_catalogue
     from monitor.store import Store, utcnow
 

@@ -12,9 +12,9 @@ from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.settings import Settings as ScrapySettings
 
-from monitor.config import ProtectedDomain, Settings
-from monitor.config_sections import DownloaderRecipe, WatchTarget, _Endpoint
 from monitor.errors import ScrapewatchError
+from monitor.settings import DownloaderRecipe, ProtectedDomain, Settings, WatchTarget
+from monitor.settings.scraping import _Endpoint
 from spiders.items import PolicyFileItem
 from spiders.rendering import playwright_settings
 from spiders.scraping_items import ArchivePage, CanaryFetch

@@ -21,8 +21,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor import metrics
 from monitor.agents import RegistryError, load_registry
 from monitor.alerts.sender import AlertSender
-from monitor.config import ProtectedDomain, Settings
-from monitor.config_sections import WatchTarget
 from monitor.crawl import CrawlService
 from monitor.db import check_writable, open_db
 from monitor.errors import ConfigError, StartupError, StorageError
@@ -31,6 +29,7 @@ from monitor.http import build_site
 from monitor.probes import PolicySnapshotProbe
 from monitor.probes_exposure import ExposureProbe
 from monitor.probes_scraping import ScrapingProbes, scraping_jobs
+from monitor.settings import ProtectedDomain, Settings, WatchTarget
 from monitor.signatures import load_catalogue
 from monitor.store import Store
 

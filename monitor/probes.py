@@ -10,7 +10,6 @@ import time
 from functools import lru_cache
 
 from monitor import metrics
-from monitor.config import PolicySettings, ProtectedDomain
 from monitor.crawl import CrawlService
 from monitor.incidents import Evaluation
 from monitor.policy.aitxt import parse_aitxt
@@ -21,6 +20,7 @@ from monitor.policy.robots_fetch import FetchPolicy, fetch_verdict
 from monitor.policy.signals import RSLDocument, parse_license_lines, parse_rsl, parse_tdmrep_json
 from monitor.policy.signals.groups import GroupLine
 from monitor.policy.snapshot import Fetched, FileVerdict, evaluate
+from monitor.settings import PolicySettings, ProtectedDomain
 from monitor.store import Applied, ProbeRun, Store, utcnow
 from spiders.items import PolicyFileItem
 

@@ -8,10 +8,10 @@ import time
 from datetime import UTC, datetime
 
 from monitor import metrics
-from monitor.config_sections import WatchTarget
 from monitor.crawl import CrawlError, CrawlService
 from monitor.evidence import EvidenceFiles, StoredFile
 from monitor.exposure import AUDIO_OUTCOMES, TargetResult, evaluate_crawl, request_log, scope
+from monitor.settings import WatchTarget
 from monitor.signatures import Catalogue
 from monitor.store import Applied, EvidenceRow, ProbeRun, Store, utcnow
 

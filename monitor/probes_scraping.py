@@ -13,8 +13,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor import metrics
-from monitor.config import Settings
-from monitor.config_sections import CommonCrawlEndpoint, DatasetHubEndpoint, DownloaderRecipe, WaybackEndpoint
 from monitor.crawl import CrawlService
 from monitor.errors import ConfigError
 from monitor.evidence import EvidenceFiles
@@ -28,6 +26,7 @@ from monitor.scraping import (
     evaluate_canary,
     new_or_grown,
 )
+from monitor.settings import CommonCrawlEndpoint, DatasetHubEndpoint, DownloaderRecipe, Settings, WaybackEndpoint
 from monitor.signatures import Catalogue, CatalogueTrack, load_catalogue
 from monitor.store import Applied, EvidenceRow, ProbeRun, Store, utcnow
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from monitor.config import Settings
 from monitor.daemon import Daemon
+from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
 

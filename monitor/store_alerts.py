@@ -12,9 +12,9 @@ from typing import Any
 
 from monitor.alerts import health
 from monitor.alerts.router import Facts, Mute, decide
-from monitor.config_sections import AlertChannel
 from monitor.errors import InvalidTransition, NotFound
 from monitor.incidents import Transition
+from monitor.settings import AlertChannel
 from monitor.store import Store
 
 FINAL = ("sent", "dead", "muted", "filtered")

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 from scrapy import signals
 from scrapy.exceptions import CannotResolveHostError, NotConfigured, StopDownload
 
-from monitor.config import HttpSettings
 from monitor.errors import EgressRefused
 from monitor.net import is_forbidden_address, is_private_host, literal_ip
+from monitor.settings import HttpSettings
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider

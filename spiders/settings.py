@@ -1,6 +1,6 @@
 """Scrapy project settings for scrapewatch's spiders; the daemon overlays its config via monitor.crawl."""
 
-from monitor.config import DEFAULT_USER_AGENT, HttpSettings
+from monitor.settings import DEFAULT_USER_AGENT, HttpSettings
 
 BOT_NAME = "scrapewatch"
 SPIDER_MODULES = ["spiders.spiders"]

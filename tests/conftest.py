@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.config import load_settings
 from monitor.db import open_db
+from monitor.settings import load_settings
 from monitor.store import Store
 
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from monitor.config import ConfigError, load_settings, masked_dump
+from monitor.errors import ConfigError
 from monitor.net import is_private_host, mask_url
+from monitor.settings import load_settings, masked_dump
 
 
 def write(tmp_path, text):

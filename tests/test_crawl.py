@@ -12,8 +12,8 @@ import pytest
 from helpers.http_servers import FakeDns, FakeSite, RawServer, Reply, closed_port
 
 from monitor import reactor
-from monitor.config import ProtectedDomain, Settings, load_settings
 from monitor.crawl import CrawlError, CrawlService, scrapy_settings
+from monitor.settings import ProtectedDomain, Settings, load_settings
 from spiders.spiders.policy_files import PolicyFilesSpider
 
 REPO = Path(__file__).resolve().parents[1]
@@ -217,7 +217,7 @@ def test_a_process_that_crawled_exits_promptly():
     code = (
         "import sys\n"
         "from monitor import reactor\n"
-        "from monitor.config import ProtectedDomain, load_settings\n"
+        "from monitor.settings import ProtectedDomain, load_settings\n"
         "from monitor.crawl import CrawlService\n"
         "s = load_settings(env={})\n"
         "s.http.allow_private_networks = True\n"

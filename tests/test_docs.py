@@ -8,8 +8,8 @@ import click
 import pytest
 
 from monitor.cli import main
-from monitor.config import settings_reference
 from monitor.metrics import REGISTRY
+from monitor.settings import settings_reference
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 

@@ -6,11 +6,11 @@ import pytest
 
 from monitor import reactor
 from monitor.agents import load_registry
-from monitor.config import ProtectedDomain, load_settings
 from monitor.crawl import CrawlService
 from monitor.db import open_db
 from monitor.demo.internet import BackgroundInternet
 from monitor.probes import PolicySnapshotProbe
+from monitor.settings import ProtectedDomain, load_settings
 from monitor.store import Store
 
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
-from monitor.config_sections import AlertChannel
 from monitor.net import mask_url
+from monitor.settings.alerts import AlertChannel, apprise_plugin
 
 log = logging.getLogger("scrapewatch.alerts")
 
@@ -45,23 +45,6 @@ class Channel(Protocol):
     masked_url: str
 
     def send(self, message: Message, timeout: float) -> SendResult: ...
-
-
-def url_problem(url: str) -> str | None:
-    """Why ``url`` is not a usable Apprise URL (the reason names the URL masked), or None when it is."""
-    plugin = _instantiate(url)
-    if plugin is None:
-        return f"not a valid Apprise URL: {mask_url(url)} (see https://appriseit.com/services/ for the formats)"
-    return None
-
-
-def _instantiate(url: str) -> Any:
-    import apprise
-
-    try:
-        return apprise.Apprise.instantiate(url, suppress_exceptions=True)
-    except Exception:  # a plugin that raises on a malformed URL is still just a bad URL
-        return None
 
 
 def _style(plugin: Any, scheme: str) -> Style:
@@ -106,7 +89,7 @@ class AppriseChannel:
         self.config = config
         self.name = config.name
         self.masked_url = mask_url(config.url)
-        plugin = _instantiate(config.url)
+        plugin = apprise_plugin(config.url)
         if plugin is None:  # the settings validator already refused it; kept for channels built by hand
             raise ValueError(f"channel {config.name}: not a valid Apprise URL: {self.masked_url}")
         self._scheme = urlsplit(config.url).scheme.lower()
@@ -123,7 +106,7 @@ class AppriseChannel:
     def send(self, message: Message, timeout: float) -> SendResult:
         import apprise
 
-        plugin = _instantiate(self.config.url)
+        plugin = apprise_plugin(self.config.url)
         if plugin is None:
             return SendResult(False, f"not a valid Apprise URL: {self.masked_url}")
         _timeouts(plugin, timeout)

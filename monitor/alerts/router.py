@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.config_sections import AlertChannel, AlertMute
 from monitor.incidents import SEVERITY_RANK
+from monitor.settings import AlertChannel, AlertMute
 
 PROBE_HEALTH = "probe_health"
 

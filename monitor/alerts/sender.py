@@ -23,8 +23,7 @@ from monitor import metrics, store_alerts
 from monitor.alerts import templates
 from monitor.alerts.channels import Channel, Message, SendResult, build_channels
 from monitor.alerts.router import Mute
-from monitor.config import Settings
-from monitor.config_sections import AlertChannel
+from monitor.settings import AlertChannel, Settings
 from monitor.store import Store
 
 log = logging.getLogger("scrapewatch.alerts")

@@ -7,12 +7,11 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from monitor.config import Settings
-from monitor.config_sections import WatchTarget
 from monitor.crawl import CrawlService
 from monitor.daemon import Daemon
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.scraping_config import demo_scraping_settings
+from monitor.settings import Settings, WatchTarget
 
 log = logging.getLogger(__name__)
 DEMO_INTERVAL = 15

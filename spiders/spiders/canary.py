@@ -54,7 +54,7 @@ _DEFAULTS: dict[str, Any] = {
 
 
 def parse_recipe(recipe: Any) -> dict[str, Any]:
-    """Validate the spider's ``recipe`` argument (a dict, or its JSON text); monitor.config_sections'
+    """Validate the spider's ``recipe`` argument (a dict, or its JSON text); monitor.settings'
     DownloaderRecipe is its config twin."""
     if isinstance(recipe, str | bytes):
         recipe = json.loads(recipe)

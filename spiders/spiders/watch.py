@@ -66,7 +66,7 @@ TARGET_KEYS = frozenset(
 
 @dataclass(frozen=True)
 class WatchTargetArgs:
-    """The spider's ``target`` argument, validated (monitor.config_sections.WatchTarget is its config twin)."""
+    """The spider's ``target`` argument, validated (monitor.settings.WatchTarget is its config twin)."""
 
     name: str
     start_urls: list[str]

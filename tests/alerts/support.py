@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.config import load_settings
-from monitor.config_sections import AlertChannel, AlertSettings
 from monitor.incidents import Evaluation, Finding
+from monitor.settings import AlertChannel, AlertSettings, load_settings
 from monitor.store import Store, utcnow
 
 

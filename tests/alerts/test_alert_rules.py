@@ -11,7 +11,7 @@ from monitor.alerts import health
 from monitor.alerts.router import Facts, Mute, channel_filter, decide, domain_matches
 from monitor.alerts.sender import backoff_seconds
 from monitor.cli_alerts import parse_duration, parse_time
-from monitor.config_sections import AlertChannel
+from monitor.settings import AlertChannel
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 HOOK = "json://127.0.0.1:9/hook"

@@ -8,9 +8,9 @@ import pytest
 
 from monitor import store_alerts
 from monitor.alerts.router import Mute
-from monitor.config_sections import AlertChannel
 from monitor.db import open_db
 from monitor.errors import InvalidTransition, NotFound
+from monitor.settings import AlertChannel
 from monitor.store import ProbeRun, Store, utcnow
 from tests.alerts.support import finding, rows, write_findings
 

@@ -14,8 +14,6 @@ from helpers.memory import PeakRss
 from helpers.watch_run import crawl_with_stats
 
 from monitor import reactor
-from monitor.config import load_settings
-from monitor.config_sections import WatchTarget
 from monitor.crawl import CrawlService
 from monitor.db import open_db
 from monitor.demo.internet import BackgroundInternet
@@ -24,6 +22,7 @@ from monitor.evidence import EvidenceFiles
 from monitor.exposure import TargetResult, evaluate_crawl
 from monitor.metrics import REGISTRY
 from monitor.probes_exposure import ExposureProbe
+from monitor.settings import WatchTarget, load_settings
 from monitor.signatures.model import severity_rank
 from monitor.store import Store
 from spiders.watch_items import WatchResource

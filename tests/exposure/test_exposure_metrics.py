@@ -8,8 +8,6 @@ import pytest
 from helpers.watch_run import CHROMIUM
 
 from monitor import reactor
-from monitor.config import load_settings
-from monitor.config_sections import WatchTarget
 from monitor.crawl import CrawlError, CrawlService
 from monitor.db import open_db
 from monitor.demo.exposure_sites import _REUPLOAD_HOME
@@ -19,6 +17,7 @@ from monitor.evidence import EvidenceFiles
 from monitor.exposure import AUDIO_OUTCOMES
 from monitor.metrics import REGISTRY
 from monitor.probes_exposure import ExposureProbe
+from monitor.settings import WatchTarget, load_settings
 from monitor.store import Store
 
 FAST = {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0.0, "LOG_LEVEL": "WARNING"}

@@ -10,13 +10,12 @@ import pytest
 from helpers.http_servers import FakeSite, Reply
 
 from monitor import reactor
-from monitor.config import load_settings
-from monitor.config_sections import WatchTarget
 from monitor.crawl import CrawlService
 from monitor.db import open_db
 from monitor.demo.internet import BackgroundInternet
 from monitor.evidence import EvidenceFiles
 from monitor.probes_exposure import ExposureProbe
+from monitor.settings import WatchTarget, load_settings
 from monitor.signatures import load_catalogue
 from monitor.store import Store
 

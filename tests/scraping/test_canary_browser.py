@@ -8,13 +8,12 @@ from helpers.watch_run import CHROMIUM
 from scraping_fakes import CANARY, FAST
 
 from monitor import reactor
-from monitor.config import load_settings
-from monitor.config_sections import DownloaderRecipe
 from monitor.crawl import CrawlService
 from monitor.db import open_db
 from monitor.demo.downloader_sites import FILE_PATH
 from monitor.evidence import EvidenceFiles
 from monitor.probes_scraping import CanaryJob, CanaryProbe, scraping_catalogue
+from monitor.settings import DownloaderRecipe, load_settings
 from monitor.store import Store
 
 pytestmark = pytest.mark.browser
@@ -102,7 +101,7 @@ def test_a_wait_that_never_ends_names_its_step(net):
 
 
 def _demo_catalogue():
-    from monitor.config_sections import CatalogueSettings
     from monitor.demo.scraping_config import demo_catalogue_path
+    from monitor.settings import CatalogueSettings
 
     return CatalogueSettings(path=demo_catalogue_path())

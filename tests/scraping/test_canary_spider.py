@@ -6,9 +6,9 @@ import pytest
 from scraping_fakes import CANARY, HUGE_BYTES, requested, service
 
 from monitor import reactor
-from monitor.config_sections import DownloaderRecipe
 from monitor.crawl import CrawlError
 from monitor.demo.downloader_sites import FILE_PATH, FILENAME
+from monitor.settings import DownloaderRecipe
 from monitor.signatures import read_tags
 from spiders.spiders.canary import form_submission, parse_recipe
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.config import ConfigError, load_settings
 from monitor.demo.scraping_config import demo_catalogue_path, demo_scraping_settings
+from monitor.errors import ConfigError
+from monitor.settings import load_settings
 from monitor.signatures import load_catalogue
 
 

@@ -7,8 +7,6 @@ import pytest
 from scraping_fakes import FAST
 
 from monitor import metrics, reactor
-from monitor.config import Settings
-from monitor.config_sections import DownloaderRecipe
 from monitor.crawl import CrawlService
 from monitor.db import open_db
 from monitor.demo.scraping_config import demo_scraping_settings
@@ -22,6 +20,7 @@ from monitor.probes_scraping import (
     scraping_catalogue,
     scraping_jobs,
 )
+from monitor.settings import DownloaderRecipe, Settings
 from monitor.store import Store
 
 

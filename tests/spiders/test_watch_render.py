@@ -6,11 +6,10 @@ import pytest
 from helpers.watch_run import CHROMIUM, by_url, crawl, crawl_with_stats
 
 from monitor import reactor
-from monitor.config import load_settings
-from monitor.config_sections import WatchTarget
 from monitor.crawl import CrawlService
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.trap_sites import TRAP_HUGE_BYTES
+from monitor.settings import WatchTarget, load_settings
 from spiders.rendering import PLAYWRIGHT_HANDLER, playwright_settings
 
 pytestmark = pytest.mark.browser

@@ -7,11 +7,10 @@ from helpers.watch_run import crawl
 from pydantic import ValidationError
 
 from monitor import reactor
-from monitor.config import load_settings
-from monitor.config_sections import WatchSettings, WatchTarget
 from monitor.crawl import CrawlError, CrawlService
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.model import Response, Site, by_host, html
+from monitor.settings import WatchSettings, WatchTarget, load_settings
 from spiders.watch_items import WatchResource
 
 FAST = {"AUTOTHROTTLE_START_DELAY": 0.0, "DOWNLOAD_DELAY": 0.0}

@@ -1,0 +1,21 @@
+"""What every settings section shares: the strict base model, the severity vocabulary, URL validation."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict
+
+Severity = Literal["info", "low", "medium", "high", "critical"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def http_url(value: str, what: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"{what} {value!r} is not an http(s) URL with a host")
+    return value
