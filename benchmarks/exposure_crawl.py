@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.exposure_net import page_url  # noqa: E402
 from benchmarks.fake_net import settings_for  # noqa: E402
-from monitor import reactor  # noqa: E402
+from monitor.runtime import reactor  # noqa: E402
 from monitor.settings import WatchTarget  # noqa: E402
 from spiders.rendering import SETTLE_SECONDS, VIEWPORT, playwright_settings  # noqa: E402
 
@@ -137,7 +137,7 @@ async def bare_aiohttp(proxy: str, n: int, concurrency: int) -> float:
 
 
 def service(proxy: str, concurrency: int, *, polite: bool = False):
-    from monitor.crawl import CrawlService
+    from monitor.runtime.crawl import CrawlService
 
     settings = settings_for(proxy, Path(tempfile.mkdtemp()))
     settings.watch.chromium_path = CHROMIUM
@@ -154,7 +154,7 @@ def service(proxy: str, concurrency: int, *, polite: bool = False):
 
 async def spider_crawl(proxy: str, n: int, concurrency: int, *, render: bool = False, polite: bool = False):
     """(seconds to crawl, seconds to evaluate) for one watch crawl of the N pages."""
-    from monitor.exposure import evaluate_crawl
+    from monitor.evaluators.watch import evaluate_crawl
 
     crawl = service(proxy, concurrency, polite=polite)
     t0 = time.perf_counter()

@@ -24,7 +24,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.fake_net import PAGES, host, license_url, settings_for  # noqa: E402
-from monitor import reactor  # noqa: E402
+from monitor.runtime import reactor  # noqa: E402
 from monitor.settings import ProtectedDomain  # noqa: E402
 
 FIRST = "full audit, first pass (run_many)"
@@ -76,7 +76,7 @@ async def bare_aiohttp(proxy: str, n: int, concurrency: int, chunk: int) -> floa
 
 
 def service(proxy: str, concurrency: int):
-    from monitor.crawl import CrawlService
+    from monitor.runtime.crawl import CrawlService
 
     overrides = {"AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS": concurrency, "LOG_LEVEL": "WARNING"}
     return CrawlService(settings_for(proxy, Path(tempfile.mkdtemp())), scrapy_overrides=overrides)
@@ -96,8 +96,8 @@ async def scrapy_fetch(proxy: str, n: int, concurrency: int, chunk: int) -> floa
 async def full_audit(proxy: str, n: int, concurrency: int, chunk: int) -> tuple[float, float]:
     from monitor.agents import load_registry
     from monitor.db import open_db
-    from monitor.probes import PolicySnapshotProbe
-    from monitor.store import Store
+    from monitor.probes.policy import PolicySnapshotProbe
+    from monitor.store.core import Store
 
     crawl = service(proxy, concurrency)
     settings = settings_for(proxy, Path(tempfile.mkdtemp()))

@@ -20,7 +20,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.fake_net import host, settings_for  # noqa: E402
-from monitor import reactor  # noqa: E402
+from monitor.runtime import reactor  # noqa: E402
 from monitor.settings import POLICY_FILES, ProtectedDomain  # noqa: E402
 
 FILES = POLICY_FILES  # what every ProtectedDomain fetches by default
@@ -52,7 +52,7 @@ async def bounded(coros, concurrency: int) -> None:
 
 
 async def scrapy_fetch(proxy: str, n: int, concurrency: int, polite: bool) -> float:
-    from monitor.crawl import CrawlService
+    from monitor.runtime.crawl import CrawlService
 
     overrides = {} if polite else {"AUTOTHROTTLE_ENABLED": False}
     crawl = CrawlService(settings_for(proxy, Path(tempfile.mkdtemp())), scrapy_overrides=overrides)
@@ -64,10 +64,10 @@ async def scrapy_fetch(proxy: str, n: int, concurrency: int, polite: bool) -> fl
 
 async def full_probe(proxy: str, n: int, concurrency: int) -> float:
     from monitor.agents import load_registry
-    from monitor.crawl import CrawlService
     from monitor.db import open_db
-    from monitor.probes import PolicySnapshotProbe
-    from monitor.store import Store
+    from monitor.probes.policy import PolicySnapshotProbe
+    from monitor.runtime.crawl import CrawlService
+    from monitor.store.core import Store
 
     data = Path(tempfile.mkdtemp())
     settings = settings_for(proxy, data)

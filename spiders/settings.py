@@ -1,4 +1,4 @@
-"""Scrapy project settings for scrapewatch's spiders; the daemon overlays its config via monitor.crawl."""
+"""Scrapy project settings for scrapewatch's spiders; the daemon overlays its config via the runtime crawl service."""
 
 from monitor.settings import DEFAULT_USER_AGENT, HttpSettings
 
@@ -56,7 +56,7 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.SizeCapMiddleware": 970,
 }
 
-# Our own settings, filled by monitor.crawl.scrapy_settings() from the daemon's config.
+# Our own settings, filled by monitor.runtime.crawl.scrapy_settings() from the daemon's config.
 SCRAPEWATCH_PROXY = None
 SCRAPEWATCH_NO_PROXY: list[str] = []
 SCRAPEWATCH_ALLOW_PRIVATE_NETWORKS = False

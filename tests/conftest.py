@@ -6,7 +6,7 @@ import pytest
 
 from monitor.db import open_db
 from monitor.settings import load_settings
-from monitor.store import Store
+from monitor.store.core import Store
 
 
 @pytest.fixture

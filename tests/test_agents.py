@@ -19,7 +19,7 @@ from monitor.agents import (
     parse_registry,
     write_registry,
 )
-from monitor.cli_agents import agents
+from monitor.cli.agents import agents
 from monitor.errors import ScrapewatchError
 from tests.helpers.http_servers import FakeSite, RawServer, Reply, redirect
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from helpers.http_servers import FakeDns, FakeSite, RawServer, Reply, closed_port
 
-from monitor import reactor
-from monitor.crawl import CrawlError, CrawlService, scrapy_settings
+from monitor.runtime import reactor
+from monitor.runtime.crawl import CrawlError, CrawlService, scrapy_settings
 from monitor.settings import ProtectedDomain, Settings, load_settings
 from spiders.spiders.policy_files import PolicyFilesSpider
 
@@ -216,9 +216,9 @@ def test_a_process_that_crawled_exits_promptly():
     # Twisted's resolver threads are not daemons; without the exit hook the interpreter waits forever.
     code = (
         "import sys\n"
-        "from monitor import reactor\n"
+        "from monitor.runtime import reactor\n"
         "from monitor.settings import ProtectedDomain, load_settings\n"
-        "from monitor.crawl import CrawlService\n"
+        "from monitor.runtime.crawl import CrawlService\n"
         "s = load_settings(env={})\n"
         "s.http.allow_private_networks = True\n"
         "s.http.retries = 0\n"

@@ -8,9 +8,9 @@ import pytest
 
 from monitor.db import open_db
 from monitor.errors import StorageError
-from monitor.evidence import EvidenceFiles
 from monitor.incidents import Evaluation, Finding
-from monitor.store import EvidenceRow, ProbeRun, Store
+from monitor.store.core import EvidenceRow, ProbeRun, Store
+from monitor.store.files import EvidenceFiles
 from tests.test_full_disk import tiny_disk  # noqa: F401  (fixture)
 
 RUN = ProbeRun("exposure_watch:dl", "exposure_watch", "dl", "t0", "t1", "success", None, 0.5)

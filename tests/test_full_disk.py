@@ -8,7 +8,7 @@ import pytest
 
 from monitor.db import open_db
 from monitor.errors import StorageError
-from monitor.store import Store
+from monitor.store.core import Store
 from tests.test_store import V1, run_policy
 
 

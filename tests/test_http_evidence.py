@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 
 from monitor.db import open_db
-from monitor.evidence import EvidenceFiles
-from monitor.http import build_site
 from monitor.incidents import Evaluation, Finding
-from monitor.store import EvidenceRow, ProbeRun, Store
+from monitor.store.core import EvidenceRow, ProbeRun, Store
+from monitor.store.files import EvidenceFiles
+from monitor.web.server import build_site
 
 TOKEN = "triage-test-token-0123456789abcdef"
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
@@ -113,7 +113,7 @@ _reactor_thread: threading.Thread | None = None
 def _reactor_running() -> Iterator[asyncio.AbstractEventLoop]:
     """The reactor's asyncio loop running in a thread for as long as any user needs it (users may nest)."""
     global _reactor_users, _reactor_thread
-    from monitor import reactor
+    from monitor.runtime import reactor
 
     loop = reactor.loop()  # installs the asyncio reactor, which must come before importing twisted's
     with _reactor_lock:

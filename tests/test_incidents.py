@@ -81,7 +81,7 @@ def test_resolve_after_k_clean_runs(clean_runs, resolve_after, action):
 
 def test_clean_runs_are_counted_in_the_store_and_reset_when_seen_again(tmp_path):
     from monitor.db import open_db
-    from monitor.store import ProbeRun, Store
+    from monitor.store.core import ProbeRun, Store
 
     store = Store(open_db(tmp_path / "db.sqlite"))
     run = ProbeRun("job", "exposure", "dl.example", "t0", "t1", "success", None, 0.1)

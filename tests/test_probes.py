@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from monitor import reactor
 from monitor.agents import load_registry
-from monitor.crawl import CrawlService
 from monitor.db import open_db
 from monitor.demo.internet import BackgroundInternet
-from monitor.probes import PolicySnapshotProbe
+from monitor.probes.policy import PolicySnapshotProbe
+from monitor.runtime import reactor
+from monitor.runtime.crawl import CrawlService
 from monitor.settings import ProtectedDomain, load_settings
-from monitor.store import Store
+from monitor.store.core import Store
 
 
 @pytest.fixture

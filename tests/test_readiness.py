@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from monitor import reactor
-from monitor.daemon import Daemon
+from monitor.runtime import reactor
+from monitor.runtime.daemon import Daemon
 
 
 def test_ready_only_while_scheduler_runs_and_no_job_is_overdue(settings):

@@ -6,7 +6,7 @@ from monitor.db import open_db
 from monitor.errors import InvalidTransition, NotFound, StorageError
 from monitor.incidents import Evaluation
 from monitor.policy.snapshot import Fetched, evaluate
-from monitor.store import ProbeRun, Store, utcnow
+from monitor.store.core import ProbeRun, Store, utcnow
 from spiders.items import PolicyFileItem
 
 V1 = b"User-agent: GPTBot\nDisallow: /\n"

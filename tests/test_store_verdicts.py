@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from monitor import store_verdicts
 from monitor.policy.matrix import Cell
+from monitor.store import verdicts as store_verdicts
 
 
 def cell(agent="GPTBot", path_class="track", allowed=False, line=2):

@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor import metrics, store_alerts
+from monitor import metrics
 from monitor.alerts import templates
 from monitor.alerts.channels import Channel, Message, SendResult, build_channels
 from monitor.alerts.router import Mute
 from monitor.settings import AlertChannel, Settings
-from monitor.store import Store
+from monitor.store import alerts as store_alerts
+from monitor.store.core import Store
 
 log = logging.getLogger("scrapewatch.alerts")
 DIGEST_LIMIT = 20

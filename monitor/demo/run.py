@@ -7,10 +7,10 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from monitor.crawl import CrawlService
-from monitor.daemon import Daemon
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.scraping_config import demo_scraping_settings
+from monitor.runtime.crawl import CrawlService
+from monitor.runtime.daemon import Daemon
 from monitor.settings import Settings, WatchTarget
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from monitor.incidents import Evaluation, Finding
 from monitor.settings import AlertChannel, AlertSettings, load_settings
-from monitor.store import Store, utcnow
+from monitor.store.core import Store, utcnow
 
 
 class Clock:

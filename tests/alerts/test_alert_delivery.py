@@ -8,12 +8,13 @@ import logging
 import random
 from datetime import UTC, datetime, timedelta
 
-from monitor import metrics, store_alerts
+from monitor import metrics
 from monitor.alerts.channels import IDEMPOTENCY_HEADER
 from monitor.alerts.sender import AlertSender
 from monitor.db import open_db
 from monitor.metrics import REGISTRY, StoreCollector
-from monitor.store import Store
+from monitor.store import alerts as store_alerts
+from monitor.store.core import Store
 from tests.alerts.receivers import SmtpReceiver, WebhookReceiver
 from tests.alerts.support import alert_settings, finding, rows, write_findings
 

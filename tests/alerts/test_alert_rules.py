@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.alerts import health
 from monitor.alerts.router import Facts, Mute, channel_filter, decide, domain_matches
 from monitor.alerts.sender import backoff_seconds
-from monitor.cli_alerts import parse_duration, parse_time
+from monitor.cli.alerts import parse_duration, parse_time
+from monitor.evaluators import health
 from monitor.settings import AlertChannel
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

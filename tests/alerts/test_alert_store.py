@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from monitor import store_alerts
 from monitor.alerts.router import Mute
 from monitor.db import open_db
 from monitor.errors import InvalidTransition, NotFound
 from monitor.settings import AlertChannel
-from monitor.store import ProbeRun, Store, utcnow
+from monitor.store import alerts as store_alerts
+from monitor.store.core import ProbeRun, Store, utcnow
 from tests.alerts.support import finding, rows, write_findings
 
 HOOK = "json://127.0.0.1:9/hook"

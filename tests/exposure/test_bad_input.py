@@ -13,18 +13,18 @@ import pytest
 from helpers.memory import PeakRss
 from helpers.watch_run import crawl_with_stats
 
-from monitor import reactor
-from monitor.crawl import CrawlService
 from monitor.db import open_db
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.trap_sites import BOMB_INFLATED_BYTES, PRIVATE_TARGETS, TRAP_FIFTY_MB, bomb_body
-from monitor.evidence import EvidenceFiles
-from monitor.exposure import TargetResult, evaluate_crawl
+from monitor.evaluators.watch import TargetResult, evaluate_crawl
 from monitor.metrics import REGISTRY
-from monitor.probes_exposure import ExposureProbe
+from monitor.probes.watch import ExposureProbe
+from monitor.runtime import reactor
+from monitor.runtime.crawl import CrawlService
 from monitor.settings import WatchTarget, load_settings
 from monitor.signatures.model import severity_rank
-from monitor.store import Store
+from monitor.store.core import Store
+from monitor.store.files import EvidenceFiles
 from spiders.watch_items import WatchResource
 
 TRAP = "http://trap.example"

@@ -12,7 +12,7 @@ from helpers.watch_run import crawl_with_stats
 
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.trap_sites import PRIVATE_TARGETS
-from monitor.exposure import evaluate_crawl
+from monitor.evaluators.watch import evaluate_crawl
 
 pytestmark = pytest.mark.browser
 

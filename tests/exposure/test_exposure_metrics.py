@@ -7,18 +7,18 @@ from __future__ import annotations
 import pytest
 from helpers.watch_run import CHROMIUM
 
-from monitor import reactor
-from monitor.crawl import CrawlError, CrawlService
 from monitor.db import open_db
 from monitor.demo.exposure_sites import _REUPLOAD_HOME
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.model import NOT_FOUND
-from monitor.evidence import EvidenceFiles
-from monitor.exposure import AUDIO_OUTCOMES
+from monitor.evaluators.watch import AUDIO_OUTCOMES
 from monitor.metrics import REGISTRY
-from monitor.probes_exposure import ExposureProbe
+from monitor.probes.watch import ExposureProbe
+from monitor.runtime import reactor
+from monitor.runtime.crawl import CrawlError, CrawlService
 from monitor.settings import WatchTarget, load_settings
-from monitor.store import Store
+from monitor.store.core import Store
+from monitor.store.files import EvidenceFiles
 
 FAST = {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0.0, "LOG_LEVEL": "WARNING"}
 KINDS = ("page", "script", "playlist", "audio", "sitemap")

@@ -9,15 +9,15 @@ import json
 import pytest
 from helpers.http_servers import FakeSite, Reply
 
-from monitor import reactor
-from monitor.crawl import CrawlService
 from monitor.db import open_db
 from monitor.demo.internet import BackgroundInternet
-from monitor.evidence import EvidenceFiles
-from monitor.probes_exposure import ExposureProbe
+from monitor.probes.watch import ExposureProbe
+from monitor.runtime import reactor
+from monitor.runtime.crawl import CrawlService
 from monitor.settings import WatchTarget, load_settings
 from monitor.signatures import load_catalogue
-from monitor.store import Store
+from monitor.store.core import Store
+from monitor.store.files import EvidenceFiles
 
 FAST = {"AUTOTHROTTLE_ENABLED": False, "LOG_LEVEL": "WARNING"}
 

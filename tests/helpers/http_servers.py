@@ -203,7 +203,7 @@ class FakeDns:
     def install(self, monkeypatch: Any) -> FakeDns:
         # Every entry point: asyncio's loop.getaddrinfo and Twisted's resolvers, whose GAIResolver
         # bound socket.getaddrinfo when it was created.
-        from monitor import reactor
+        from monitor.runtime import reactor
 
         monkeypatch.setattr(socket, "getaddrinfo", self.getaddrinfo)
         monkeypatch.setattr(socket, "gethostbyname", self.gethostbyname)

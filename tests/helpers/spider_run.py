@@ -8,7 +8,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.settings import Settings
 
-from monitor import reactor
+from monitor.runtime import reactor
 from spiders.items import PolicyFileItem
 from spiders.spiders.policy_files import PolicyFilesSpider
 

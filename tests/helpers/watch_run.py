@@ -9,8 +9,8 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.settings import Settings
 
-from monitor import reactor
 from monitor.demo.internet import BackgroundInternet
+from monitor.runtime import reactor
 from spiders.rendering import playwright_settings
 from spiders.spiders.watch import WatchSpider
 from spiders.watch_items import WatchResource

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from monitor.cli_policy import policy
+from monitor.cli.policy import policy
 
 VECTORS_PATH = Path(__file__).parent / "robots_google_cases.jsonl"
 ROBOTS = "User-agent: *\nDisallow: /\n\nUser-agent: GPTBot\nDisallow: /private/\nSitemap: https://e/s\n"

@@ -9,11 +9,11 @@ import json
 from collections import Counter
 from urllib.parse import parse_qs
 
-from monitor.crawl import CrawlService
 from monitor.demo.exposure_media import PERMALINK, TRACK_ID, signed_progressive_url
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.model import Request, Response, Site, filler, html, redirect, text
 from monitor.demo.sites import demo_sites
+from monitor.runtime.crawl import CrawlService
 from monitor.settings import load_settings
 
 FAST = {"AUTOTHROTTLE_START_DELAY": 0.0, "DOWNLOAD_DELAY": 0.0}

@@ -8,8 +8,8 @@ import json
 import pytest
 from scraping_fakes import HITS, gaps, requested, service
 
-from monitor import reactor
 from monitor.demo.archive_sites import DATASET, OTHER_DATASET
+from monitor.runtime import reactor
 from monitor.settings import CommonCrawlEndpoint, DatasetHubEndpoint, WaybackEndpoint
 from spiders.spiders.archives import decoded_body, parse_endpoint, parse_ndjson, parse_wayback, retry_after_seconds
 

@@ -7,14 +7,14 @@ import pytest
 from helpers.watch_run import CHROMIUM
 from scraping_fakes import CANARY, FAST
 
-from monitor import reactor
-from monitor.crawl import CrawlService
 from monitor.db import open_db
 from monitor.demo.downloader_sites import FILE_PATH
-from monitor.evidence import EvidenceFiles
-from monitor.probes_scraping import CanaryJob, CanaryProbe, scraping_catalogue
+from monitor.probes.scraping import CanaryJob, CanaryProbe, scraping_catalogue
+from monitor.runtime import reactor
+from monitor.runtime.crawl import CrawlService
 from monitor.settings import DownloaderRecipe, load_settings
-from monitor.store import Store
+from monitor.store.core import Store
+from monitor.store.files import EvidenceFiles
 
 pytestmark = pytest.mark.browser
 

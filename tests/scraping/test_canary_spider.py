@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from scraping_fakes import CANARY, HUGE_BYTES, requested, service
 
-from monitor import reactor
-from monitor.crawl import CrawlError
 from monitor.demo.downloader_sites import FILE_PATH, FILENAME
+from monitor.runtime import reactor
+from monitor.runtime.crawl import CrawlError
 from monitor.settings import DownloaderRecipe
 from monitor.signatures import read_tags
 from spiders.spiders.canary import form_submission, parse_recipe
@@ -116,7 +116,7 @@ def test_the_spider_refuses_bad_recipes(recipe, message):
 
 
 def test_a_browser_recipe_without_playwright_settings_is_refused(net):
-    from monitor.crawl import CrawlService
+    from monitor.runtime.crawl import CrawlService
 
     svc: CrawlService = service(net)
     svc._browser_overrides = lambda: {}  # a crawl that lacks Chromium

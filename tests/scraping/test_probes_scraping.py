@@ -6,22 +6,16 @@ from __future__ import annotations
 import pytest
 from scraping_fakes import FAST
 
-from monitor import metrics, reactor
-from monitor.crawl import CrawlService
+from monitor import metrics
 from monitor.db import open_db
 from monitor.demo.scraping_config import demo_scraping_settings
 from monitor.errors import ConfigError
-from monitor.evidence import EvidenceFiles
-from monitor.probes_scraping import (
-    ArchiveJob,
-    CanaryJob,
-    DatasetJob,
-    ScrapingProbes,
-    scraping_catalogue,
-    scraping_jobs,
-)
+from monitor.probes.scraping import ArchiveJob, CanaryJob, DatasetJob, ScrapingProbes, scraping_catalogue, scraping_jobs
+from monitor.runtime import reactor
+from monitor.runtime.crawl import CrawlService
 from monitor.settings import DownloaderRecipe, Settings
-from monitor.store import Store
+from monitor.store.core import Store
+from monitor.store.files import EvidenceFiles
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from monitor.demo.exposure_media import PERMALINK, mp3_frames, signed_progressive_url, tagged_reupload
 from monitor.demo.scraping_config import demo_catalogue_path
-from monitor.scraping import (
+from monitor.evaluators.scraping import (
     api_errors,
     archive_candidates,
     dataset_candidates,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from helpers.watch_run import CHROMIUM, by_url, crawl, crawl_with_stats
 
-from monitor import reactor
-from monitor.crawl import CrawlService
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.trap_sites import TRAP_HUGE_BYTES
+from monitor.runtime import reactor
+from monitor.runtime.crawl import CrawlService
 from monitor.settings import WatchTarget, load_settings
 from spiders.rendering import PLAYWRIGHT_HANDLER, playwright_settings
 

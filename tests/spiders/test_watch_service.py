@@ -6,10 +6,10 @@ import pytest
 from helpers.watch_run import crawl
 from pydantic import ValidationError
 
-from monitor import reactor
-from monitor.crawl import CrawlError, CrawlService
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.model import Response, Site, by_host, html
+from monitor.runtime import reactor
+from monitor.runtime.crawl import CrawlError, CrawlService
 from monitor.settings import WatchSettings, WatchTarget, load_settings
 from spiders.watch_items import WatchResource
 

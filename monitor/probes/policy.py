@@ -10,7 +10,6 @@ import time
 from functools import lru_cache
 
 from monitor import metrics
-from monitor.crawl import CrawlService
 from monitor.incidents import Evaluation
 from monitor.policy.aitxt import parse_aitxt
 from monitor.policy.audit import Expectation, audit
@@ -20,8 +19,9 @@ from monitor.policy.robots_fetch import FetchPolicy, fetch_verdict
 from monitor.policy.signals import RSLDocument, parse_license_lines, parse_rsl, parse_tdmrep_json
 from monitor.policy.signals.groups import GroupLine
 from monitor.policy.snapshot import Fetched, FileVerdict, evaluate
+from monitor.runtime.crawl import CrawlService
 from monitor.settings import PolicySettings, ProtectedDomain
-from monitor.store import Applied, ProbeRun, Store, utcnow
+from monitor.store.core import Applied, ProbeRun, Store, utcnow
 from spiders.items import PolicyFileItem
 
 log = logging.getLogger(__name__)

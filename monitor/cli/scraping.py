@@ -80,11 +80,11 @@ def datasets(ctx: click.Context, as_json: bool, record: bool, config_path: Path 
 
 
 def _run(ctx: click.Context, config_path: Path | None, wanted: Any, as_json: bool, record: bool, none: str) -> None:
-    from monitor import reactor
-    from monitor.cli import _fail, _settings, setup_logging
-    from monitor.crawl import CrawlError, CrawlService
+    from monitor.cli.root import _fail, _settings, setup_logging
     from monitor.errors import ConfigError, StorageError
-    from monitor.probes_scraping import ScrapingProbes, scraping_catalogue, scraping_jobs
+    from monitor.probes.scraping import ScrapingProbes, scraping_catalogue, scraping_jobs
+    from monitor.runtime import reactor
+    from monitor.runtime.crawl import CrawlError, CrawlService
 
     settings = _settings(ctx, config_path)
     setup_logging("WARNING" if as_json else settings.scheduler.log_level)
@@ -98,8 +98,8 @@ def _run(ctx: click.Context, config_path: Path | None, wanted: Any, as_json: boo
     store = evidence = None
     if record:
         from monitor.db import open_db
-        from monitor.evidence import EvidenceFiles
-        from monitor.store import Store
+        from monitor.store.core import Store
+        from monitor.store.files import EvidenceFiles
 
         try:
             settings.storage.data_dir.mkdir(parents=True, exist_ok=True)

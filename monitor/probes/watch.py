@@ -8,12 +8,12 @@ import time
 from datetime import UTC, datetime
 
 from monitor import metrics
-from monitor.crawl import CrawlError, CrawlService
-from monitor.evidence import EvidenceFiles, StoredFile
-from monitor.exposure import AUDIO_OUTCOMES, TargetResult, evaluate_crawl, request_log, scope
+from monitor.evaluators.watch import AUDIO_OUTCOMES, TargetResult, evaluate_crawl, request_log, scope
+from monitor.runtime.crawl import CrawlError, CrawlService
 from monitor.settings import WatchTarget
 from monitor.signatures import Catalogue
-from monitor.store import Applied, EvidenceRow, ProbeRun, Store, utcnow
+from monitor.store.core import Applied, EvidenceRow, ProbeRun, Store, utcnow
+from monitor.store.files import EvidenceFiles, StoredFile
 
 log = logging.getLogger(__name__)
 PROBE = "exposure_watch"

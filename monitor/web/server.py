@@ -16,13 +16,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 from twisted.web import resource, server
 
-from monitor import triage
 from monitor.db import SEVERITIES, STATUSES
 from monitor.errors import InvalidTransition, NotFound, ScrapewatchError
-from monitor.evidence import EvidenceFiles
 from monitor.incidents import MANUAL_ACTIONS
 from monitor.metrics import REGISTRY
-from monitor.store import Store
+from monitor.store.core import Store
+from monitor.store.files import EvidenceFiles
+from monitor.web import triage
 
 log = logging.getLogger(__name__)
 MAX_PAGE = 500

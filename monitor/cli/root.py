@@ -73,8 +73,8 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 @click.pass_context
 def run(ctx: click.Context, config_path: Path | None, once: bool) -> None:
     """Start the daemon: scheduler, probes, HTTP server (/metrics, /healthz, /readyz, /api)."""
-    from monitor import reactor
-    from monitor.runner import run_daemon
+    from monitor.runtime import reactor
+    from monitor.runtime.runner import run_daemon
 
     settings = _settings(ctx, config_path)
     setup_logging(settings.scheduler.log_level)
@@ -96,8 +96,8 @@ def demo(ctx: click.Context, config_path: Path | None, once: bool, change_after:
     The simulated soundcloud.com changes its robots.txt after --change-after seconds, so an incident opens
     within the first minute. Results go to the configured database (storage.data_dir).
     """
-    from monitor import reactor
     from monitor.demo.run import run_demo
+    from monitor.runtime import reactor
 
     settings = _settings(ctx, config_path)
     setup_logging(settings.scheduler.log_level)
@@ -113,7 +113,7 @@ def demo(ctx: click.Context, config_path: Path | None, once: bool, change_after:
 
 def _store(ctx: click.Context, config_path: Path | None):
     from monitor.db import open_db
-    from monitor.store import Store
+    from monitor.store.core import Store
 
     settings = _settings(ctx, config_path)
     try:
@@ -233,11 +233,11 @@ def config_check(ctx, file: Path | None, as_json: bool) -> None:
 
 
 def _register_groups() -> None:
-    from monitor.cli_agents import agents
-    from monitor.cli_alerts import alerts, mute
-    from monitor.cli_policy import policy
-    from monitor.cli_scan import scan
-    from monitor.cli_scraping import probe
+    from monitor.cli.agents import agents
+    from monitor.cli.alerts import alerts, mute
+    from monitor.cli.policy import policy
+    from monitor.cli.scan import scan
+    from monitor.cli.scraping import probe
 
     main.add_command(agents)
     main.add_command(policy)

@@ -38,17 +38,17 @@ def scan(ctx: click.Context, url: str, render: bool, ignore_robots: bool, record
     from pydantic import ValidationError
     from tabulate import tabulate
 
-    from monitor import reactor
-    from monitor.cli import EXIT_CONFIG, EXIT_STARTUP, _fail, _settings, setup_logging
-    from monitor.crawl import CrawlService
+    from monitor.cli.root import EXIT_CONFIG, EXIT_STARTUP, _fail, _settings, setup_logging
     from monitor.db import open_db
     from monitor.errors import ConfigError, StorageError
-    from monitor.evidence import EvidenceFiles
-    from monitor.exposure import as_json as matches_json
-    from monitor.probes_exposure import ExposureProbe
+    from monitor.evaluators.watch import as_json as matches_json
+    from monitor.probes.watch import ExposureProbe
+    from monitor.runtime import reactor
+    from monitor.runtime.crawl import CrawlService
     from monitor.settings import WatchTarget
     from monitor.signatures import load_catalogue
-    from monitor.store import Store, utcnow
+    from monitor.store.core import Store, utcnow
+    from monitor.store.files import EvidenceFiles
 
     settings = _settings(ctx, config_path)
     setup_logging("WARNING")

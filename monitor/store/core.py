@@ -13,12 +13,12 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor import store_verdicts
 from monitor.errors import NotFound, StorageError
-from monitor.evidence import StoredFile
 from monitor.incidents import Evaluation, IncidentState, Transition, manual_status, transition
 from monitor.policy.matrix import Cell
 from monitor.policy.snapshot import FileVerdict, Previous
+from monitor.store import verdicts as store_verdicts
+from monitor.store.files import StoredFile
 from spiders.items import PolicyFileItem
 
 SYSTEM_ACTOR = "scrapewatch"
@@ -216,7 +216,7 @@ class Store:
     def apply_exposure_run(self, run: ProbeRun, evaluation: Evaluation, evidence: list[EvidenceRow]) -> Applied:
         """Write an exposure run: the run, incident changes, evidence rows and their file records, atomically.
 
-        The evidence files themselves are already on disk (see monitor.evidence); only their hashes go here.
+        The evidence files themselves are already on disk (see monitor.store.files); only their hashes go here.
         """
         with self._tx():
             run_id = self._insert_run(run, len(evidence))

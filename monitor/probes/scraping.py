@@ -13,11 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor import metrics
-from monitor.crawl import CrawlService
 from monitor.errors import ConfigError
-from monitor.evidence import EvidenceFiles
-from monitor.incidents import Evaluation, Finding
-from monitor.scraping import (
+from monitor.evaluators.scraping import (
     Candidate,
     EvidencePlan,
     api_errors,
@@ -26,9 +23,12 @@ from monitor.scraping import (
     evaluate_canary,
     new_or_grown,
 )
+from monitor.incidents import Evaluation, Finding
+from monitor.runtime.crawl import CrawlService
 from monitor.settings import CommonCrawlEndpoint, DatasetHubEndpoint, DownloaderRecipe, Settings, WaybackEndpoint
 from monitor.signatures import Catalogue, CatalogueTrack, load_catalogue
-from monitor.store import Applied, EvidenceRow, ProbeRun, Store, utcnow
+from monitor.store.core import Applied, EvidenceRow, ProbeRun, Store, utcnow
+from monitor.store.files import EvidenceFiles
 
 log = logging.getLogger(__name__)
 

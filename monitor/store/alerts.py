@@ -10,12 +10,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.alerts import health
 from monitor.alerts.router import Facts, Mute, decide
 from monitor.errors import InvalidTransition, NotFound
+from monitor.evaluators import health
 from monitor.incidents import Transition
 from monitor.settings import AlertChannel
-from monitor.store import Store
+from monitor.store.core import Store
 
 FINAL = ("sent", "dead", "muted", "filtered")
 

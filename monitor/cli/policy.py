@@ -141,11 +141,11 @@ def explain(
 
 def _live_audit(ctx: click.Context, config_path: Path | None, host: str, scheme: str, agents: list[str] | None):
     """Fetch and audit HOST once through the configured proxy; records nothing."""
-    from monitor import reactor
     from monitor.agents import load_registry
-    from monitor.cli import _settings, setup_logging
-    from monitor.crawl import CrawlService
-    from monitor.probes import audit_once
+    from monitor.cli.root import _settings, setup_logging
+    from monitor.probes.policy import audit_once
+    from monitor.runtime import reactor
+    from monitor.runtime.crawl import CrawlService
 
     settings = _settings(ctx, config_path)
     setup_logging("WARNING")
@@ -205,8 +205,8 @@ def matrix(ctx: click.Context, domain: str | None, agents: tuple[str, ...], when
 
     from tabulate import tabulate
 
-    from monitor import store_verdicts
-    from monitor.cli import _settings, _store
+    from monitor.cli.root import _settings, _store
+    from monitor.store import verdicts as store_verdicts
 
     store = _store(ctx, config_path)
     domains = [domain] if domain else [d.domain for d in _settings(ctx, config_path).protected_domains]
@@ -236,8 +236,8 @@ def matrix(ctx: click.Context, domain: str | None, agents: tuple[str, ...], when
 @click.pass_context
 def history(ctx: click.Context, domain: str, limit: int, as_json: bool, config_path: Path | None) -> None:
     """Versions of DOMAIN's policy: its policy files (with what changed) and every verdict change."""
-    from monitor import store_verdicts
-    from monitor.cli import _store
+    from monitor.cli.root import _store
+    from monitor.store import verdicts as store_verdicts
 
     store = _store(ctx, config_path)
     snapshots = store.snapshots(domain)

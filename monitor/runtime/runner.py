@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from monitor.daemon import Daemon
+from monitor.runtime.daemon import Daemon
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)

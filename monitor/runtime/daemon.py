@@ -21,17 +21,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor import metrics
 from monitor.agents import RegistryError, load_registry
 from monitor.alerts.sender import AlertSender
-from monitor.crawl import CrawlService
 from monitor.db import check_writable, open_db
 from monitor.errors import ConfigError, StartupError, StorageError
-from monitor.evidence import EvidenceFiles
-from monitor.http import build_site
-from monitor.probes import PolicySnapshotProbe
-from monitor.probes_exposure import ExposureProbe
-from monitor.probes_scraping import ScrapingProbes, scraping_jobs
+from monitor.probes.policy import PolicySnapshotProbe
+from monitor.probes.scraping import ScrapingProbes, scraping_jobs
+from monitor.probes.watch import ExposureProbe
+from monitor.runtime.crawl import CrawlService
 from monitor.settings import ProtectedDomain, Settings, WatchTarget
 from monitor.signatures import load_catalogue
-from monitor.store import Store
+from monitor.store.core import Store
+from monitor.store.files import EvidenceFiles
+from monitor.web.server import build_site
 
 log = logging.getLogger(__name__)
 

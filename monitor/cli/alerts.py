@@ -71,7 +71,7 @@ def alerts_test(ctx: click.Context, channel: str | None, config_path: Path | Non
     """
     from monitor.alerts import templates
     from monitor.alerts.channels import build_channels
-    from monitor.cli import _settings
+    from monitor.cli.root import _settings
 
     settings = _settings(ctx, config_path)
     channels = build_channels(settings.alerts.channels)
@@ -131,8 +131,8 @@ def alerts_list(ctx: click.Context, failed: bool, limit: int, as_json: bool, con
     """Alert deliveries (one per alert and channel), newest first: pending, sent, dead, muted or filtered."""
     from tabulate import tabulate
 
-    from monitor import store_alerts
-    from monitor.cli import _store
+    from monitor.cli.root import _store
+    from monitor.store import alerts as store_alerts
 
     rows = store_alerts.list_deliveries(_store(ctx, config_path), failed=failed, limit=limit)
     if as_json:
@@ -152,9 +152,9 @@ def alerts_list(ctx: click.Context, failed: bool, limit: int, as_json: bool, con
 def alerts_retry(ctx: click.Context, delivery_id: int, as_json: bool, config_path: Path | None) -> None:
     """Queue delivery DELIVERY_ID (a dead letter, or one waiting for its backoff) for the daemon's next drain,
     with its attempts reset. Exits 1 when it was already sent, muted or filtered, 4 when it does not exist."""
-    from monitor import store_alerts
-    from monitor.cli import _store
+    from monitor.cli.root import _store
     from monitor.errors import InvalidTransition, NotFound
+    from monitor.store import alerts as store_alerts
 
     try:
         row = store_alerts.retry(_store(ctx, config_path), delivery_id, _now())
@@ -190,8 +190,8 @@ def mute() -> None:
 @click.pass_context
 def mute_add(ctx, domain, kind, duration, until_text, reason, actor, as_json, config_path) -> None:
     """Mute alerts of --domain and/or --kind --for a duration (or --until a time)."""
-    from monitor import store_alerts
-    from monitor.cli import _store, _user
+    from monitor.cli.root import _store, _user
+    from monitor.store import alerts as store_alerts
 
     if not domain and not kind:
         _fail("give --domain, --kind or both", EXIT_CONFIG)
@@ -222,8 +222,8 @@ def mute_list(ctx, include_ended: bool, as_json: bool, config_path: Path | None)
     """Mutes in force (from `mute add` and from alerts.mutes in the configuration)."""
     from tabulate import tabulate
 
-    from monitor import store_alerts
-    from monitor.cli import _settings, _store
+    from monitor.cli.root import _settings, _store
+    from monitor.store import alerts as store_alerts
 
     now = _now()
     rows: list[dict[str, Any]] = [
@@ -251,9 +251,9 @@ def mute_list(ctx, include_ended: bool, as_json: bool, config_path: Path | None)
 @click.pass_context
 def mute_lift(ctx, mute_id: int, actor: str | None, config_path: Path | None) -> None:
     """End mute MUTE_ID now (alerts muted meanwhile stay recorded, not sent)."""
-    from monitor import store_alerts
-    from monitor.cli import _store, _user
+    from monitor.cli.root import _store, _user
     from monitor.errors import InvalidTransition, NotFound
+    from monitor.store import alerts as store_alerts
 
     try:
         store_alerts.lift_mute(_store(ctx, config_path), mute_id, actor or _user(), _now())
