@@ -1,4 +1,4 @@
-"""The README documents every CLI command, every setting and every metric the daemon exports."""
+"""The docs/ pages document every CLI command, every setting and every metric the daemon exports."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from monitor.cli.root import main
 from monitor.metrics import REGISTRY
 from monitor.settings import settings_reference
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
+DOCS = Path(__file__).parent.parent / "docs"
+CLI_PAGE = (DOCS / "cli.md").read_text()
+CONFIG_PAGE = (DOCS / "configuration.md").read_text()
+METRICS_PAGE = (DOCS / "metrics.md").read_text()
 
 
 def _commands(group: click.Group, prefix: str = "scrapewatch") -> list[str]:
@@ -23,8 +26,8 @@ def _commands(group: click.Group, prefix: str = "scrapewatch") -> list[str]:
 
 
 @pytest.mark.parametrize("command", _commands(main))
-def test_every_command_is_in_the_readme(command):
-    assert f"`{command}" in README
+def test_every_command_is_in_the_cli_page(command):
+    assert f"`{command}" in CLI_PAGE
 
 
 @pytest.mark.parametrize("command", _commands(main))
@@ -39,7 +42,7 @@ def test_every_command_has_help(command):
 @pytest.mark.parametrize(("key", "default", "help_text"), settings_reference())
 def test_every_setting_is_documented(key, default, help_text):
     assert help_text, f"{key} has no description"
-    assert f"| `{key}` |" in README, f"{key} missing from the README's configuration table"
+    assert f"| `{key}` |" in CONFIG_PAGE, f"{key} missing from the configuration table of docs/configuration.md"
 
 
 def test_every_metric_is_documented():
@@ -48,10 +51,10 @@ def test_every_metric_is_documented():
     missing = [
         n
         for n in names
-        if f"`{n}`" not in README
-        and f"`{n}_total`" not in README
-        and f"`{n}_info`" not in README
-        and not (n.startswith("scrapewatch_process_") and "`scrapewatch_process_*`" in README)
+        if f"`{n}`" not in METRICS_PAGE
+        and f"`{n}_total`" not in METRICS_PAGE
+        and f"`{n}_info`" not in METRICS_PAGE
+        and not (n.startswith("scrapewatch_process_") and "`scrapewatch_process_*`" in METRICS_PAGE)
     ]
     assert not missing, missing
 
@@ -66,7 +69,7 @@ def test_scrape_time_metrics_are_documented(tmp_path):
     assert {"scrapewatch_store_up", "scrapewatch_incidents_open", "scrapewatch_alert_outbox_pending"} <= names
     assert "scrapewatch_policy_crawl_allowed" in names
     for n in names:
-        assert f"`{n}`" in README
+        assert f"`{n}`" in METRICS_PAGE
 
 
 def test_store_collector_never_raises():
