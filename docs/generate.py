@@ -17,7 +17,7 @@ DOCS = ROOT / "docs"
 if __package__ in (None, ""):  # run as a script: make ``monitor`` importable from this checkout
     sys.path.insert(0, str(ROOT))
 
-from monitor.config import settings_reference  # noqa: E402
+from monitor.settings import settings_reference  # noqa: E402
 
 LONG_DEFAULT = 60  # characters of a list / mapping default shown as code items instead of one Python literal
 

@@ -72,7 +72,7 @@ def test_generated_settings_table_has_every_setting():
     page = (DOCS / "configuration.md").read_text()
     block = page.split("<!-- BEGIN generated: settings -->\n")[1].split("<!-- END generated: settings -->")[0]
     assert block == generate.settings_table()
-    from monitor.config import settings_reference
+    from monitor.settings import settings_reference
 
     assert len(block.splitlines()) == len(settings_reference()) + 2
 
