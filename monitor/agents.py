@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.errors import ScrapewatchError
+from monitor.errors import RegistryError, RegistryFetchError
 
 BUNDLED_PATH = Path(__file__).parent / "data" / "ai_agents.csv"
 COLUMNS = ("token", "operator", "function", "respects_robots", "respect_source")
@@ -38,19 +38,6 @@ FETCH_TIMEOUT_SECONDS = 15.0
 _RFC9309_TOKEN = re.compile(r"[A-Za-z_-]+")  # RFC 9309 section 2.2.1: product-token = 1*(ALPHA / "-" / "_")
 _BAD_CHARS = re.compile(r"[\x00-\x1f\x7f,;:\"'<>\\]")  # would break robots.txt lines or the CSV round-trip
 _MAX_TOKEN_LENGTH = 100
-
-
-class RegistryError(ScrapewatchError):
-    """An agent registry file is unreadable or invalid; the message names the line and field."""
-
-    def __init__(self, message: str, source: str | None = None, line: int | None = None, field: str | None = None):
-        self.source, self.line, self.field = source, line, field
-        where = [source, f"line {line}" if line else None, f"column {field!r}" if field else None]
-        super().__init__(": ".join([part for part in where if part] + [message]))
-
-
-class RegistryFetchError(RegistryError):
-    """A registry URL could not be downloaded (network failure or HTTP error), as opposed to being invalid."""
 
 
 @dataclass(frozen=True)

@@ -259,6 +259,12 @@ def _m0004(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0005_run_error_detail")
+def _m0005(db: sqlite_utils.Database) -> None:
+    # Why a run failed in words: a probe that raised records the exception's class and message here.
+    db.execute("ALTER TABLE probe_runs ADD COLUMN error_detail TEXT")
+
+
 def open_db(path: Path, busy_timeout_ms: int = 5000, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the database at ``path``, in WAL mode, migrated to the latest schema.
 

@@ -44,6 +44,39 @@ class RenderTimeout(ScrapewatchError, TimeoutError):
     """A page rendered in Chromium did not finish (load and DOM read) before its deadline."""
 
 
+class CrawlError(ScrapewatchError):
+    """A crawl could not run, or ended without one item per requested file (a bug or a shutdown)."""
+
+
+class RegistryError(ScrapewatchError):
+    """An agent registry file is unreadable or invalid; the message names the line and field."""
+
+    def __init__(self, message: str, source: str | None = None, line: int | None = None, field: str | None = None):
+        self.source, self.line, self.field = source, line, field
+        where = [source, f"line {line}" if line else None, f"column {field!r}" if field else None]
+        super().__init__(": ".join([part for part in where if part] + [message]))
+
+
+class RegistryFetchError(RegistryError):
+    """A registry URL could not be downloaded (network failure or HTTP error), as opposed to being invalid."""
+
+
+class HttpError(ScrapewatchError):
+    """A request to the daemon's HTTP server that gets an error answer with this status (and extra headers)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or {}
+
+
+class BadRequest(HttpError):
+    """A query parameter or body field of a request to the daemon is invalid."""
+
+    def __init__(self, message: str):
+        super().__init__(400, message)
+
+
 class ErrorKind(StrEnum):
     """Why a probe failed. Used as a metric label, so the set is closed."""
 
@@ -60,6 +93,8 @@ class ErrorKind(StrEnum):
     REDIRECT_LOOP = "redirect_loop"
     # Not a failure of the site: the crawl chose not to fetch a URL its robots.txt disallows.
     ROBOTS_DISALLOWED = "robots_disallowed"
+    # Not a failure of the site either: the probe itself raised (a bug, a full disk); the run records the exception.
+    CRASH = "crash"
     OTHER = "other"
 
 

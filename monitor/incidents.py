@@ -46,6 +46,29 @@ class Evaluation:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """One occurrence of a finding to keep with its incident: where it was seen and the files that show it.
+
+    Evaluators describe it (bytes in hand); the store writes the files, content-addressed, when the run is applied.
+    """
+
+    dedupe_key: str
+    url: str  # where the match was found (resource or request URL)
+    page_url: str  # the page being scanned
+    signature: str
+    severity: str
+    detail: str = ""
+    snippet: str = ""
+    headers: dict[str, Any] = field(default_factory=dict)
+    body: bytes | None = None
+    body_type: str = ""
+    screenshot: bytes | None = None
+    requests: bytes | None = None  # the page's request log
+    data: dict[str, Any] = field(default_factory=dict)
+    requests_type: str = "application/x-ndjson"
+
+
+@dataclass(frozen=True)
 class IncidentState:
     """The part of a stored incident that the lifecycle needs."""
 

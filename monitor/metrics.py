@@ -108,19 +108,19 @@ DB_WRITE_SECONDS = Histogram(
 )
 # Exposure hunt: what the signature engine saw (info matches included: legitimate embeds are counted, not alerted).
 EXPOSURE_MATCHES = Counter(
-    "scrapewatch_exposure_matches",
+    "scrapewatch_exposure_matches_total",
     "Signature matches on third-party pages, by reference signature id and final severity.",
     ["signature", "severity"],
     registry=REGISTRY,
 )
 EXPOSURE_PAGES = Counter(
-    "scrapewatch_exposure_pages",
+    "scrapewatch_exposure_pages_total",
     "Watch-target pages scanned (ok) or that did not answer (failed).",
     ["target", "outcome"],
     registry=REGISTRY,
 )
 EXPOSURE_BYTES = Counter(
-    "scrapewatch_exposure_bytes",
+    "scrapewatch_exposure_bytes_total",
     "Bytes received from watch targets by resource kind (page, script, playlist, audio, sitemap); a rendered page "
     "counts its serialised DOM.",
     ["target", "kind"],
@@ -135,7 +135,7 @@ EXPOSURE_RENDER_SECONDS = Histogram(
     registry=REGISTRY,
 )
 EXPOSURE_AUDIO_FILES = Counter(
-    "scrapewatch_exposure_audio_files",
+    "scrapewatch_exposure_audio_files_total",
     "Audio files inspected on watch targets by outcome (tagged, untagged, not_audio, error).",
     ["target", "outcome"],
     registry=REGISTRY,
@@ -173,25 +173,25 @@ JOB_INTERVAL = Gauge(
 
 # Scraping probes (labels: service = a configured downloader, source = wayback | common_crawl | the hub's name).
 CANARY_PROBES = Counter(
-    "scrapewatch_canary_probes",
+    "scrapewatch_canary_probes_total",
     "Canary probes of downloader services by outcome (delivered, not_delivered, recipe_broken).",
     ["service", "outcome"],
     registry=REGISTRY,
 )
 ARCHIVE_CAPTURES = Counter(
-    "scrapewatch_archive_captures_found",
+    "scrapewatch_archive_captures_found_total",
     "Archive captures of SoundCloud audio or of downloader pages handling SoundCloud links, new to the store.",
     ["source"],
     registry=REGISTRY,
 )
 DATASET_ROWS = Counter(
-    "scrapewatch_dataset_rows_found",
+    "scrapewatch_dataset_rows_found_total",
     "Growth of the SoundCloud track references counted in hub datasets (new listings count in full).",
     ["source"],
     registry=REGISTRY,
 )
 SCRAPING_API_ERRORS = Counter(
-    "scrapewatch_scraping_api_errors",
+    "scrapewatch_scraping_api_errors_total",
     "Archive and dataset API problems by kind (rate_limited, http_5xx, timeout, malformed_json, bad_encoding, "
     "truncated, pagination_loop, ...).",
     ["source", "kind"],

@@ -8,8 +8,8 @@ import pytest
 
 from monitor.db import open_db
 from monitor.errors import StorageError
-from monitor.incidents import Evaluation, Finding
-from monitor.store.core import EvidenceRow, ProbeRun, Store
+from monitor.incidents import Evaluation, Evidence, Finding
+from monitor.store.core import ProbeRun, Store
 from monitor.store.files import EvidenceFiles
 from tests.test_full_disk import tiny_disk  # noqa: F401  (fixture)
 
@@ -36,19 +36,20 @@ def test_a_full_disk_is_a_storage_error_and_leaves_no_partial_file(tiny_disk):  
 
 
 def test_exposure_run_writes_incidents_and_evidence_in_one_transaction(tmp_path):
-    store = Store(open_db(tmp_path / "sw.db"))
     files = EvidenceFiles(tmp_path / "evidence")
-    body = files.put(b"<a href='https://cf-media.sndcdn.com/x.128.mp3'>", "body", "text/html")
+    store = Store(open_db(tmp_path / "sw.db"), files)
+    page = b"<a href='https://cf-media.sndcdn.com/x.128.mp3'>"
+    body = files.put(page, "body", "text/html")
     shot = files.put(b"\x89PNG fake", "screenshot", "image/png")
     finding = Finding("exposure:dl.example:downloader:-", "exposure_downloader", "critical", "dl.example", "t")
     rows = [
-        EvidenceRow(finding.dedupe_key, "https://dl.example/", "https://dl.example/", "SC-DL-PAGE", "critical",
-                    body=body, screenshot=shot, headers={"content-type": ["text/html"]}),
-        EvidenceRow(finding.dedupe_key, "https://dl.example/a", "https://dl.example/", "SC-CDN-PROGRESSIVE", "high",
-                    body=body),
-        EvidenceRow("exposure:elsewhere:-:-", "https://x/", "https://x/", "SC-X", "high"),  # no finding: dropped
+        Evidence(finding.dedupe_key, "https://dl.example/", "https://dl.example/", "SC-DL-PAGE", "critical",
+                 body=page, body_type="text/html", screenshot=b"\x89PNG fake", headers={"content-type": ["text/html"]}),
+        Evidence(finding.dedupe_key, "https://dl.example/a", "https://dl.example/", "SC-CDN-PROGRESSIVE", "high",
+                 body=page, body_type="text/html"),
+        Evidence("exposure:elsewhere:-:-", "https://x/", "https://x/", "SC-X", "high"),  # no finding: dropped
     ]  # fmt: skip
-    applied = store.apply_exposure_run(RUN, Evaluation("exposure:dl", [finding]), rows)
+    applied = store.apply(RUN, Evaluation("exposure:dl", [finding]), evidence=rows)
     incident_id = applied.incident_ids[finding.dedupe_key]
     evidence = store.evidence(incident_id)
     assert [e["signature"] for e in evidence] == ["SC-CDN-PROGRESSIVE", "SC-DL-PAGE"]

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from monitor.db import open_db
-from monitor.incidents import Evaluation, Finding
-from monitor.store.core import EvidenceRow, ProbeRun, Store
+from monitor.incidents import Evaluation, Evidence, Finding
+from monitor.store.core import ProbeRun, Store
 from monitor.store.files import EvidenceFiles
 from monitor.web.server import build_site
 
@@ -176,7 +176,7 @@ def seed(data_dir: Path, extra_low: int = 0) -> Seeded:
     """A database and evidence directory as the exposure probes would leave them (plus ``extra_low`` incidents)."""
     db_path = data_dir / "scrapewatch.db"
     files = EvidenceFiles(data_dir / "evidence")
-    store = Store(open_db(db_path))
+    store = Store(open_db(db_path), EvidenceFiles(data_dir / "evidence"))
     try:
         body = files.put(HOSTILE_BODY, "body", "text/html; charset=utf-8")
         binary = files.put(b"ID3\x04\x00\x00\x00\x00\x00\x00\xff\xfb\x90\x00" * 8, "body", "audio/mpeg")
@@ -214,14 +214,15 @@ def seed(data_dir: Path, extra_low: int = 0) -> Seeded:
             for i in range(extra_low)
         ]
         evidence = [
-            EvidenceRow(critical.dedupe_key, "https://dl.example/get?u=x", "https://dl.example/", "SC-DL-PAGE",
-                        "critical", f"the page offers MP3 downloads {HOSTILE}", f"<form>{HOSTILE}</form>",
-                        {"content-type": ["text/html"]}, body, shot, requests, {"matched": HOSTILE}),
-            EvidenceRow(critical.dedupe_key, "https://cf-media.sndcdn.com/a.128.mp3", "https://dl.example/",
-                        "SC-CDN-PROGRESSIVE", "high", "progressive MP3 link", "cf-media.sndcdn.com/a.128.mp3",
-                        body=binary),
+            Evidence(critical.dedupe_key, "https://dl.example/get?u=x", "https://dl.example/", "SC-DL-PAGE",
+                     "critical", f"the page offers MP3 downloads {HOSTILE}", f"<form>{HOSTILE}</form>",
+                     {"content-type": ["text/html"]}, files.get(body.sha256), "text/html; charset=utf-8",
+                     files.get(shot.sha256), files.get(requests.sha256), {"matched": HOSTILE}, "application/json"),
+            Evidence(critical.dedupe_key, "https://cf-media.sndcdn.com/a.128.mp3", "https://dl.example/",
+                     "SC-CDN-PROGRESSIVE", "high", "progressive MP3 link", "cf-media.sndcdn.com/a.128.mp3",
+                     body=files.get(binary.sha256), body_type="audio/mpeg"),
         ]  # fmt: skip
-        applied = store.apply_exposure_run(RUN, Evaluation("exposure:dl", [critical, policy, *lows]), evidence)
+        applied = store.apply(RUN, Evaluation("exposure:dl", [critical, policy, *lows]), evidence=evidence)
         return Seeded(db_path, data_dir / "evidence", applied.incident_ids[critical.dedupe_key],
                       applied.incident_ids[policy.dedupe_key], body.sha256, binary.sha256, shot.sha256,
                       requests.sha256)  # fmt: skip

@@ -23,7 +23,7 @@ def run_policy(store: Store, robots: tuple[int | None, bytes], domain="soundclou
     ev = Evaluation(f"policy_snapshot:{domain}", list(verdict.findings), list(verdict.cleared))
     now = utcnow()
     run = ProbeRun("job", "policy_snapshot", domain, now, now, "success", None, 0.1)
-    return store.apply_policy_run(run, [(item, verdict)], ev)
+    return store.apply(run, ev, files=[(item, verdict)])
 
 
 def count(store, table):

@@ -274,14 +274,6 @@ class AlertSender:
 
     # ---- probe health and digest ---------------------------------------------------------------------
 
-    def check_probe_health(self, job: str, domain: str) -> list:
-        """After a run of ``job`` was committed: open, update or resolve its probe_health incident."""
-        transitions = store_alerts.apply_probe_health(
-            self.store, job, domain, self.settings.probe_failures, self._clock()
-        )
-        metrics.count_transitions(transitions)
-        return transitions
-
     def digest_channels(self) -> list[str]:
         return [c.name for c in self.settings.channels if c.digest]
 

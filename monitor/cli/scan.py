@@ -39,16 +39,13 @@ def scan(ctx: click.Context, url: str, render: bool, ignore_robots: bool, record
     from tabulate import tabulate
 
     from monitor.cli.root import EXIT_CONFIG, EXIT_STARTUP, _fail, _settings, setup_logging
-    from monitor.db import open_db
-    from monitor.errors import ConfigError, StorageError
+    from monitor.errors import StartupError
     from monitor.evaluators.watch import as_json as matches_json
+    from monitor.probes.base import record as record_run
     from monitor.probes.watch import ExposureProbe
-    from monitor.runtime import reactor
-    from monitor.runtime.crawl import CrawlService
+    from monitor.runtime import components, reactor
     from monitor.settings import WatchTarget
-    from monitor.signatures import load_catalogue
-    from monitor.store.core import Store, utcnow
-    from monitor.store.files import EvidenceFiles
+    from monitor.store import utcnow
 
     settings = _settings(ctx, config_path)
     setup_logging("WARNING")
@@ -66,27 +63,17 @@ def scan(ctx: click.Context, url: str, render: bool, ignore_robots: bool, record
     except ValidationError as exc:
         _fail(f"cannot scan {url!r}: {exc.errors()[0]['msg']}", EXIT_CONFIG)
     try:
-        catalogue = load_catalogue(settings.catalogue.path) if settings.catalogue.path else None
-    except ConfigError as exc:
-        _fail(f"catalogue.path: {exc}", EXIT_CONFIG)
-    store = None
-    if record:
-        try:
-            store = Store(open_db(settings.storage.database_path, settings.storage.busy_timeout_ms))
-        except StorageError as exc:
-            _fail(str(exc), EXIT_STARTUP)
-    probe = ExposureProbe(
-        store,  # type: ignore[arg-type]  # only used when recording
-        CrawlService(settings),
-        EvidenceFiles(settings.storage.data_dir / "evidence"),
-        catalogue,
-        settings.watch.resolve_after_clean_runs,
-    )
+        components_ = components.build(settings, record=record)
+    except StartupError as exc:
+        _fail(str(exc), EXIT_CONFIG if "catalogue" in str(exc) else EXIT_STARTUP)
+    probe = ExposureProbe.build(components_)
+    store = components_.store
     started, t0 = utcnow(), time.monotonic()
     result = reactor.run(probe.scan(target))
     matches = [m for m in result.matches if show_all or severity_rank(m.severity) >= severity_rank("low")]
     if store is not None:
-        applied = probe.record(f"scan:{host}", target, result, started, t0, clear=False)
+        outcome = probe.outcome(target, result, clear=False)
+        applied = record_run(probe, probe.job(f"scan:{host}", target), outcome, started, t0)
         store.db.close()
         click.echo(
             f"recorded: {len([t for t in applied.transitions if t.action != 'clean'])} incident change(s)", err=True

@@ -38,10 +38,11 @@ def canary(ctx: click.Context, service: str, as_json: bool, record: bool, config
     _run(
         ctx,
         config_path,
-        lambda job_id, spec: job_id == f"canary:{service}",
+        "canary",
         as_json,
         record,
         f"no downloader named {service!r} in scraping.downloaders",
+        name=service,
     )
 
 
@@ -55,7 +56,7 @@ def archives(ctx: click.Context, as_json: bool, record: bool, config_path: Path 
     _run(
         ctx,
         config_path,
-        lambda job_id, spec: job_id.startswith("archives:"),
+        "archives",
         as_json,
         record,
         "no archive index is enabled (scraping.wayback.enabled, scraping.common_crawl.enabled)",
@@ -72,51 +73,49 @@ def datasets(ctx: click.Context, as_json: bool, record: bool, config_path: Path 
     _run(
         ctx,
         config_path,
-        lambda job_id, spec: job_id.startswith("datasets:"),
+        "datasets",
         as_json,
         record,
         "the dataset hub is not enabled (scraping.dataset_hub.enabled)",
     )
 
 
-def _run(ctx: click.Context, config_path: Path | None, wanted: Any, as_json: bool, record: bool, none: str) -> None:
+def _run(
+    ctx: click.Context,
+    config_path: Path | None,
+    kind: str,
+    as_json: bool,
+    record: bool,
+    none: str,
+    name: str | None = None,
+) -> None:
     from monitor.cli.root import _fail, _settings, setup_logging
-    from monitor.errors import ConfigError, StorageError
-    from monitor.probes.scraping import ScrapingProbes, scraping_catalogue, scraping_jobs
-    from monitor.runtime import reactor
-    from monitor.runtime.crawl import CrawlError, CrawlService
+    from monitor.errors import ConfigError, CrawlError, StartupError, StorageError
+    from monitor.probes.registry import build_probes
+    from monitor.runtime import components, reactor
 
     settings = _settings(ctx, config_path)
     setup_logging("WARNING" if as_json else settings.scheduler.log_level)
     try:
-        catalogue = scraping_catalogue(settings)
-        jobs = [(job_id, spec) for job_id, _, _, spec in scraping_jobs(settings, catalogue) if wanted(job_id, spec)]
+        ctx_ = components.build(settings, record=record)
+    except StartupError as exc:
+        _fail(str(exc), EXIT_FAILED)
+    (probe,) = build_probes(ctx_, [kind])
+    try:
+        jobs = [job for job in probe.jobs() if name is None or job.id == f"{kind}:{name}"]
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
     if not jobs:
         _fail(none, EXIT_CONFIG)
-    store = evidence = None
-    if record:
-        from monitor.db import open_db
-        from monitor.store.core import Store
-        from monitor.store.files import EvidenceFiles
-
-        try:
-            settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
-            store = Store(open_db(settings.storage.database_path, settings.storage.busy_timeout_ms))
-        except (StorageError, OSError) as exc:
-            _fail(str(exc), EXIT_FAILED)
-        evidence = EvidenceFiles(settings.storage.data_dir / "evidence")
-    probes = ScrapingProbes(store, CrawlService(settings), evidence, settings, catalogue)
     reports = []
     try:
-        for job_id, spec in jobs:
-            reports.append(reactor.run(probes.execute(job_id, spec, record=record)))
+        for job in jobs:
+            reports.append(reactor.run(probe.execute(job.id, job.spec, record_run=record)))
     except (CrawlError, StorageError) as exc:
         _fail(str(exc), EXIT_FAILED)
     finally:
-        if store is not None:
-            store.db.close()
+        if ctx_.store is not None:
+            ctx_.store.db.close()
     if as_json:
         click.echo(json.dumps([r.as_json() for r in reports], indent=2, default=str))
     else:

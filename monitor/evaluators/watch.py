@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.incidents import Evaluation, Finding
+from monitor.incidents import Evaluation, Evidence, Finding
 from monitor.signatures import (
     SIGNATURES,
     Catalogue,
@@ -66,22 +66,12 @@ def site_of(url: str) -> str:
     return host[4:] if host.startswith("www.") else host or "unknown"
 
 
-@dataclass(frozen=True)
-class PlannedEvidence:
-    """One match to keep as evidence: which resource's body/headers and which page's screenshot/requests."""
-
-    dedupe_key: str
-    match: Match
-    page: WatchResource
-    resource: WatchResource | None  # the fetched resource the match was found in, when it was one
-
-
 @dataclass
 class TargetResult:
     """What a crawl of one watch target found."""
 
     evaluation: Evaluation
-    evidence: list[PlannedEvidence] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
     matches: list[Match] = field(default_factory=list)  # every match, info included (for metrics and `scan`)
     pages_ok: int = 0
     pages_failed: int = 0
@@ -224,12 +214,36 @@ def evaluate_crawl(
         if i.kind == "page" and (i.status is None or i.status >= 400) and i.error_kind != "robots_disallowed"
     )
     robots_override = any(not i.robots_obeyed for i in items)
+    logs: dict[int, bytes | None] = {}  # one request log per page, shared by its matches' evidence
     for key, hits in grouped.items():
         finding = _finding(key, target, [m for m, _ in hits], robots_override)
         result.evaluation.findings.append(finding)
         ranked = sorted(hits, key=lambda h: -severity_rank(h[0].severity))[:EVIDENCE_PER_FINDING]
-        result.evidence.extend(PlannedEvidence(key, m, page, by_url.get(m.url)) for m, page in ranked)
+        result.evidence.extend(_evidence(key, m, page, by_url.get(m.url), logs) for m, page in ranked)
     return result
+
+
+def _evidence(
+    key: str, m: Match, page: WatchResource, res: WatchResource | None, logs: dict[int, bytes | None]
+) -> Evidence:
+    """One match kept with its finding: the resource's headers and body, the page's screenshot and request log."""
+    if id(page) not in logs:
+        logs[id(page)] = request_log(page) if page.requests else None
+    return Evidence(
+        dedupe_key=key,
+        url=m.url,
+        page_url=page.final_url or page.url,
+        signature=m.signature,
+        severity=m.severity,
+        detail=m.detail,
+        snippet=m.snippet,
+        headers=res.headers if res is not None else {},
+        body=res.body if res is not None and res.body else None,
+        body_type=(res.content_type or "") if res is not None else "",
+        screenshot=page.screenshot or None,
+        requests=logs[id(page)],
+        data={k: v for k, v in m.data.items() if k != "tracks"},
+    )
 
 
 def _fold_unknown_tracks(grouped: dict[str, list[tuple[Match, WatchResource]]]) -> None:

@@ -1,4 +1,5 @@
-"""Probe families: fetch through the crawler, evaluate purely, apply in one transaction, update metrics."""
+"""The policy probe: fetch a protected domain's robots.txt, ai.txt, TDMRep, RSL licenses and sampled pages,
+keep every distinct version, audit the verdict matrix of every AI agent, and judge changes."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from monitor.policy.robots_fetch import FetchPolicy, fetch_verdict
 from monitor.policy.signals import RSLDocument, parse_license_lines, parse_rsl, parse_tdmrep_json
 from monitor.policy.signals.groups import GroupLine
 from monitor.policy.snapshot import Fetched, FileVerdict, evaluate
+from monitor.probes.base import Context, Job, Outcome, ProbeBase, record
 from monitor.runtime.crawl import CrawlService
 from monitor.settings import PolicySettings, ProtectedDomain
-from monitor.store.core import Applied, ProbeRun, Store, utcnow
+from monitor.store import Applied, Store, utcnow
 from spiders.items import PolicyFileItem
 
 log = logging.getLogger(__name__)
@@ -29,15 +31,27 @@ PROBE = "policy_snapshot"
 LICENSE_PREFIX = "license#"
 
 
-class PolicySnapshotProbe:
+class PolicySnapshotProbe(ProbeBase):
     """Fetches a protected domain's policy files, keeps every distinct version, raises incidents on change,
     disappearance or unreachability."""
 
-    def __init__(self, store: Store, crawl: CrawlService, agents: list[str], policy: PolicySettings):
+    kind = PROBE
+
+    def __init__(
+        self,
+        store: Store | None,
+        crawl: CrawlService,
+        agents: list[str] | tuple[str, ...],
+        policy: PolicySettings,
+        domains: list[ProtectedDomain] | None = None,
+        health_threshold: int | None = None,
+    ):
         self.store = store
         self.crawl = crawl
-        self.agents = agents
+        self.agents = list(agents)
         self.policy = policy
+        self.domains = domains or []
+        self.health_threshold = health_threshold
         expect = policy.expect
         self.expectation = Expectation(
             None if expect.agents == "all" else list(expect.agents),
@@ -49,6 +63,17 @@ class PolicySnapshotProbe:
         # stored verdicts are left alone, instead of recomputing and comparing every agent x path class cell.
         self._unchanged: dict[str, tuple[str, list, list[str]]] = {}
 
+    @classmethod
+    def build(cls, ctx: Context) -> PolicySnapshotProbe:
+        s = ctx.settings
+        return cls(ctx.store, ctx.crawl, ctx.agents, s.policy, s.protected_domains, s.alerts.probe_failures)
+
+    def jobs(self) -> list[Job]:
+        return [self.job(f"{PROBE}:{d.domain}", d, d.interval_seconds, d.jitter_seconds) for d in self.domains]
+
+    def domain_of(self, spec: ProtectedDomain) -> str:
+        return spec.domain
+
     def pages(self, domain: ProtectedDomain) -> dict[str, str]:
         """The sampled pages fetched with ``domain``'s policy files: ``page:<class>`` -> URL of its first sample."""
         base = f"{domain.scheme}://{domain.domain}"
@@ -58,13 +83,13 @@ class PolicySnapshotProbe:
         """``license#<n>`` -> URL for the RSL License lines of a fetched robots.txt (at most ``max_licenses``)."""
         return license_urls(items, self.policy.max_licenses)
 
-    async def run(self, job: str, domain: ProtectedDomain) -> Applied:
-        started, t0 = utcnow(), time.monotonic()
+    async def observe(self, job: Job) -> Outcome:
+        domain: ProtectedDomain = job.spec
         items = await self.crawl.fetch_policy_files(domain, self.pages(domain))
         licenses = self.licenses(items)
         if licenses:  # a second, small fetch: the documents robots.txt names
             items += await self.crawl.fetch_policy_files(_bare(domain), licenses)
-        return self._apply(job, domain, items, started, t0)
+        return self._evaluate(domain, items)
 
     async def run_many(self, jobs: list[tuple[str, ProtectedDomain]], chunk: int = 500) -> list[Applied]:
         """:meth:`run` for many (job, domain) pairs, fetching ``chunk`` domains per crawl; results in job order.
@@ -89,14 +114,14 @@ class PolicySnapshotProbe:
                 for name, items in more.items():
                     fetched[name] = fetched[name] + items
             for job, domain in batch:
-                applied.append(self._apply(job, domain, fetched[domain.domain], started, t0))
+                outcome = self._evaluate(domain, fetched[domain.domain])
+                applied.append(record(self, self.job(job, domain), outcome, started, t0))
                 await asyncio.sleep(0)  # evaluation is CPU work: let the daemon's other tasks breathe
         return applied
 
-    def _apply(
-        self, job: str, domain: ProtectedDomain, items: list[PolicyFileItem], started: str, t0: float
-    ) -> Applied:
-        """Everything after the fetch: evaluate each file, audit the matrix, store in one transaction."""
+    def _evaluate(self, domain: ProtectedDomain, items: list[PolicyFileItem]) -> Outcome:
+        """Everything after the fetch: evaluate each file and audit the matrix (the store writes it)."""
+        assert self.store is not None, "the policy probe reads the previous versions from the store"
         by_file = {i.file: i for i in items}
         urls = {file: domain.url(file) for file in domain.files} | self.pages(domain)
         for file, url in urls.items():  # a spider that yielded nothing for a file must not hide it
@@ -122,34 +147,26 @@ class PolicySnapshotProbe:
             evaluation.findings.extend(verdict.findings)
             evaluation.cleared.extend(verdict.cleared)
         failed = [i for i, v in files if v.state == "unreachable"]
-        run = ProbeRun(
-            job=job,
-            probe=PROBE,
-            domain=domain.domain,
-            started_at=started,
-            finished_at=utcnow(),
-            outcome="failure" if failed else "success",
+        return Outcome(
+            evaluation,
             error_kind=failed[0].error_kind if failed else None,
-            duration_seconds=time.monotonic() - t0,
+            files=files,
+            cells=cells,
+            previous_cells=previous_cells,
+            report=digest,
         )
-        with metrics.DB_WRITE_SECONDS.time():
-            applied = self.store.apply_policy_run(run, files, evaluation, cells, previous_cells)
-        if cells is not None:  # committed: the stored matrix now matches these inputs
-            self._unchanged[domain.domain] = (
-                digest,
+
+    def committed(self, job: Job, outcome: Outcome, applied: Applied) -> None:
+        domain = job.domain
+        if outcome.cells is not None:  # the stored matrix now matches these inputs
+            evaluation = outcome.evaluation
+            self._unchanged[domain] = (
+                outcome.report,
                 [f for f in evaluation.findings if f.dedupe_key.startswith(_AUDIT_KEYS)],
                 [k for k in evaluation.cleared if k.startswith(_AUDIT_KEYS)],
             )
-        _observe(domain.domain, files, applied)
-        log.info(
-            "%s: %s (%s) in %.2fs, %d transition(s)",
-            job,
-            run.outcome,
-            ", ".join(f"{i.file}={i.status or i.error_kind}" for i, _ in files),
-            run.duration_seconds,
-            len(applied.transitions),
-        )
-        return applied
+        _observe(domain, outcome.files)
+        log.debug("%s: %s", job.id, ", ".join(f"{i.file}={i.status or i.error_kind}" for i, _ in outcome.files))
 
     def _audit(self, domain: ProtectedDomain, by_file: dict[str, PolicyFileItem], evaluation: Evaluation):
         """The verdict matrix and the verdicts it replaces; (None, None) when robots.txt is not audited here."""
@@ -164,6 +181,7 @@ class PolicySnapshotProbe:
             else None
         )
         # One job per domain runs at a time (max_instances=1), so these stay current until the write.
+        assert self.store is not None
         previous = self.store.current_verdicts(domain.domain)
         result = audit(domain.domain, cells, previous, self.expectation, lints)
         evaluation.findings.extend(result.findings)
@@ -206,7 +224,7 @@ def _fetched(item: PolicyFileItem) -> Fetched:
     return Fetched(item.domain, item.file, item.status, item.body, item.error_kind, item.error_detail, item.truncated)
 
 
-def _observe(domain: str, files: list[tuple[PolicyFileItem, FileVerdict]], applied: Applied) -> None:
+def _observe(domain: str, files: list[tuple[PolicyFileItem, FileVerdict]]) -> None:
     for item, verdict in files:
         ok = verdict.state != "unreachable"
         metrics.PROBE_SUCCESS.labels(item.file, domain).set(1 if ok else 0)
@@ -216,7 +234,6 @@ def _observe(domain: str, files: list[tuple[PolicyFileItem, FileVerdict]], appli
         metrics.PROBES.labels(item.file, "success" if ok else (item.error_kind or "other")).inc()
         if verdict.new_version:
             metrics.POLICY_SNAPSHOTS.labels(item.file, domain).inc()
-    metrics.count_transitions(applied.transitions)
 
 
 async def audit_once(

@@ -12,7 +12,7 @@ from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.settings import Settings as ScrapySettings
 
-from monitor.errors import ScrapewatchError
+from monitor.errors import CrawlError
 from monitor.settings import DownloaderRecipe, ProtectedDomain, Settings, WatchTarget
 from monitor.settings.scraping import _Endpoint
 from spiders.items import PolicyFileItem
@@ -27,10 +27,6 @@ from spiders.watch_items import WatchResource
 logger = logging.getLogger(__name__)
 
 PROJECT_SETTINGS = "spiders.settings"
-
-
-class CrawlError(ScrapewatchError):
-    """A crawl could not run, or ended without one item per requested file (a bug or a shutdown)."""
 
 
 def scrapy_settings(settings: Settings) -> dict[str, Any]:

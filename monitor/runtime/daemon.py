@@ -8,43 +8,26 @@ import logging
 import random
 import signal
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_SUBMITTED, JobExecutionEvent, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import metrics
-from monitor.agents import RegistryError, load_registry
 from monitor.alerts.sender import AlertSender
 from monitor.db import check_writable, open_db
-from monitor.errors import ConfigError, StartupError, StorageError
-from monitor.probes.policy import PolicySnapshotProbe
-from monitor.probes.scraping import ScrapingProbes, scraping_jobs
-from monitor.probes.watch import ExposureProbe
+from monitor.errors import ConfigError, StartupError
+from monitor.probes.base import Job, Probe, run_probe
+from monitor.probes.registry import all_jobs, build_probes
+from monitor.runtime import components
 from monitor.runtime.crawl import CrawlService
-from monitor.settings import ProtectedDomain, Settings, WatchTarget
-from monitor.signatures import load_catalogue
-from monitor.store.core import Store
-from monitor.store.files import EvidenceFiles
+from monitor.settings import Settings
+from monitor.store import Store
 from monitor.web.server import build_site
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Job:
-    """One scheduled probe: its id, cadence, the domain its probe-health alerts are about, and what it runs."""
-
-    id: str
-    interval_seconds: int
-    jitter_seconds: int
-    domain: str
-    run: Callable[[], Awaitable[Any]]
 
 
 class Daemon:
@@ -56,48 +39,26 @@ class Daemon:
         self.store: Store | None = None
         self.alerts: AlertSender | None = None
         self.scheduler: AsyncIOScheduler | None = None
+        self.probes: list[Probe] = []
+        self._jobs: list[tuple[Probe, Job]] = []
         self._port: Any = None
         self._collector: metrics.StoreCollector | None = None
         self._running: set[asyncio.Task] = set()
-        self._last_finished: dict[str, float] = {}
+        self._last_finished: dict[str, float] = {}  # job id -> when a run last finished without crashing
+        self._crashes: dict[str, int] = {}  # job id -> runs in a row that raised
         self._started = time.time()
         self._stop = asyncio.Event()
-        self._scraping_jobs: list[tuple[str, int, int, Any]] = []
         self.job_failures = 0
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self, serve_http: bool = True) -> None:
-        """Open the database (migrating it), listen on HTTP, prepare the crawler. Raises StartupError."""
-        db_path = self.settings.storage.database_path
+        """Open the database (migrating it), build the probes, listen on HTTP. Raises StartupError."""
+        ctx = components.build(self.settings, crawl=self.crawl)
+        self.store, self.crawl = ctx.store, ctx.crawl
+        self.probes = build_probes(ctx)
         try:
-            self.settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
-            self.store = Store(open_db(db_path, self.settings.storage.busy_timeout_ms))
-            check_writable(self.store.db)
-        except StorageError as exc:
-            raise StartupError(f"{exc} (check storage.data_dir / storage.database and permissions)") from exc
-        except OSError as exc:
-            raise StartupError(f"cannot use data directory {self.settings.storage.data_dir}: {exc.strerror}") from exc
-        if self.crawl is None:
-            self.crawl = CrawlService(self.settings)
-        try:
-            registry = load_registry(self.settings.policy.agents_file)
-        except RegistryError as exc:
-            raise StartupError(f"policy.agents_file: {exc}") from exc
-        self.probe = PolicySnapshotProbe(self.store, self.crawl, registry.tokens(), self.settings.policy)
-        catalogue = None
-        if self.settings.catalogue.path is not None:
-            try:
-                catalogue = load_catalogue(self.settings.catalogue.path)
-            except ConfigError as exc:
-                raise StartupError(f"catalogue.path: {exc}") from exc
-        evidence = EvidenceFiles(self.settings.storage.data_dir / "evidence")
-        self.exposure = ExposureProbe(
-            self.store, self.crawl, evidence, catalogue, self.settings.watch.resolve_after_clean_runs
-        )
-        self.scraping = ScrapingProbes(self.store, self.crawl, evidence, self.settings, catalogue)
-        try:
-            self._scraping_jobs = scraping_jobs(self.settings, catalogue)
+            self._jobs = all_jobs(self.probes)
         except ConfigError as exc:
             raise StartupError(str(exc)) from exc
         try:
@@ -132,28 +93,8 @@ class Daemon:
         return Store(open_db(self.settings.storage.database_path, self.settings.storage.busy_timeout_ms, False))
 
     def jobs(self) -> list[Job]:
-        """Every probe job: one policy snapshot per protected domain, one exposure crawl per watch target."""
-        jobs = [
-            Job(f"policy_snapshot:{d.domain}", d.interval_seconds, d.jitter_seconds, d.domain, self._policy_run(d))
-            for d in self.settings.protected_domains
-        ]
-        for t in self.settings.watch.targets:
-            job_id = f"exposure_watch:{t.name}"
-            host = urlsplit(t.start_urls[0]).hostname or t.name
-            jitter = min(300, t.interval_seconds // 10)
-            jobs.append(Job(job_id, t.interval_seconds, jitter, host, self._exposure_run(job_id, t)))
-        for job_id, interval, jitter, spec in self._scraping_jobs:
-            jobs.append(Job(job_id, interval, jitter, job_id.split(":", 1)[1], self._scraping_run(job_id, spec)))
-        return jobs
-
-    def _policy_run(self, domain: ProtectedDomain) -> Callable[[], Awaitable[Any]]:
-        return lambda: self.probe.run(f"policy_snapshot:{domain.domain}", domain)
-
-    def _exposure_run(self, job_id: str, target: WatchTarget) -> Callable[[], Awaitable[Any]]:
-        return lambda: self.exposure.run(job_id, target)
-
-    def _scraping_run(self, job_id: str, spec: Any) -> Callable[[], Awaitable[Any]]:
-        return lambda: self.scraping.run(job_id, spec)
+        """Every probe job of every kind (see monitor.probes.registry)."""
+        return [job for _, job in self._jobs]
 
     async def serve(self) -> None:
         """Schedule every job and run until SIGTERM / SIGINT or ``request_stop()``."""
@@ -164,11 +105,11 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
         self.scheduler.add_listener(self._on_event, EVENT_JOB_SUBMITTED | EVENT_JOB_ERROR)
         now = datetime.now(UTC)
-        for job in self.jobs():
+        for probe, job in self._jobs:
             self.scheduler.add_job(
                 self._run_job,
                 IntervalTrigger(seconds=job.interval_seconds, jitter=job.jitter_seconds or None),
-                args=[job],
+                args=[probe, job],
                 id=job.id,
                 name=job.id,
                 coalesce=True,
@@ -226,7 +167,7 @@ class Daemon:
 
     async def run_once(self) -> bool:
         """Run every job once (concurrently); True when none crashed."""
-        results = await asyncio.gather(*(self._run_job(job) for job in self.jobs()))
+        results = await asyncio.gather(*(self._run_job(probe, job) for probe, job in self._jobs))
         if self.alerts is not None:
             try:
                 await self.alerts.drain()
@@ -267,34 +208,35 @@ class Daemon:
 
     # ---- jobs --------------------------------------------------------------------------------------
 
-    async def _run_job(self, job: Job) -> bool:
-        """Run one probe job; every exception is logged and counted, never raised."""
-        job_id = job.id
+    async def _run_job(self, probe: Probe, job: Job) -> bool:
+        """Run one probe job through run_probe (which records a run even when the probe raises); only a failure
+        to record (the database) escapes it, and that is logged and counted here, never raised."""
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
         try:
-            await job.run()
-            if self.alerts is not None:
-                self.alerts.check_probe_health(job_id, job.domain)
-                self._nudge_sender()
+            applied = await run_probe(probe, job)
+            self._nudge_sender()
         except asyncio.CancelledError:
-            log.warning("job %s cancelled during shutdown", job_id)
+            log.warning("job %s cancelled during shutdown", job.id)
             return False
         except Exception:
-            log.exception("job %s crashed; the daemon keeps running", job_id)
-            metrics.JOB_ERRORS.labels(job_id).inc()
-            metrics.JOB_RUNS.labels(job_id, "error").inc()
-            self.job_failures += 1
-            return False
+            log.exception("job %s could not be recorded; the daemon keeps running", job.id)
+            metrics.JOB_ERRORS.labels(job.id).inc()
+            metrics.JOB_RUNS.labels(job.id, "error").inc()
+            crashed = True
         else:
-            metrics.JOB_RUNS.labels(job_id, "ok").inc()
-            metrics.JOB_LAST_SUCCESS.labels(job_id).set(time.time())
-            return True
+            crashed = applied.outcome == "error"
         finally:
-            self._last_finished[job_id] = time.time()
             if task is not None:
                 self._running.discard(task)
+        if crashed:
+            self.job_failures += 1
+            self._crashes[job.id] = self._crashes.get(job.id, 0) + 1
+            return False
+        self._crashes.pop(job.id, None)
+        self._last_finished[job.id] = time.time()
+        return True
 
     def _on_event(self, event: Any) -> None:
         if isinstance(event, JobSubmissionEvent) and event.scheduled_run_times:
@@ -307,7 +249,8 @@ class Daemon:
     # ---- readiness ---------------------------------------------------------------------------------
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
-        """Database writable, scheduler running, and no job overdue by more than two intervals."""
+        """Database writable, scheduler running, no job overdue by more than two intervals (a run that crashed does
+        not count as done) and none that crashed ``alerts.probe_failures`` runs in a row."""
         checks: dict[str, Any] = {}
         try:
             store = self._read_store()
@@ -327,4 +270,7 @@ class Daemon:
             if now - self._last_finished.get(job.id, self._started) > 2 * job.interval_seconds + job.jitter_seconds
         ]
         checks["overdue_jobs"] = overdue
-        return checks["database"] == "ok" and running and not overdue, checks
+        threshold = self.settings.alerts.probe_failures
+        crashing = sorted(job for job, n in self._crashes.items() if n >= threshold)
+        checks["crashing_jobs"] = crashing
+        return checks["database"] == "ok" and running and not overdue and not crashing, checks

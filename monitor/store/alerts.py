@@ -12,8 +12,6 @@ from typing import Any
 
 from monitor.alerts.router import Facts, Mute, decide
 from monitor.errors import InvalidTransition, NotFound
-from monitor.evaluators import health
-from monitor.incidents import Transition
 from monitor.settings import AlertChannel
 from monitor.store.core import Store
 
@@ -258,38 +256,6 @@ def db_mutes(store: Store, now: datetime) -> list[Mute]:
         Mute(r["domain"], r["kind"], datetime.fromisoformat(r["until"]), r["reason"], r["id"])
         for r in list_mutes(store, now)
     ]
-
-
-# ---- probe health --------------------------------------------------------------------------------------
-
-
-def probe_streak(store: Store, job: str, domain: str) -> health.RunStreak:
-    """The job's latest outcome and its failed runs since its last success."""
-    latest = store._one("SELECT outcome FROM probe_runs WHERE job = ? ORDER BY id DESC LIMIT 1", [job])
-    failures = list(
-        store.db.query(
-            "SELECT error_kind FROM probe_runs WHERE job = ? AND outcome = 'failure' AND id > coalesce("
-            "(SELECT max(id) FROM probe_runs WHERE job = ? AND outcome = 'success'), 0) ORDER BY id DESC LIMIT 1000",
-            [job, job],
-        )
-    )
-    return health.RunStreak(
-        job,
-        domain,
-        latest["outcome"] if latest else None,
-        len(failures),
-        tuple(r["error_kind"] or "" for r in failures),
-    )
-
-
-def apply_probe_health(store: Store, job: str, domain: str, threshold: int, now: datetime) -> list[Transition]:
-    """Evaluate the job's run streak and write the probe_health transition (and its outbox row), atomically."""
-    with store._tx():
-        evaluation = health.evaluate(probe_streak(store, job, domain), threshold)
-        if not evaluation.findings and not evaluation.cleared:
-            return []
-        transitions, _ = store._apply_evaluation(evaluation, iso(now))
-    return transitions
 
 
 # ---- numbers -------------------------------------------------------------------------------------------

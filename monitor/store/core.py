@@ -6,19 +6,20 @@ import contextlib
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
 
 from monitor.errors import NotFound, StorageError
-from monitor.incidents import Evaluation, IncidentState, Transition, manual_status, transition
+from monitor.evaluators import health
+from monitor.incidents import Evaluation, Evidence, IncidentState, Transition, manual_status, transition
 from monitor.policy.matrix import Cell
 from monitor.policy.snapshot import FileVerdict, Previous
 from monitor.store import verdicts as store_verdicts
-from monitor.store.files import StoredFile
+from monitor.store.files import EvidenceFiles, StoredFile
 from spiders.items import PolicyFileItem
 
 SYSTEM_ACTOR = "scrapewatch"
@@ -38,9 +39,10 @@ class ProbeRun:
     domain: str
     started_at: str
     finished_at: str
-    outcome: str  # success | failure
+    outcome: str  # success | failure (the target did not answer) | error (the probe itself raised)
     error_kind: str | None
     duration_seconds: float
+    error_detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,31 +52,15 @@ class Applied:
     run_id: int
     transitions: list[Transition]
     incident_ids: dict[str, int]
-
-
-@dataclass(frozen=True)
-class EvidenceRow:
-    """One occurrence of a finding, attached to the incident of ``dedupe_key`` when the run is applied."""
-
-    dedupe_key: str
-    url: str  # where the match was found (resource or request URL)
-    page_url: str  # the page being scanned
-    signature: str
-    severity: str
-    detail: str = ""
-    snippet: str = ""
-    headers: dict[str, Any] = field(default_factory=dict)
-    body: StoredFile | None = None
-    screenshot: StoredFile | None = None
-    requests: StoredFile | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+    outcome: str = "success"  # the run's: success, failure or error
 
 
 class Store:
     """Reads and writes scrapewatch's tables; every write method is one transaction."""
 
-    def __init__(self, db: sqlite_utils.Database):
+    def __init__(self, db: sqlite_utils.Database, files: EvidenceFiles | None = None):
         self.db = db
+        self.files = files
 
     # ---- reads -------------------------------------------------------------------------------------
 
@@ -172,75 +158,112 @@ class Store:
 
     # ---- writes ------------------------------------------------------------------------------------
 
-    def apply_policy_run(
+    def apply(
         self,
         run: ProbeRun,
-        files: list[tuple[PolicyFileItem, FileVerdict]],
         evaluation: Evaluation,
+        *,
+        evidence: Sequence[Evidence] = (),
+        files: Sequence[tuple[PolicyFileItem, FileVerdict]] = (),
         cells: list[Cell] | None = None,
         previous_cells: dict[tuple[str, str], Cell] | None = None,
+        health_threshold: int | None = None,
     ) -> Applied:
-        """Write a policy snapshot run: run, bodies, observations, snapshots and incident changes, atomically."""
+        """Write one probe run, for every probe kind, atomically: the run, fetched policy files (bodies,
+        observations, snapshots), the verdict matrix, incident changes with their outbox rows, evidence rows, and
+        the job's probe-health incident (after ``health_threshold`` failed runs in a row; None: not checked).
+
+        Evidence files are written before the transaction (content-addressed, so a rolled-back run leaves at most
+        an unreferenced file, never a row without its file).
+        """
+        stored = self._evidence_files(evidence)
         with self._tx():
-            run_id = self._insert_run(run, len(files))
+            run_id = self._insert_run(run, len(files) + len(evidence))
             for item, verdict in files:
-                sha = self._store_body(item.body, run.finished_at) if item.status is not None else None
-                self.db.execute(
-                    "INSERT INTO observations (run_id, domain, file, url, final_url, fetched_at, status, "
-                    "error_kind, error_detail, sha256, size, truncated, headers, redirects, duration_seconds) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        run_id,
-                        item.domain,
-                        item.file,
-                        item.url,
-                        item.final_url,
-                        item.fetched_at or run.finished_at,
-                        item.status,
-                        item.error_kind,
-                        item.error_detail,
-                        sha,
-                        item.size,
-                        int(item.truncated),
-                        json.dumps(item.headers),
-                        json.dumps(item.redirects),
-                        item.duration_seconds,
-                    ],
-                )
-                self._snapshot(item, verdict, run.finished_at)
+                self._observation(run_id, run.finished_at, item, verdict)
             if cells is not None:
                 store_verdicts.apply(self.db, run.domain, cells, run.finished_at, previous_cells)
             transitions, ids = self._apply_evaluation(evaluation, run.finished_at)
-        return Applied(run_id, transitions, ids)
+            self._evidence_rows(run_id, run.finished_at, evidence, stored, ids)
+            if health_threshold is not None:
+                found, _ = self._apply_evaluation(
+                    health.evaluate(self.probe_streak(run.job, run.domain), health_threshold), run.finished_at
+                )
+                transitions = transitions + found
+        return Applied(run_id, transitions, ids, run.outcome)
 
-    def apply_exposure_run(self, run: ProbeRun, evaluation: Evaluation, evidence: list[EvidenceRow]) -> Applied:
-        """Write an exposure run: the run, incident changes, evidence rows and their file records, atomically.
+    def _observation(self, run_id: int, now: str, item: PolicyFileItem, verdict: FileVerdict) -> None:
+        sha = self._store_body(item.body, now) if item.status is not None else None
+        self.db.execute(
+            "INSERT INTO observations (run_id, domain, file, url, final_url, fetched_at, status, "
+            "error_kind, error_detail, sha256, size, truncated, headers, redirects, duration_seconds) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, item.domain, item.file, item.url, item.final_url, item.fetched_at or now, item.status,
+             item.error_kind, item.error_detail, sha, item.size, int(item.truncated), json.dumps(item.headers),
+             json.dumps(item.redirects), item.duration_seconds],
+        )  # fmt: skip
+        self._snapshot(item, verdict, now)
 
-        The evidence files themselves are already on disk (see monitor.store.files); only their hashes go here.
-        """
-        with self._tx():
-            run_id = self._insert_run(run, len(evidence))
-            transitions, ids = self._apply_evaluation(evaluation, run.finished_at)
-            files = {f.sha256: f for e in evidence for f in (e.body, e.screenshot, e.requests) if f is not None}
-            self.db.conn.executemany(
-                "INSERT OR IGNORE INTO evidence_files (sha256, size, kind, content_type, first_stored_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [[f.sha256, f.size, f.kind, f.content_type, run.finished_at] for f in files.values()],
+    def _evidence_files(self, evidence: Sequence[Evidence]) -> dict[int, StoredFile]:
+        """Write each distinct evidence file once; id(content) -> its record (one body serves many matches)."""
+        stored: dict[int, StoredFile] = {}
+        if not evidence:
+            return stored
+        if self.files is None:
+            raise StorageError("this store has no evidence directory: evidence cannot be kept")
+        for e in evidence:
+            for content, kind, ctype in (
+                (e.body, "body", e.body_type),
+                (e.screenshot, "screenshot", "image/png"),
+                (e.requests, "requests", e.requests_type),
+            ):
+                if content and id(content) not in stored:
+                    stored[id(content)] = self.files.put(content, kind, ctype)
+        return stored
+
+    def _evidence_rows(
+        self, run_id: int, now: str, evidence: Sequence[Evidence], stored: dict[int, StoredFile], ids: dict[str, int]
+    ) -> None:
+        def sha(content: bytes | None) -> str | None:
+            return stored[id(content)].sha256 if content else None
+
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO evidence_files (sha256, size, kind, content_type, first_stored_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [[f.sha256, f.size, f.kind, f.content_type, now] for f in {f.sha256: f for f in stored.values()}.values()],
+        )
+        self.db.conn.executemany(
+            "INSERT INTO evidence (incident_id, run_id, at, url, page_url, signature, severity, detail, snippet, "
+            "headers, body_sha256, screenshot_sha256, requests_sha256, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [ids[e.dedupe_key], run_id, now, e.url, e.page_url, e.signature, e.severity, e.detail, e.snippet,
+                 json.dumps(e.headers), sha(e.body), sha(e.screenshot), sha(e.requests),
+                 json.dumps(e.data, default=str)]
+                for e in evidence
+                if e.dedupe_key in ids
+            ],
+        )  # fmt: skip
+
+    def probe_streak(self, job: str, domain: str) -> health.RunStreak:
+        """The job's latest outcome and its failed (or crashed) runs since its last success."""
+        latest = self._one("SELECT outcome FROM probe_runs WHERE job = ? ORDER BY id DESC LIMIT 1", [job])
+        failures = list(
+            self.db.query(
+                "SELECT error_kind FROM probe_runs WHERE job = ? AND outcome != 'success' AND id > coalesce("
+                "(SELECT max(id) FROM probe_runs WHERE job = ? AND outcome = 'success'), 0) "
+                "ORDER BY id DESC LIMIT 1000",
+                [job, job],
             )
-            self.db.conn.executemany(
-                "INSERT INTO evidence (incident_id, run_id, at, url, page_url, signature, severity, detail, snippet, "
-                "headers, body_sha256, screenshot_sha256, requests_sha256, data) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    [ids[e.dedupe_key], run_id, run.finished_at, e.url, e.page_url, e.signature, e.severity,
-                     e.detail, e.snippet, json.dumps(e.headers), e.body.sha256 if e.body else None,
-                     e.screenshot.sha256 if e.screenshot else None, e.requests.sha256 if e.requests else None,
-                     json.dumps(e.data, default=str)]
-                    for e in evidence
-                    if e.dedupe_key in ids
-                ],
-            )  # fmt: skip
-        return Applied(run_id, transitions, ids)
+        )
+        outcome = latest["outcome"] if latest else None
+        return health.RunStreak(
+            job,
+            domain,
+            "failure" if outcome == "error" else outcome,
+            len(failures),
+            tuple(r["error_kind"] or "" for r in failures),
+        )
 
     def evidence(self, incident_id: int, limit: int = 200) -> list[dict[str, Any]]:
         """An incident's evidence, newest first."""
@@ -256,11 +279,6 @@ class Store:
     def current_verdicts(self, domain: str) -> dict[tuple[str, str], Cell]:
         """The verdict matrix in force for ``domain``, keyed by (agent, path class)."""
         return store_verdicts.current(self.db, domain)
-
-    def record_run(self, run: ProbeRun) -> int:
-        """Record a run that produced no observations (for example a job that crashed)."""
-        with self._tx():
-            return self._insert_run(run, 0)
 
     def mark_sent(self, outbox_id: int, at: str) -> None:
         """Record that an outbox row was accepted by its channel."""
@@ -401,9 +419,9 @@ class Store:
     def _insert_run(self, run: ProbeRun, observations: int) -> int:
         cur = self.db.execute(
             "INSERT INTO probe_runs (job, probe, domain, started_at, finished_at, outcome, error_kind, "
-            "duration_seconds, observations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "error_detail, duration_seconds, observations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [run.job, run.probe, run.domain, run.started_at, run.finished_at, run.outcome, run.error_kind,
-             run.duration_seconds, observations],
+             run.error_detail, run.duration_seconds, observations],
         )  # fmt: skip
         return cur.lastrowid
 

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from twisted.web import resource, server
 
 from monitor.db import SEVERITIES, STATUSES
-from monitor.errors import InvalidTransition, NotFound, ScrapewatchError
+from monitor.errors import BadRequest, HttpError, InvalidTransition, NotFound
 from monitor.incidents import MANUAL_ACTIONS
 from monitor.metrics import REGISTRY
 from monitor.store.core import Store
@@ -34,22 +34,6 @@ _SAFE_HEADER_VALUE = re.compile(r"^[\x20-\x7e]{1,200}$")
 
 ReadyCheck = Callable[[], tuple[bool, dict[str, Any]]]
 StoreFactory = Callable[[], Store]
-
-
-class _HttpError(ScrapewatchError):
-    """A request that gets an error answer with this status (and extra headers)."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.headers = headers or {}
-
-
-class _BadRequest(_HttpError):
-    """A query parameter or body field is invalid."""
-
-    def __init__(self, message: str):
-        super().__init__(400, message)
 
 
 def _send(request, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> bytes:
@@ -94,23 +78,23 @@ class _Leaf(resource.Resource):
 
     def render_POST(self, request) -> bytes:
         if self._post is None:
-            return self._error(request, _HttpError(405, "method not allowed", {"Allow": "GET, HEAD"}))
+            return self._error(request, HttpError(405, "method not allowed", {"Allow": "GET, HEAD"}))
         return self._run(self._post, request)
 
     def _run(self, handler: Callable[[Any], bytes], request) -> bytes:
         try:
             return handler(request)
-        except _HttpError as exc:
+        except HttpError as exc:
             return self._error(request, exc)
         except NotFound as exc:
-            return self._error(request, _HttpError(404, str(exc)))
+            return self._error(request, HttpError(404, str(exc)))
         except InvalidTransition as exc:
-            return self._error(request, _HttpError(409, f"{exc}; nothing was changed"))
+            return self._error(request, HttpError(409, f"{exc}; nothing was changed"))
         except Exception:
             log.exception("HTTP handler failed for %s", request.uri)
-            return self._error(request, _HttpError(500, "internal error; see the daemon log"))
+            return self._error(request, HttpError(500, "internal error; see the daemon log"))
 
-    def _error(self, request, exc: _HttpError) -> bytes:
+    def _error(self, request, exc: HttpError) -> bytes:
         if not self._html:
             return _json(request, exc.status, {"error": str(exc)}, exc.headers)
         parts = _parts(request)
@@ -140,40 +124,40 @@ def _same_origin(request) -> None:
     allowed = {h.decode("latin-1").lower() for h in (_header(request, b"host"), _header(request, b"x-forwarded-host"))
                if h}  # fmt: skip
     if host not in allowed:
-        raise _HttpError(403, "cross-origin request refused (Origin/Referer is another site); nothing was changed")
+        raise HttpError(403, "cross-origin request refused (Origin/Referer is another site); nothing was changed")
 
 
 def _authorize(request, token: bytes | None, form_token: bytes | None, api: bool) -> None:
     """Allow a change only with the configured token (Bearer header or form field), compared in constant time."""
     if token is None:
-        raise _HttpError(403, "read-only: no API token is configured (http.api_token), so changes are refused")
+        raise HttpError(403, "read-only: no API token is configured (http.api_token), so changes are refused")
     _same_origin(request)
     auth = _header(request, b"authorization") or b""
     scheme, _, value = auth.partition(b" ")
     given = value.strip() if scheme.lower() == b"bearer" and value.strip() else form_token
     if not given:
         if api:
-            raise _HttpError(401, "an API token is required: send Authorization: Bearer <http.api_token>",
+            raise HttpError(401, "an API token is required: send Authorization: Bearer <http.api_token>",
                              {"WWW-Authenticate": 'Bearer realm="scrapewatch"'})  # fmt: skip
-        raise _HttpError(403, "the API token is required to change an incident; nothing was changed")
+        raise HttpError(403, "the API token is required to change an incident; nothing was changed")
     if not hmac.compare_digest(given, token):
         log.warning("refused an incident change with a wrong API token from %s", request.getClientAddress().host)
-        raise _HttpError(403, "wrong API token; nothing was changed")
+        raise HttpError(403, "wrong API token; nothing was changed")
 
 
 def _action_fields(action: Any, note: Any, actor: Any, default_actor: str) -> tuple[str, str | None, str]:
     if not isinstance(action, str) or action not in MANUAL_ACTIONS:
-        raise _BadRequest(f"action must be one of {', '.join(MANUAL_ACTIONS)}")
+        raise BadRequest(f"action must be one of {', '.join(MANUAL_ACTIONS)}")
     if note is not None and not isinstance(note, str):
-        raise _BadRequest("note must be a string")
+        raise BadRequest("note must be a string")
     if actor is not None and not isinstance(actor, str):
-        raise _BadRequest("actor must be a string")
+        raise BadRequest("actor must be a string")
     note = (note or "").strip() or None
     actor = (actor or "").strip() or default_actor
     if note is not None and len(note) > MAX_NOTE:
-        raise _BadRequest(f"note is limited to {MAX_NOTE} characters")
+        raise BadRequest(f"note is limited to {MAX_NOTE} characters")
     if len(actor) > MAX_ACTOR or not actor.isprintable():
-        raise _BadRequest(f"actor must be a printable name of at most {MAX_ACTOR} characters")
+        raise BadRequest(f"actor must be a printable name of at most {MAX_ACTOR} characters")
     return action, note, actor
 
 
@@ -242,16 +226,16 @@ class _Api(resource.Resource):
         request.content.seek(0)
         raw = request.content.read(MAX_BODY_BYTES + 1)
         if len(raw) > MAX_BODY_BYTES:
-            raise _HttpError(413, f"the body is limited to {MAX_BODY_BYTES} bytes")
+            raise HttpError(413, f"the body is limited to {MAX_BODY_BYTES} bytes")
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise _BadRequest(f"the body must be a JSON object: {exc}") from None
+            raise BadRequest(f"the body must be a JSON object: {exc}") from None
         if not isinstance(body, dict):
-            raise _BadRequest('the body must be a JSON object such as {"action": "acknowledged", "note": "..."}')
+            raise BadRequest('the body must be a JSON object such as {"action": "acknowledged", "note": "..."}')
         unknown = set(body) - {"action", "note", "actor"}
         if unknown:
-            raise _BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
+            raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
         action, note, actor = _action_fields(body.get("action"), body.get("note"), body.get("actor"), "api")
         incident_id = int(rest[0])
         _change(self._stores, incident_id, action, actor, note, "the API")
@@ -312,7 +296,7 @@ class _Triage:
                 try:
                     filters = triage.parse_filters(_args(request))
                 except ValueError as exc:
-                    raise _BadRequest(str(exc)) from None
+                    raise BadRequest(str(exc)) from None
                 incidents, total = triage.search(store.db, filters)
                 kinds, domains = triage.facets(store.db)
                 page = triage.render_list(incidents, total, filters, kinds, domains, self._token is not None)
@@ -328,9 +312,9 @@ class _Triage:
     def post(self, request) -> bytes:
         rest = _parts(request)
         if len(rest) != 3 or rest[0] != "incidents" or not rest[1].isdigit() or rest[2] != "action":
-            raise _HttpError(405, "only /triage/incidents/{id}/action accepts POST", {"Allow": "GET, HEAD"})
+            raise HttpError(405, "only /triage/incidents/{id}/action accepts POST", {"Allow": "GET, HEAD"})
         if b"token" in parse_qs(urlsplit(request.uri).query):
-            raise _BadRequest("send the token in the form body or an Authorization header, never in the URL")
+            raise BadRequest("send the token in the form body or an Authorization header, never in the URL")
         _authorize(request, self._token, (request.args.get(b"token") or [b""])[-1], api=False)
         form = _args(request)
         action, note, actor = _action_fields(form.get("action"), form.get("note"), form.get("actor"), "triage")
@@ -346,17 +330,17 @@ class _Triage:
 def _incident_filters(args: dict[str, str]) -> dict[str, str | None]:
     unknown = set(args) - {"status", "severity", "kind", "since", "limit", "offset"}
     if unknown:
-        raise _BadRequest(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+        raise BadRequest(f"unknown parameter(s): {', '.join(sorted(unknown))}")
     status, severity, since = args.get("status"), args.get("severity"), args.get("since")
     if status and status not in STATUSES:
-        raise _BadRequest(f"status must be one of {', '.join(STATUSES)}")
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
     if severity and severity not in SEVERITIES:
-        raise _BadRequest(f"severity must be one of {', '.join(SEVERITIES)}")
+        raise BadRequest(f"severity must be one of {', '.join(SEVERITIES)}")
     if since:
         try:
             since = datetime.fromisoformat(since.replace("Z", "+00:00")).isoformat(timespec="microseconds")
         except ValueError:
-            raise _BadRequest("since must be an ISO-8601 time, e.g. 2026-11-26T00:00:00Z") from None
+            raise BadRequest("since must be an ISO-8601 time, e.g. 2026-11-26T00:00:00Z") from None
     return {"status": status, "severity": severity, "kind": args.get("kind"), "since": since}
 
 
@@ -365,9 +349,9 @@ def _page(args: dict[str, str]) -> tuple[int, int]:
         limit = int(args.get("limit", 100))
         offset = int(args.get("offset", 0))
     except ValueError:
-        raise _BadRequest("limit and offset must be integers") from None
+        raise BadRequest("limit and offset must be integers") from None
     if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise _BadRequest(f"limit must be 1..{MAX_PAGE} and offset >= 0")
+        raise BadRequest(f"limit must be 1..{MAX_PAGE} and offset >= 0")
     return limit, offset
 
 

@@ -9,6 +9,7 @@ import pytest
 from monitor.alerts.router import Mute
 from monitor.db import open_db
 from monitor.errors import InvalidTransition, NotFound
+from monitor.incidents import Evaluation
 from monitor.settings import AlertChannel
 from monitor.store import alerts as store_alerts
 from monitor.store.core import ProbeRun, Store, utcnow
@@ -104,28 +105,25 @@ def test_retry_refuses_what_was_settled(store, clock):
         store_alerts.retry(store, 12345, clock())
 
 
-def _run(store: Store, job: str, outcome: str) -> None:
+def _run(store: Store, job: str, outcome: str) -> list:
+    """Apply one run with no findings; the transitions its probe-health check wrote in the same transaction."""
     now = utcnow()
-    store.record_run(ProbeRun(job, "policy_snapshot", "m.soundcloud.com", now, now, outcome,
-                              "http_5xx" if outcome == "failure" else None, 0.1))  # fmt: skip
+    kind = {"failure": "http_5xx", "error": "crash"}.get(outcome)
+    run = ProbeRun(job, "policy_snapshot", "m.soundcloud.com", now, now, outcome, kind, 0.1)
+    return store.apply(run, Evaluation(f"policy_snapshot:{job}"), health_threshold=3).transitions
 
 
 def test_probe_health_opens_after_n_failures_and_resolves_on_success(store, clock):
     job = "policy_snapshot:m.soundcloud.com"
-    check = lambda: store_alerts.apply_probe_health(store, job, "m.soundcloud.com", 3, clock())  # noqa: E731
-    _run(store, job, "success")
-    assert check() == []  # nothing open, nothing to resolve
+    assert _run(store, job, "success") == []  # nothing open, nothing to resolve
     for _ in range(2):
-        _run(store, job, "failure")
-        assert check() == []
-    _run(store, job, "failure")
-    assert [t.action for t in check()] == ["opened"]
-    _run(store, job, "failure")
-    assert [t.action for t in check()] == ["updated"]  # still failing: counted, not announced again
+        assert _run(store, job, "failure") == []
+    assert [t.action for t in _run(store, job, "failure")] == ["opened"]
+    # still failing: counted, not announced again
+    assert [t.action for t in _run(store, job, "failure")] == ["updated"]
     (inc,) = store.list_incidents(kind="probe_health")
     assert inc["title"] == f"{job} failed 4 runs in a row" and inc["data"]["error_kinds"] == {"http_5xx": 4}
-    _run(store, job, "success")
-    assert [t.action for t in check()] == ["resolved"]
+    assert [t.action for t in _run(store, job, "success")] == ["resolved"]
     outbox = rows(store, "SELECT transition, payload FROM alert_outbox ORDER BY id")
     assert [o["transition"] for o in outbox] == ["opened", "resolved"]
     assert '"kind": "probe_health"' in outbox[0]["payload"]
