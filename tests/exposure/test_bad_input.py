@@ -18,6 +18,7 @@ from monitor.demo.internet import BackgroundInternet
 from monitor.demo.trap_sites import BOMB_INFLATED_BYTES, PRIVATE_TARGETS, TRAP_FIFTY_MB, bomb_body
 from monitor.evaluators.watch import TargetResult, evaluate_crawl
 from monitor.metrics import REGISTRY
+from monitor.probes.base import record
 from monitor.probes.watch import ExposureProbe
 from monitor.runtime import reactor
 from monitor.runtime.crawl import CrawlService
@@ -200,15 +201,16 @@ def test_files_named_mp3_that_are_not_audio_raise_nothing(tmp_path, net):
     settings = load_settings(env={})
     settings.http.proxy = net.url
     settings.http.retries = 0
-    store = Store(open_db(tmp_path / "sw.db"))
-    probe = ExposureProbe(store, CrawlService(settings, scrapy_overrides=FAST), EvidenceFiles(tmp_path / "ev"))
+    store = Store(open_db(tmp_path / "sw.db"), EvidenceFiles(tmp_path / "ev"))
+    probe = ExposureProbe(store, CrawlService(settings, scrapy_overrides=FAST))
     shelf = WatchTarget(name="not-audio-shelf", start_urls=[f"{TRAP}/audio-shelf"], follow_sitemap=False)
     before = {o: audio_files("not-audio-shelf", o) for o in ("tagged", "untagged", "not_audio", "error")}
     started = time.monotonic()
     with PeakRss() as memory:
         items = reactor.run(probe.crawl.crawl_watch_target(shelf))
         result = evaluate_crawl(shelf.name, items, now=datetime.now(UTC))
-        applied = probe.record("exposure_watch:not-audio-shelf", shelf, result, "2026-01-01T00:00:00+00:00", started)
+        job = probe.job("exposure_watch:not-audio-shelf", shelf)
+        applied = record(probe, job, probe.outcome(shelf, result), "2026-01-01T00:00:00+00:00", started)
     audio = {i.url.rsplit("/", 1)[1]: i for i in items if i.kind == "audio"}
     assert set(audio) == {"not-audio.mp3", "bomb.mp3", "zip-as.mp3"}
     assert all(i.status == 200 and i.content_type == "audio/mpeg" for i in audio.values())

@@ -15,7 +15,7 @@ from monitor.evaluators.watch import AUDIO_OUTCOMES
 from monitor.metrics import REGISTRY
 from monitor.probes.watch import ExposureProbe
 from monitor.runtime import reactor
-from monitor.runtime.crawl import CrawlError, CrawlService
+from monitor.runtime.crawl import CrawlService
 from monitor.settings import WatchTarget, load_settings
 from monitor.store.core import Store
 from monitor.store.files import EvidenceFiles
@@ -47,9 +47,9 @@ def probe(tmp_path, net):
     settings.http.retries = 0
     settings.http.timeout_seconds = 3
     settings.watch.chromium_path = CHROMIUM
-    store = Store(open_db(tmp_path / "sw.db"))
+    store = Store(open_db(tmp_path / "sw.db"), EvidenceFiles(tmp_path / "evidence"))
     crawl = RecordingCrawl(settings, scrapy_overrides=FAST, browser_spki_pin=net.internet.leaf_spki_sha256)
-    yield ExposureProbe(store, crawl, EvidenceFiles(tmp_path / "evidence"))
+    yield ExposureProbe(store, crawl)
     store.db.close()
 
 
@@ -119,11 +119,12 @@ def test_target_up_follows_the_latest_crawl(probe, net):
     works = target.model_copy(update={"start_urls": ["http://trap.example/loop/a"], "max_depth": 0})
     reactor.run(probe.run("exposure_watch:metrics-flaky", works))
     assert up(target.name) == 1
-    # A crawl that cannot run at all is down too.
+    # A crawl that cannot run at all is down too, and the run is recorded as an error (the probe raised).
     reactor.run(probe.crawl.stop())
-    with pytest.raises(CrawlError):
-        reactor.run(probe.run("exposure_watch:metrics-flaky", works))
-    assert up(target.name) == 0
+    applied = reactor.run(probe.run("exposure_watch:metrics-flaky", works))
+    assert up(target.name) == 0 and applied.outcome == "error"
+    (run,) = probe.store.db.query("SELECT outcome, error_kind, error_detail FROM probe_runs ORDER BY id DESC LIMIT 1")
+    assert run["outcome"] == "error" and run["error_kind"] == "crash" and run["error_detail"].startswith("CrawlError")
 
 
 @pytest.mark.browser

@@ -48,9 +48,8 @@ def make_probe(tmp_path, proxy=None, catalogue=None, resolve_after=2):
     settings.http.retries = 0
     settings.http.proxy = proxy
     settings.http.allow_private_networks = proxy is None  # FakeSite lives on 127.0.0.1
-    store = Store(open_db(tmp_path / "sw.db"))
-    files = EvidenceFiles(tmp_path / "evidence")
-    return ExposureProbe(store, CrawlService(settings, scrapy_overrides=FAST), files, catalogue, resolve_after)
+    store = Store(open_db(tmp_path / "sw.db"), EvidenceFiles(tmp_path / "evidence"))
+    return ExposureProbe(store, CrawlService(settings, scrapy_overrides=FAST), catalogue, resolve_after)
 
 
 def incidents(store):

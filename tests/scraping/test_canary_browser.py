@@ -9,7 +9,8 @@ from scraping_fakes import CANARY, FAST
 
 from monitor.db import open_db
 from monitor.demo.downloader_sites import FILE_PATH
-from monitor.probes.scraping import CanaryJob, CanaryProbe, scraping_catalogue
+from monitor.probes.canary import CanaryJob, CanaryProbe
+from monitor.probes.scraping import scraping_catalogue
 from monitor.runtime import reactor
 from monitor.runtime.crawl import CrawlService
 from monitor.settings import DownloaderRecipe, load_settings
@@ -59,10 +60,10 @@ def test_browser_steps_submit_the_canary_and_capture_the_app_traffic(net):
 
 def test_a_browser_recipe_delivering_the_canary_is_recorded_with_its_screenshot(net, tmp_path):
     settings = load_settings(env={})
-    store = Store(open_db(tmp_path / "sw.db"))
     evidence = EvidenceFiles(tmp_path / "evidence")
+    store = Store(open_db(tmp_path / "sw.db"), evidence)
     catalogue = scraping_catalogue(settings.model_copy(update={"catalogue": _demo_catalogue()}))
-    probe = CanaryProbe(store, browser_service(net), evidence, settings, catalogue)
+    probe = CanaryProbe(store, browser_service(net), settings, catalogue)
     recipe = DownloaderRecipe(name="ripapp", kind="browser", url=f"{RIP}/app", steps=APP_STEPS)
     job = CanaryJob(recipe, (catalogue.by_id["1234567890"],))
     applied = reactor.run(probe.run("canary:ripapp", job))

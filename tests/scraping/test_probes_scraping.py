@@ -10,7 +10,10 @@ from monitor import metrics
 from monitor.db import open_db
 from monitor.demo.scraping_config import demo_scraping_settings
 from monitor.errors import ConfigError
-from monitor.probes.scraping import ArchiveJob, CanaryJob, DatasetJob, ScrapingProbes, scraping_catalogue, scraping_jobs
+from monitor.probes.archives import ArchiveJob, ArchiveProbe
+from monitor.probes.canary import CanaryJob, CanaryProbe
+from monitor.probes.datasets import DatasetJob, DatasetProbe
+from monitor.probes.scraping import scraping_catalogue
 from monitor.runtime import reactor
 from monitor.runtime.crawl import CrawlService
 from monitor.settings import DownloaderRecipe, Settings
@@ -25,19 +28,33 @@ def env(tmp_path, net):
     settings.http.retries = 0
     for endpoint in (settings.scraping.wayback, settings.scraping.common_crawl, settings.scraping.dataset_hub):
         endpoint.rate_limit_seconds = 0
-    store = Store(open_db(tmp_path / "sw.db"))
     evidence = EvidenceFiles(tmp_path / "evidence")
-    probes = ScrapingProbes(store, CrawlService(settings, scrapy_overrides=FAST), evidence, settings)
+    store = Store(open_db(tmp_path / "sw.db"), evidence)
+    crawl = CrawlService(settings, scrapy_overrides=FAST)
+    probes = {cls.kind: cls(store, crawl, settings) for cls in SCRAPING_KINDS}
     yield settings, store, evidence, probes
     store.db.close()
 
 
+SCRAPING_KINDS = (CanaryProbe, ArchiveProbe, DatasetProbe)
+
+
+def scraping_jobs(settings: Settings) -> list[tuple]:
+    """Every scraping job the settings make, as (id, interval, jitter, spec), in registry order."""
+    return [
+        (job.id, job.interval_seconds, job.jitter_seconds, job.spec)
+        for cls in SCRAPING_KINDS
+        for job in cls(None, None, settings).jobs()
+    ]
+
+
 def run_all(settings, probes, only: str = "") -> dict[str, list[tuple[str, str]]]:
     out = {}
-    for job_id, _, _, spec in scraping_jobs(settings):
-        if job_id.startswith(only):
-            applied = reactor.run(probes.run(job_id, spec))
-            out[job_id] = [(t.action, t.dedupe_key) for t in applied.transitions]
+    for probe in probes.values():
+        for job in probe.jobs():
+            if job.id.startswith(only):
+                applied = reactor.run(probe.run(job.id, job.spec))
+                out[job.id] = [(t.action, t.dedupe_key) for t in applied.transitions]
     return out
 
 
@@ -142,7 +159,7 @@ def test_bad_archive_answers_are_recorded_failures_and_never_incidents(env, name
         update={"base_url": "http://cdx-bad.test", "max_retries": 1, "max_retry_wait_seconds": 0.1}
     )
     before = sample("scrapewatch_scraping_api_errors_total", source="wayback", kind=kind)
-    applied = reactor.run(probes.run("archives:wayback", ArchiveJob(endpoint, ({"url": name},))))
+    applied = reactor.run(probes["archives"].run("archives:wayback", ArchiveJob(endpoint, ({"url": name},))))
     assert applied.transitions == [] and store.count_incidents() == 0
     (run,) = store.db.query("SELECT * FROM probe_runs")
     assert (run["outcome"], run["error_kind"], run["probe"], run["domain"]) == ("failure", kind, "archives", "wayback")
@@ -153,10 +170,16 @@ def test_empty_archive_and_dataset_answers_are_clean_runs(env):
     settings, store, _, probes = env
     endpoint = settings.scraping.wayback.model_copy(update={"base_url": "http://cdx-bad.test"})
     assert (
-        reactor.run(probes.run("archives:wayback", ArchiveJob(endpoint, ({"url": "empty.example"},)))).transitions == []
+        reactor.run(
+            probes["archives"].run("archives:wayback", ArchiveJob(endpoint, ({"url": "empty.example"},)))
+        ).transitions
+        == []
     )
     hub = settings.scraping.dataset_hub.model_copy(update={"search_terms": ["nothing-matches"]})
-    assert reactor.run(probes.run("datasets:huggingface", DatasetJob(hub, ("nothing-matches",)))).transitions == []
+    assert (
+        reactor.run(probes["datasets"].run("datasets:huggingface", DatasetJob(hub, ("nothing-matches",)))).transitions
+        == []
+    )
     assert [r["outcome"] for r in store.db.query("SELECT outcome FROM probe_runs")] == ["success", "success"]
 
 
@@ -179,7 +202,7 @@ def test_metrics_count_new_captures_and_dataset_growth(env, net):
 def test_an_unrecorded_run_writes_nothing(env):
     settings, store, _, probes = env
     job_id, _, _, spec = next(j for j in scraping_jobs(settings) if j[0] == "canary:rip-canary")
-    report = reactor.run(probes.execute(job_id, spec, record=False))
+    report = reactor.run(probes["canary"].execute(job_id, spec, record_run=False))
     assert report.applied is None and [f.kind for f in report.findings] == ["canary_delivered"]
     assert report.outcomes == [("1234567890", "delivered", report.findings[0].detail)]
     assert store.count_incidents() == 0 and store.last_runs() == {}
@@ -244,7 +267,7 @@ def test_canaries_must_exist(net, tmp_path):
 def test_bad_downloaders_never_raise_a_false_canary_incident(env, recipe, outcome, incident):
     settings, store, _, probes = env
     job = CanaryJob(DownloaderRecipe(name="bad", **recipe), scraping_catalogue(settings).tracks[:1])
-    report = reactor.run(probes.execute("canary:bad", job, record=True))
+    report = reactor.run(probes["canary"].execute("canary:bad", job, record_run=True))
     assert [o for _, o, _ in report.outcomes] == [outcome]
     assert [r["kind"] for r in store.list_incidents()] == ([incident] if incident else [])
     assert "canary:bad:1234567890" not in {r["dedupe_key"] for r in store.list_incidents()}

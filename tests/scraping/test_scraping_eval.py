@@ -11,15 +11,10 @@ import pytest
 
 from monitor.demo.exposure_media import PERMALINK, mp3_frames, signed_progressive_url, tagged_reupload
 from monitor.demo.scraping_config import demo_catalogue_path
-from monitor.evaluators.scraping import (
-    api_errors,
-    archive_candidates,
-    dataset_candidates,
-    error_page,
-    evaluate_canary,
-    new_or_grown,
-    sha256,
-)
+from monitor.evaluators.archives import archive_candidates
+from monitor.evaluators.canary import error_page, evaluate_canary
+from monitor.evaluators.datasets import dataset_candidates
+from monitor.evaluators.scraping import api_errors, new_or_grown, sha256
 from monitor.signatures import Catalogue, load_catalogue
 from spiders.scraping_items import ArchivePage, CanaryFetch
 from spiders.spiders.archives import parse_ndjson, parse_wayback
