@@ -11,7 +11,17 @@ import pytest
 
 from monitor.policy.aitxt import may_use, parse_aitxt
 from monitor.policy.matrix import DomainSignals, compute
-from monitor.policy.robots import fetch_verdict, matches, normalise, parse, path_key, pattern_of
+from monitor.policy.robots import (
+    compile_pattern,
+    fetch_verdict,
+    matches,
+    normalise,
+    parse,
+    path_key,
+    path_of,
+    pattern_of,
+    product_token,
+)
 from monitor.policy.signals import (
     GroupLine,
     parse_content_signals,
@@ -199,3 +209,72 @@ def test_matrix_uses_the_robots_groups_for_content_signal() -> None:
         "ClaudeBot": (True, "global", "no"),
         "Mozilla/5.0 (compatible; GPTBot/1.2)": (True, "specific", "yes"),
     }
+
+
+# --- the engine's pieces ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("http://h/a/b?c=d#f", "/a/b?c=d"),
+        ("http://h", "/"),
+        ("http://h#x", "/"),
+        ("http://h?q=1", "/?q=1"),
+        ("//h/a", "/a"),
+        ("/a/b", "/a/b"),
+        ("http://h/a;p?q", "/a;p?q"),
+        ("h/a://b", "/a://b"),
+        ("", "/"),
+    ],
+)
+def test_path_of(url: str, path: str) -> None:
+    assert path_of(url) == path
+
+
+@pytest.mark.parametrize(
+    ("raw", "pattern"),
+    [(b"/a%2fb", "/a%2Fb"), ("/ツ".encode(), "/%E3%83%84"), (b"/%62", "/b"), (b"/a\xff", "/a%FF"), (b"/%zz", "/%zz"),
+     (b"/%7e%7E", "/~~"), (b"/a b|c", "/a%20b%7Cc"), (b"/*.mp3$", "/*.mp3$"), (b"/%2A%24", "/%2A%24")],
+)  # fmt: skip
+def test_pattern_of(raw: bytes, pattern: str) -> None:
+    assert pattern_of(raw) == pattern
+    assert pattern_of(pattern) == pattern  # idempotent
+
+
+@pytest.mark.parametrize(
+    ("agent", "token"),
+    [
+        ("GPTBot", "GPTBot"),
+        ("Foo Bar", "Foo Bar"),
+        ("GPTBot/1.2", "GPTBot"),
+        (
+            "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ClaudeBot/1.0; +claudebot@anthropic.com)",
+            "ClaudeBot",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/120.0 Mobile Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            "Googlebot",
+        ),
+        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120 Safari/537.36", ""),
+    ],
+)
+def test_product_token(agent: str, token: str) -> None:
+    assert product_token(agent) == token
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "expected"),
+    [
+        ("/a*b*c$", "/axbxc", True),
+        ("/a*b*c$", "/axbxcd", False),
+        ("/a*bc$", "/abc", True),
+        ("/ab*b$", "/ab", False),
+        ("*", "/", True),
+        ("$", "/", False),
+        ("/*a*a*a*a*a*a*a*a*b", "/" + "a" * 5000, False),
+    ],
+)
+def test_compile_pattern(pattern: str, path: str, expected: bool) -> None:
+    assert compile_pattern(pattern)(path) is expected
