@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from monitor.policy.robots import GroupIndex, RuleSet, Selection, group_token, path_key, pattern_of
+from monitor.policy.robots import GroupIndex, PerSelection, RuleSet, Selection, group_token, path_key, pattern_of
 from monitor.policy.signals._text import to_text
 from monitor.policy.signals.model import Decision, Lint, Source, UsagePrefs
 
@@ -15,7 +15,6 @@ AUDIO_TYPES: tuple[str, ...] = ("mp3", "m4a", "opus", "ogg", "wav", "flac", "aac
 _LINES = re.compile(r"\r\n|\r|\n")
 _UA_KEYS = ("user-agent", "useragent", "user agent")
 _DISALLOW_KEYS = ("disallow", "dissallow", "dissalow", "disalow", "diasllow", "disallaw")
-_RULESET_CACHE_MAX = 256
 
 
 @dataclass(frozen=True)
@@ -45,26 +44,19 @@ class AiTxt:
     valid: bool
     truncated: bool = False
     index: GroupIndex = field(init=False, repr=False, compare=False)
-    _rulesets: dict[Selection, RuleSet[AiTxtRule]] = field(init=False, repr=False, compare=False)
+    rules_for: PerSelection[RuleSet[AiTxtRule]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index", GroupIndex(g.agents for g in self.groups))
-        object.__setattr__(self, "_rulesets", {})
+        object.__setattr__(self, "rules_for", PerSelection(self._merge))
 
     def select(self, agent: str) -> Selection:
         """The groups that apply to `agent`, chosen by the RFC 9309 engine as for robots.txt."""
         return self.index.select(agent)
 
-    def rules_for(self, selection: Selection) -> RuleSet[AiTxtRule]:
+    def _merge(self, selection: Selection) -> RuleSet[AiTxtRule]:
         """The merged rules of the selected groups, ordered once per distinct selection."""
-        rules = self._rulesets.get(selection)
-        if rules is None:
-            members = (self.groups[i] for i in selection.groups)
-            rules = RuleSet((r.normalised, r.allow, r) for g in members for r in g.rules)
-            if len(self._rulesets) >= _RULESET_CACHE_MAX:
-                self._rulesets.clear()
-            self._rulesets[selection] = rules
-        return rules
+        return RuleSet((r.normalised, r.allow, r) for i in selection.groups for r in self.groups[i].rules)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 GroupKind = Literal["specific", "global", "none"]
 
@@ -24,6 +24,8 @@ _BROWSER_WORDS = frozenset({
 })
 # fmt: on
 _SELECTION_CACHE_MAX = 4096
+_DERIVED_CACHE_MAX = 256
+V = TypeVar("V")
 
 
 def robots_token(value: str) -> str:
@@ -67,9 +69,13 @@ def product_token(agent: str) -> str:
     return ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Selection:
-    """The groups that apply to one agent: indices into the file's groups in file order, and how they were chosen."""
+    """The groups that apply to one agent: indices into the file's groups in file order, and how they were chosen.
+
+    A GroupIndex hands out one Selection per distinct answer, so identity is equality (and hashing is O(1) however
+    many groups were merged).
+    """
 
     kind: GroupKind
     groups: tuple[int, ...]
@@ -114,3 +120,26 @@ class GroupIndex:
     def names(self, agent: str) -> bool:
         """Whether some group names `agent` explicitly."""
         return self.select(agent).kind == "specific"
+
+
+class PerSelection(Generic[V]):
+    """Values derived from a selection (merged rules, user-agent lines), built on first use and kept, boundedly.
+
+    Building per distinct selection rather than per token at parse time keeps parsing linear: a token in many
+    groups, or a group with many tokens, costs nothing until an agent actually selects it.
+    """
+
+    __slots__ = ("_build", "_cache")
+
+    def __init__(self, build: Callable[[Selection], V]):
+        self._build = build
+        self._cache: dict[Selection, V] = {}
+
+    def __call__(self, selection: Selection) -> V:
+        value = self._cache.get(selection)
+        if value is None:
+            value = self._build(selection)
+            if len(self._cache) >= _DERIVED_CACHE_MAX:
+                self._cache.clear()
+            self._cache[selection] = value
+        return value

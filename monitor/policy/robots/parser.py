@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from monitor.policy.robots.groups import RFC_TOKEN, GroupIndex, GroupKind, Selection, group_token
+from monitor.policy.robots.groups import RFC_TOKEN, GroupIndex, GroupKind, PerSelection, Selection, group_token
 from monitor.policy.robots.normalise import path_key
 from monitor.policy.robots.pattern import RuleSet, pattern_of
 
@@ -27,7 +27,6 @@ _NEWLINE = re.compile(rb"\r\n|\r|\n")
 _WS = b" \t\v\f"
 _DISALLOW_TYPOS = (b"dissallow", b"dissalow", b"disalow", b"diasllow", b"disallaw")
 _EXTENSIONS = {b"content-signal", b"content-usage", b"license", b"crawl-delay"}
-_RULESET_CACHE_MAX = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,32 +104,26 @@ class RobotsFile:
     size: int = 0
     truncated: bool = False
     index: GroupIndex = field(init=False, repr=False)
-    _rulesets: dict[Selection, tuple[RuleSet[Rule], tuple[int, ...]]] = field(init=False, repr=False)
+    _merged: PerSelection[tuple[RuleSet[Rule], tuple[int, ...]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index", GroupIndex(g.tokens for g in self.groups))
-        object.__setattr__(self, "_rulesets", {})
+        object.__setattr__(self, "_merged", PerSelection(self._merge))
 
     def select(self, agent: str) -> Selection:
         """The groups that apply to `agent` (a product token or a full User-Agent header)."""
         return self.index.select(agent)
 
-    def _ruleset(self, selection: Selection) -> tuple[RuleSet[Rule], tuple[int, ...]]:
-        # Built per distinct selection on first use, so parsing stays linear however groups share tokens.
-        cached = self._rulesets.get(selection)
-        if cached is None:
-            members = [self.groups[i] for i in selection.groups]
-            rules = RuleSet((r.pattern, r.directive == "allow", r) for g in members for r in g.rules)
-            cached = (rules, tuple(line for g in members for line in g.agent_lines))
-            if len(self._rulesets) >= _RULESET_CACHE_MAX:
-                self._rulesets.clear()
-            self._rulesets[selection] = cached
-        return cached
+    def _merge(self, selection: Selection) -> tuple[RuleSet[Rule], tuple[int, ...]]:
+        """The selected groups' rules, ordered, and their user-agent line numbers."""
+        members = [self.groups[i] for i in selection.groups]
+        rules = RuleSet((r.pattern, r.directive == "allow", r) for g in members for r in g.rules)
+        return rules, tuple(line for g in members for line in g.agent_lines)
 
     def match(self, agent: str, url: str) -> Verdict:
         """May `agent` fetch `url`? Longest pattern wins, ties go to allow, `/robots.txt` is always allowed."""
         selection = self.select(agent)
-        rules, lines = self._ruleset(selection)
+        rules, lines = self._merged(selection)
         path = path_key(url)
         if path != ROBOTS_PATH:
             decided = rules.decide(path)
