@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from monitor.policy.signals import pathmatch
+from monitor.policy.robots import GroupIndex, PerSelection, RuleSet, Selection, group_token, path_key, pattern_of
 from monitor.policy.signals._text import to_text
 from monitor.policy.signals.model import Decision, Lint, Source, UsagePrefs
 
@@ -15,7 +15,6 @@ AUDIO_TYPES: tuple[str, ...] = ("mp3", "m4a", "opus", "ogg", "wav", "flac", "aac
 _LINES = re.compile(r"\r\n|\r|\n")
 _UA_KEYS = ("user-agent", "useragent", "user agent")
 _DISALLOW_KEYS = ("disallow", "dissallow", "dissalow", "disalow", "diasllow", "disallaw")
-_AGENT = re.compile(r"[A-Za-z0-9._*-]+")
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,8 @@ class AiTxtRule:
 
     line: int
     allow: bool
-    pattern: str
+    pattern: str  # as written, for reports
+    normalised: str = ""  # pattern in normal form, what is matched (an empty pattern matches nothing)
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,20 @@ class AiTxt:
     errors: tuple[Lint, ...]
     valid: bool
     truncated: bool = False
+    index: GroupIndex = field(init=False, repr=False, compare=False)
+    rules_for: PerSelection[RuleSet[AiTxtRule]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", GroupIndex(g.agents for g in self.groups))
+        object.__setattr__(self, "rules_for", PerSelection(self._merge))
+
+    def select(self, agent: str) -> Selection:
+        """The groups that apply to `agent`, chosen by the RFC 9309 engine as for robots.txt."""
+        return self.index.select(agent)
+
+    def _merge(self, selection: Selection) -> RuleSet[AiTxtRule]:
+        """The merged rules of the selected groups, ordered once per distinct selection."""
+        return RuleSet((r.normalised, r.allow, r) for i in selection.groups for r in self.groups[i].rules)
 
 
 @dataclass(frozen=True)
@@ -107,16 +121,16 @@ def parse_aitxt(body: str | bytes | None, content_type: str | None = None) -> Ai
             if rules:  # a user-agent line after rules starts the next group
                 groups.append(AiTxtGroup(tuple(agents), tuple(rules)))
                 agents, rules = [], []
-            m = _AGENT.match(value)
-            if not m:
+            token = group_token(value)
+            if not token:
                 errors.append(Lint("agent", f"invalid user-agent {value[:60]!r}", number))
                 continue
-            agents.append(m.group(0).lower())
+            agents.append(token.lower())
         elif key == "allow" or key in _DISALLOW_KEYS:
             if not agents:
                 errors.append(Lint("ungrouped", "rule before any User-Agent line; ignored", number))
                 continue
-            rules.append(AiTxtRule(number, key == "allow", value))
+            rules.append(AiTxtRule(number, key == "allow", value, pattern_of(value)))
         else:
             # Other "ai.txt" dialects (Allow-AI:, /.well-known/ai.txt drafts) use keys robots grammar lacks.
             errors.append(Lint("unknown-key", f"unknown key {key[:40]!r}", number))
@@ -129,32 +143,16 @@ def parse_aitxt(body: str | bytes | None, content_type: str | None = None) -> Ai
     return AiTxt(tuple(groups), tuple(errors), valid, truncated)
 
 
-def _token(agent: str) -> str:
-    m = _AGENT.match(agent.strip())
-    return m.group(0).lower() if m else ""
-
-
 def may_use(aitxt: AiTxt, agent: str, url_or_path: str) -> AiTxtVerdict:
     """robots.txt semantics on the media URL: own group (else `*`), longest pattern wins, tie -> allow.
 
     `Disallow: *.mp3` has no `$`, so it also matches `/a.mp3?x=1` and `/x.mp3s/y` (ai-signals §4).
     """
-    token = _token(agent)
-    own = [g for g in aitxt.groups if token and token in g.agents]
-    chosen = own or [g for g in aitxt.groups if "*" in g.agents]
-    path = pathmatch.path_of(url_or_path)
-    best: AiTxtRule | None = None
-    best_len = -1
-    for group in chosen:
-        for rule in group.rules:
-            if not rule.pattern or not pathmatch.matches(rule.pattern, path):
-                continue  # an empty pattern matches nothing
-            length = pathmatch.priority(rule.pattern)
-            if length > best_len or (length == best_len and rule.allow and best is not None and not best.allow):
-                best, best_len = rule, length
-    if best is None:
+    decided = aitxt.rules_for(aitxt.select(agent)).decide(path_key(url_or_path))
+    if decided is None:
         return AiTxtVerdict(True)
-    return AiTxtVerdict(best.allow, best.line, best.pattern)
+    allowed, rule = decided
+    return AiTxtVerdict(allowed, rule.line, rule.pattern)
 
 
 def reserved_audio_types(aitxt: AiTxt, agent: str = "*", probe: str = "/ai-txt-probe/file") -> AudioReservation:

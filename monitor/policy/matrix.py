@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from monitor.policy import aitxt as aitxt_mod
 from monitor.policy.pages import PageSignals
-from monitor.policy.robots_fetch import FetchPolicy, FetchState
+from monitor.policy.robots import FetchPolicy, FetchState, GroupIndex
 from monitor.policy.signals import (
     ContentSignalResult,
     ContentUsageRules,
@@ -77,16 +77,16 @@ def _source(d: Decision | None) -> str | None:
     return f"{s.signal}:{s.line}" if s.line is not None else s.signal
 
 
-def _lines(policy: FetchPolicy, key: str) -> tuple[list[GroupLine], list[tuple[str, ...]]]:
+def _lines(policy: FetchPolicy, key: str) -> list[GroupLine]:
     robots = policy.robots
     if robots is None:
-        return [], []
+        return []
     groups = robots.groups
     out = []
     for r in robots.records_for(key):
         agents = groups[r.group].tokens if r.group is not None and r.group < len(groups) else ()
-        out.append(GroupLine(r.line, r.value, tuple(agents)))
-    return out, [g.tokens for g in groups]
+        out.append(GroupLine(r.line, r.value, agents, r.group))
+    return out
 
 
 def compute(
@@ -94,13 +94,10 @@ def compute(
 ) -> list[Cell]:
     """The matrix for ``domain``: one Cell per agent x path class, deterministic order."""
     policy = signals.robots
-    cs_lines, group_agents = _lines(policy, "content-signal")
-    cu_lines, _ = _lines(policy, "content-usage")
     row = _RowMaker(
         policy,
-        parse_content_signals(cs_lines),
-        parse_content_usage_rules(cu_lines),
-        group_agents,
+        parse_content_signals(_lines(policy, "content-signal")),
+        parse_content_usage_rules(_lines(policy, "content-usage")),
         signals.aitxt if signals.aitxt is not None and signals.aitxt.valid else None,
         signals.tdmrep,
         signals.pages,
@@ -129,7 +126,6 @@ class _RowMaker:
         policy: FetchPolicy,
         content_signals: ContentSignalResult,
         content_usage: ContentUsageRules,
-        group_agents: list[tuple[str, ...]],
         aitxt: aitxt_mod.AiTxt | None,
         tdmrep: TDMRepFile | None,
         pages: Mapping[str, PageSignals],
@@ -140,8 +136,8 @@ class _RowMaker:
         self.policy = policy
         self.content_signals = content_signals
         self.content_usage = content_usage
-        self.group_agents = group_agents
-        self.group_tokens = [frozenset(a.strip().lower() for a in tokens) for tokens in group_agents]
+        # The robots.txt's groups, which Content-Signal and Content-Usage lines select by, as Allow/Disallow do.
+        self.groups: GroupIndex | None = policy.robots.index if policy.robots is not None else None
         self.aitxt = aitxt
         self.tdmrep = tdmrep
         self.pages = pages
@@ -155,27 +151,23 @@ class _RowMaker:
 
         Any new agent-dependent signal must add what selects it for the agent here.
         """
-        robots = self.policy.robots
-        # RobotsFile.select returns one shared selection object per group set (identity is the group choice).
-        crawl = id(robots.select(agent)) if robots is not None else None
-        token = agent.strip().lower()  # signals.groups.select's matching, used by Content-Signal/-Usage
-        usage = tuple(i for i, tokens in enumerate(self.group_tokens) if token in tokens)
-        ai = None
-        if self.aitxt is not None:
-            ai_token = aitxt_mod._token(agent)  # exactly may_use's own-group matching
-            ai = tuple(i for i, g in enumerate(self.aitxt.groups) if ai_token and ai_token in g.agents)
+        # The engine's selections (kind and group indices) for robots.txt, whose groups Content-Signal and
+        # Content-Usage lines share, and for ai.txt.
+        robots = self.groups.select(agent) if self.groups is not None else None
+        ai = self.aitxt.select(agent) if self.aitxt is not None else None
+        token = agent.strip().lower()
         pages = tuple(token in named for named in self.page_agents)
-        return crawl, usage, ai, pages
+        return robots, ai, pages
 
     def compute(self, domain: str, agent: str) -> list[tuple[object, ...]]:
-        policy, group_agents = self.policy, self.group_agents
+        policy, groups = self.policy, self.groups
         row: list[list[object]] = []
         for path_class, samples in self.path_classes.items():
             verdicts = [(path, policy.match(agent, f"https://{domain}{path}")) for path in samples]
             sample, verdict = next(((p, v) for p, v in verdicts if v.allowed), verdicts[0])
             statements: list[UsagePrefs] = [
-                self.content_signals.for_agent(agent, group_agents),
-                self.content_usage.prefs_for(agent, sample, group_agents),
+                self.content_signals.for_agent(agent, groups),
+                self.content_usage.prefs_for(agent, sample, groups),
             ]
             if self.aitxt is not None:
                 statements.append(aitxt_mod.to_usage(aitxt_mod.may_use(self.aitxt, agent, sample)))

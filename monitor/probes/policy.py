@@ -16,7 +16,7 @@ from monitor.policy.aitxt import parse_aitxt
 from monitor.policy.audit import Expectation, audit
 from monitor.policy.matrix import DomainSignals, compute
 from monitor.policy.pages import is_page_file, page_file, parse_page, path_class_of, summary
-from monitor.policy.robots_fetch import FetchPolicy, fetch_verdict
+from monitor.policy.robots import FetchPolicy, fetch_verdict
 from monitor.policy.signals import RSLDocument, parse_license_lines, parse_rsl, parse_tdmrep_json
 from monitor.policy.signals.groups import GroupLine
 from monitor.policy.snapshot import Fetched, FileVerdict, evaluate

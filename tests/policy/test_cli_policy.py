@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from monitor.cli.policy import policy
+from tests.helpers.robots_vectors import VECTORS, VECTORS_PATH, expected_allowed
 
-VECTORS_PATH = Path(__file__).parent / "robots_google_cases.jsonl"
 ROBOTS = "User-agent: *\nDisallow: /\n\nUser-agent: GPTBot\nDisallow: /private/\nSitemap: https://e/s\n"
 
 
@@ -18,13 +18,12 @@ def invoke(*args: str, input: str | None = None):
 
 
 def test_batch_answers_all_reference_vectors(tmp_path: Path) -> None:
-    cases = [json.loads(line) for line in VECTORS_PATH.read_text(encoding="utf-8").splitlines() if line.strip()]
     result = invoke("--batch", str(VECTORS_PATH))
     assert result.exit_code == 0, result.output
     answers = [json.loads(line) for line in result.output.splitlines()]
-    assert len(answers) == len(cases) == 78
-    for case, answer in zip(cases, answers, strict=True):
-        assert answer["allowed"] is case["allowed"], case["note"]
+    assert len(answers) == len(VECTORS) == 78
+    for index, (case, answer) in enumerate(zip(VECTORS, answers, strict=True)):
+        assert answer["allowed"] is expected_allowed(index), case["note"]
         assert answer["group"] in ("specific", "global", "none")
 
 

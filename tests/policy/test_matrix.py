@@ -7,7 +7,7 @@ import pytest
 from monitor.policy.aitxt import parse_aitxt
 from monitor.policy.audit import Expectation, audit
 from monitor.policy.matrix import DomainSignals, compute
-from monitor.policy.robots_fetch import fetch_verdict
+from monitor.policy.robots import fetch_verdict
 
 CLASSES = {"home": ["/"], "track": ["/artist/track"], "audio": ["/stream/a.mp3"]}
 ROBOTS = b"""User-agent: GPTBot

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from monitor.policy.matrix import DomainSignals, compute
 from monitor.policy.pages import is_page_file, page_file, parse_page, path_class_of, summary
-from monitor.policy.robots_fetch import fetch_verdict
+from monitor.policy.robots import fetch_verdict
 from monitor.policy.signals import parse_rsl
 
 HTML = {"content-type": ["text/html; charset=utf-8"]}

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from monitor.policy.signals._text import strip_comment, to_text
-from monitor.policy.signals.groups import GroupLine, coerce_lines, select
+from monitor.policy.signals.groups import GroupLine, Groups, coerce_lines, select
 from monitor.policy.signals.model import CONTENT_SIGNAL_KEYS, Lint, Source, UsagePrefs, decisions_for
 
 SIGNAL = "content-signal"
@@ -22,6 +22,7 @@ class ContentSignalLine:
     agents: tuple[str, ...]
     prefs: UsagePrefs
     extras: tuple[tuple[str, str], ...]  # non yes/no keys such as use=reference, kept raw
+    group: int | None = None  # index of its group in the robots.txt, when known
 
 
 @dataclass(frozen=True)
@@ -31,20 +32,17 @@ class ContentSignalResult:
     lines: tuple[ContentSignalLine, ...]
     errors: tuple[Lint, ...]
 
-    def for_agent(self, agent: str, group_agents: Iterable[tuple[str, ...]] | None = None) -> UsagePrefs:
+    def for_agent(self, agent: str, group_agents: Groups = None) -> UsagePrefs:
         """Preferences for an agent: its own group(s) merged, else `*`; ungrouped lines are ignored (RFC 9309).
 
-        Pass group_agents (every group's tokens) so a specific group without Content-Signal still replaces `*`.
+        Pass group_agents (the robots.txt's GroupIndex, or every group's tokens) so a specific group without
+        Content-Signal still replaces `*`.
         """
-        by_line = {cs.line: cs for cs in self.lines}
-        chosen = select((GroupLine(cs.line, "", cs.agents) for cs in self.lines), agent, group_agents)
-        return UsagePrefs(tuple(d for gl in chosen for d in by_line[gl.line].prefs.decisions))
+        return UsagePrefs(tuple(d for cs in select(self.lines, agent, group_agents) for d in cs.prefs.decisions))
 
-    def extras_for(self, agent: str, group_agents: Iterable[tuple[str, ...]] | None = None) -> dict[str, str]:
+    def extras_for(self, agent: str, group_agents: Groups = None) -> dict[str, str]:
         """Non-yes/no keys (e.g. the 2026 `use`) that apply to agent; the last one wins."""
-        lines = (GroupLine(cs.line, "", cs.agents) for cs in self.lines)
-        chosen = {gl.line for gl in select(lines, agent, group_agents)}
-        return {k: v for cs in self.lines if cs.line in chosen for k, v in cs.extras}
+        return {k: v for cs in select(self.lines, agent, group_agents) for k, v in cs.extras}
 
 
 def parse_value(value: str, line: int | None = None) -> tuple[UsagePrefs, tuple[tuple[str, str], ...], list[Lint]]:
@@ -92,7 +90,7 @@ def parse_content_signals(items: Iterable[GroupLine | tuple] | None) -> ContentS
         errors.extend(errs)
         if not gl.agents:
             errors.append(Lint("ungrouped", "Content-Signal before any User-agent line; ignored", gl.line))
-        lines.append(ContentSignalLine(gl.line, gl.agents, prefs, extras))
+        lines.append(ContentSignalLine(gl.line, gl.agents, prefs, extras, gl.group))
     return ContentSignalResult(tuple(lines), tuple(errors))
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from monitor.policy.signals import pathmatch
+from monitor.policy.robots import longest_matches, path_key, pattern_of
 from monitor.policy.signals._text import Headers, header_values, strip_comment
-from monitor.policy.signals.groups import GroupLine, coerce_lines, select
+from monitor.policy.signals.groups import GroupLine, Groups, coerce_lines, select
 from monitor.policy.signals.model import AIPREF_KEYS, Lint, Source, UsagePrefs, decisions_for
 from monitor.policy.signals.sfdict import parse_dictionary
 
@@ -32,6 +32,8 @@ class ContentUsageRule:
     agents: tuple[str, ...]
     path: str | None
     prefs: UsagePrefs
+    group: int | None = None  # index of its group in the robots.txt, when known
+    pattern: str | None = None  # `path` in normal form, what is matched
 
 
 @dataclass(frozen=True)
@@ -41,27 +43,14 @@ class ContentUsageRules:
     rules: tuple[ContentUsageRule, ...]
     errors: tuple[Lint, ...]
 
-    def prefs_for(self, agent: str, path: str, group_agents: Iterable[tuple[str, ...]] | None = None) -> UsagePrefs:
+    def prefs_for(self, agent: str, path: str, group_agents: Groups = None) -> UsagePrefs:
         """Preferences for agent on path: the longest matching path wins; equal paths combine most-restrictive.
 
         A rule without a path matches everything with length 0. Preferences only mean something where the
         path is crawlable; checking Allow/Disallow is the robots engine's job (see consistency.check).
         """
-        by_line = {r.line: r for r in self.rules}
-        chosen = [
-            by_line[gl.line]
-            for gl in select((GroupLine(r.line, "", r.agents) for r in self.rules), agent, group_agents)
-        ]
-        target = pathmatch.path_of(path)
-        best, best_len = [], -1
-        for rule in chosen:
-            if rule.path is not None and not pathmatch.matches(rule.path, target):
-                continue
-            length = pathmatch.priority(rule.path) if rule.path is not None else 0
-            if length > best_len:
-                best, best_len = [rule], length
-            elif length == best_len:
-                best.append(rule)
+        chosen = select(self.rules, agent, group_agents)
+        best = longest_matches(((r.pattern, r) for r in chosen), path_key(path))
         return UsagePrefs(tuple(d for r in best for d in r.prefs.decisions))
 
 
@@ -117,5 +106,7 @@ def parse_content_usage_rules(items: Iterable[GroupLine | tuple] | None) -> Cont
             errors.append(Lint("empty", "Content-Usage rule without a preference", gl.line))
         if not gl.agents:
             errors.append(Lint("ungrouped", "Content-Usage before any User-agent line; ignored", gl.line))
-        rules.append(ContentUsageRule(gl.line, gl.agents, path, stmt.prefs))
+        rules.append(
+            ContentUsageRule(gl.line, gl.agents, path, stmt.prefs, gl.group, None if path is None else pattern_of(path))
+        )
     return ContentUsageRules(tuple(rules), tuple(errors))

@@ -1,10 +1,13 @@
-"""Plain-data input from the robots.txt engine (one collected line) and RFC 9309 group selection for it."""
+"""Robots.txt extension lines handed to the signal parsers (one collected line each), and picking the lines of the
+groups the RFC 9309 engine selects for an agent."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
+from monitor.policy.robots import GroupIndex
 from monitor.policy.signals._text import MAX_LINE_CHARS
 
 MAX_LINES = 10_000  # bounds work on pathological files; far above any real robots.txt
@@ -12,14 +15,30 @@ MAX_LINES = 10_000  # bounds work on pathological files; far above any real robo
 
 @dataclass(frozen=True)
 class GroupLine:
-    """A robots.txt line value with its 1-based line number and the user-agent tokens of its group.
+    """A robots.txt line value with its 1-based line number, the user-agent tokens of its group and that group's index.
 
-    agents == () means the line came before any user-agent line (global for License:, ungrouped otherwise).
+    agents == () means the line came before any user-agent line (global for License:, ungrouped otherwise). `group`
+    is the index of the group in the robots.txt the line came from (RobotsFile.groups), when known.
     """
 
     line: int
     value: str
     agents: tuple[str, ...] = ()
+    group: int | None = None
+
+
+class Grouped(Protocol):
+    """A parsed line that remembers its group: its user-agent tokens and, when known, the group's index."""
+
+    @property
+    def agents(self) -> tuple[str, ...]: ...
+
+    @property
+    def group(self) -> int | None: ...
+
+
+G = TypeVar("G", bound=Grouped)
+Groups = GroupIndex | Iterable[tuple[str, ...]] | None
 
 
 def coerce_lines(items: Iterable[GroupLine | tuple] | None) -> list[GroupLine]:
@@ -37,28 +56,21 @@ def coerce_lines(items: Iterable[GroupLine | tuple] | None) -> list[GroupLine]:
                 gl = GroupLine(int(line), str(value), agents)
         except (TypeError, ValueError):
             continue
-        out.append(GroupLine(gl.line, gl.value[:MAX_LINE_CHARS], gl.agents))
+        out.append(GroupLine(gl.line, gl.value[:MAX_LINE_CHARS], gl.agents, gl.group))
     return out
 
 
-def select(
-    lines: Iterable[GroupLine], agent: str, group_agents: Iterable[tuple[str, ...]] | None = None
-) -> list[GroupLine]:
-    """Lines of the groups that apply to agent: exact case-insensitive token match (merged), else `*` (§1.2).
+def select(items: Sequence[G], agent: str, groups: Groups = None) -> list[G]:
+    """The items of the groups the RFC 9309 engine selects for `agent`: its own groups merged, else `*` (§2.2.1).
 
-    group_agents: the user-agent tokens of every group in the file, when known. A specific group replaces `*`
-    even if it carries none of these lines, so without it a specific group with only Allow/Disallow would
-    wrongly fall back to `*`.
+    groups: the robots.txt's GroupIndex, the items carrying their `group` index into it (the daemon's case); or
+    the user-agent tokens of every group in the file, when known. A specific group replaces `*` even if it carries
+    none of these items, so without them a specific group with only Allow/Disallow would wrongly fall back to `*`.
     """
-    lines = list(lines)
-    token = agent.strip().lower()
-    own = [gl for gl in lines if any(a.strip().lower() == token for a in gl.agents)]
-    if own or (group_agents is not None and has_group(group_agents, agent)):
-        return own
-    return [gl for gl in lines if any(a.strip() == "*" for a in gl.agents)]
-
-
-def has_group(agents_seen: Iterable[tuple[str, ...]], agent: str) -> bool:
-    """Whether any group names agent explicitly."""
-    token = agent.strip().lower()
-    return any(a.strip().lower() == token for agents in agents_seen for a in agents)
+    if isinstance(groups, GroupIndex):
+        chosen = set(groups.select(agent).groups)
+        return [item for item in items if item.group is not None and item.group in chosen]
+    # Each item is its own group here; groups named only by `groups` carry no items but can still win.
+    index = GroupIndex([*(item.agents for item in items), *(groups or ())])
+    chosen = set(index.select(agent).groups)
+    return [item for n, item in enumerate(items) if n in chosen]

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import defusedxml.ElementTree as SafeET
 
-from monitor.policy.signals import pathmatch
+from monitor.policy.robots import longest_matches, path_key, path_of, pattern_of
 from monitor.policy.signals._text import strip_comment
 from monitor.policy.signals.groups import GroupLine, coerce_lines
 from monitor.policy.signals.model import RSL_USAGE_KEYS, Lint, Source, UsagePrefs, decisions_for
@@ -52,6 +52,8 @@ class RSLContent:
     url: str
     server: str | None
     licenses: tuple[RSLLicense, ...]
+    host: str = ""  # lower-case host of a full-URL content url, "" for a path pattern
+    pattern: str = ""  # the url's path pattern in normal form, what is matched
 
 
 @dataclass(frozen=True)
@@ -64,22 +66,8 @@ class RSLDocument:
     def matching(self, url_or_path: str) -> tuple[RSLContent, ...]:
         """Contents whose url matches (RFC 9309 matching); the longest pattern wins, equal lengths all apply."""
         target_host = _host(url_or_path)
-        target = pathmatch.path_of(url_or_path)
-        best: list[RSLContent] = []
-        best_len = -1
-        for c in self.contents:
-            host = _host(c.url)
-            if host and target_host and host != target_host:
-                continue
-            pattern = pathmatch.path_of(c.url) if host else c.url
-            if not pathmatch.matches(pattern, target):
-                continue
-            length = pathmatch.priority(pattern)
-            if length > best_len:
-                best, best_len = [c], length
-            elif length == best_len:
-                best.append(c)
-        return tuple(best)
+        candidates = ((c.pattern, c) for c in self.contents if not (c.host and target_host and c.host != target_host))
+        return tuple(longest_matches(candidates, path_key(url_or_path)))
 
     def usage_for(self, url_or_path: str) -> UsagePrefs:
         """permits type=usage -> yes, prohibits -> no, for the matching content.
@@ -185,5 +173,7 @@ def parse_rsl(xml: str | bytes | None) -> RSLDocument:
         unknown = {t for lic in licenses for t in lic.permitted() + lic.prohibited() if t not in RSL_USAGE_KEYS}
         if unknown:
             errors.append(Lint("usage-token", f"unknown usage tokens {sorted(unknown)[:10]} in content {url[:80]!r}"))
-        contents.append(RSLContent(url, el.get("server"), tuple(licenses)))
+        host = _host(url)
+        pattern = pattern_of(path_of(url) if host else url)
+        contents.append(RSLContent(url, el.get("server"), tuple(licenses), host, pattern))
     return RSLDocument(tuple(contents), tuple(errors))

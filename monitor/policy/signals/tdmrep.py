@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from monitor.policy.signals import pathmatch
+from monitor.policy.robots import matches, path_key, pattern_of
 from monitor.policy.signals._text import Headers, header_values, to_text
 from monitor.policy.signals.htmlmeta import MAX_HTML_BYTES, head_meta
 from monitor.policy.signals.model import Decision, Lint, Source, UsagePrefs
@@ -24,6 +24,7 @@ class TDMRule:
     location: str
     reservation: Reservation | None
     policy: str | None
+    pattern: str = ""  # location in normal form, what is matched (an empty location matches nothing)
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,9 @@ class TDMRepFile:
 
     def lookup(self, url_or_path: str) -> TDMResult:
         """The FIRST matching location decides (TDMRep: "the most specific match is the first in sequence")."""
-        path = pathmatch.path_of(url_or_path)
+        path = path_key(url_or_path)
         for rule in self.rules:
-            if pathmatch.matches(rule.location, path):
+            if matches(rule.pattern, path):
                 src = Source("tdmrep-file", None, f"[{rule.index}] {rule.location}")
                 return TDMResult(rule.reservation, rule.policy if rule.reservation != 0 else None, src)
         return TDMResult()
@@ -88,7 +89,7 @@ def parse_tdmrep_json(body: str | bytes | None) -> TDMRepFile:
         if policy is not None and not isinstance(policy, str):
             errors.append(Lint("policy", f"element {index}: tdm-policy is not a string; ignored"))
             policy = None
-        rules.append(TDMRule(index, el["location"], res, policy))
+        rules.append(TDMRule(index, el["location"], res, policy, pattern_of(el["location"])))
     return TDMRepFile(tuple(rules), tuple(errors))
 
 

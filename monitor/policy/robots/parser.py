@@ -1,20 +1,19 @@
-"""RFC 9309 robots.txt engine: parse once into groups, rules, raw extension records and lints; then match many."""
+"""robots.txt parser: bytes -> groups, rules, raw extension records and lints, parsed once; then match many.
+
+Parsing is one pass over the lines and linear in the file size; group selection and rule ordering happen per distinct
+selection on first use (see groups.GroupIndex and pattern.RuleSet).
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from monitor.policy.robots_pattern import (
-    RFC_TOKEN,
-    PathMatcher,
-    compile_pattern,
-    normalise_pattern,
-    path_params_query,
-    product_token,
-    robots_token,
-)
+from monitor.policy.robots.groups import RFC_TOKEN, GroupIndex, GroupKind, PerSelection, Selection, group_token
+from monitor.policy.robots.normalise import path_key
+from monitor.policy.robots.pattern import RuleSet, pattern_of
 
 MAX_BYTES = 500 * 1024
 # Google's kMaxLineLen (2083 * 8): longer lines are cut there, which also bounds the cost of one pattern.
@@ -22,14 +21,12 @@ MAX_LINE_BYTES = 2083 * 8
 ROBOTS_PATH = "/robots.txt"
 
 Directive = Literal["allow", "disallow"]
-GroupKind = Literal["specific", "global", "none"]
 
 _BOM = b"\xef\xbb\xbf"
 _NEWLINE = re.compile(rb"\r\n|\r|\n")
 _WS = b" \t\v\f"
 _DISALLOW_TYPOS = (b"dissallow", b"dissalow", b"disalow", b"diasllow", b"disallaw")
 _EXTENSIONS = {b"content-signal", b"content-usage", b"license", b"crawl-delay"}
-_AGENT_CACHE_MAX = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +62,14 @@ class Record:
     key: str
     value: str
     group: int | None
-    agents_before: tuple[str, ...]
+    agent_count: int = 0
+    # The group's list of user-agent values, shared by its records (copying a prefix per record was quadratic).
+    _agents: Sequence[str] = field(default=(), repr=False, compare=False)
+
+    @property
+    def agents_before(self) -> tuple[str, ...]:
+        """The user-agent values of this record's group declared above it."""
+        return tuple(self._agents[: self.agent_count])
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,93 +94,46 @@ class Verdict:
     group_lines: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Selection:
-    kind: GroupKind
-    lines: tuple[int, ...]
-    # Sorted by (-priority, allow first): the first entry that matches is the longest-match, tie-to-allow winner.
-    entries: tuple[tuple[PathMatcher, Rule], ...]
-
-
-_NO_GROUP = _Selection("none", (), ())
-
-
 @dataclass(frozen=True, eq=False)
 class RobotsFile:
-    """A parsed robots.txt. Immutable; `match` uses an index built once at construction."""
+    """A parsed robots.txt. Immutable; `match` reads a token index built once at construction."""
 
     groups: tuple[Group, ...]
     records: tuple[Record, ...] = ()
     lints: tuple[Lint, ...] = ()
     size: int = 0
     truncated: bool = False
-    _specific: dict[str, _Selection] = field(init=False, repr=False)
-    _global: _Selection = field(init=False, repr=False)
-    _agent_cache: dict[str, _Selection] = field(init=False, repr=False)
+    index: GroupIndex = field(init=False, repr=False)
+    _merged: PerSelection[tuple[RuleSet[Rule], tuple[int, ...]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        specific, global_ = _build_index(self.groups)
-        object.__setattr__(self, "_specific", specific)
-        object.__setattr__(self, "_global", global_)
-        object.__setattr__(self, "_agent_cache", {})
+        object.__setattr__(self, "index", GroupIndex(g.tokens for g in self.groups))
+        object.__setattr__(self, "_merged", PerSelection(self._merge))
 
-    def select(self, agent: str) -> _Selection:
-        """The merged rules that apply to `agent` (a product token or a full User-Agent header)."""
-        selection = self._agent_cache.get(agent)
-        if selection is None:
-            token = product_token(agent).lower()
-            selection = self._specific.get(token) if token else None
-            if selection is None:
-                selection = self._global
-            if len(self._agent_cache) >= _AGENT_CACHE_MAX:
-                self._agent_cache.clear()
-            self._agent_cache[agent] = selection
-        return selection
+    def select(self, agent: str) -> Selection:
+        """The groups that apply to `agent` (a product token or a full User-Agent header)."""
+        return self.index.select(agent)
+
+    def _merge(self, selection: Selection) -> tuple[RuleSet[Rule], tuple[int, ...]]:
+        """The selected groups' rules, ordered, and their user-agent line numbers."""
+        members = [self.groups[i] for i in selection.groups]
+        rules = RuleSet((r.pattern, r.directive == "allow", r) for g in members for r in g.rules)
+        return rules, tuple(line for g in members for line in g.agent_lines)
 
     def match(self, agent: str, url: str) -> Verdict:
         """May `agent` fetch `url`? Longest pattern wins, ties go to allow, `/robots.txt` is always allowed."""
         selection = self.select(agent)
-        path = path_params_query(url)
+        rules, lines = self._merged(selection)
+        path = path_key(url)
         if path != ROBOTS_PATH:
-            for matches, rule in selection.entries:
-                if matches(path):
-                    return Verdict(rule.directive == "allow", rule, selection.kind, selection.lines)
-        return Verdict(True, None, selection.kind, selection.lines)
+            decided = rules.decide(path)
+            if decided is not None:
+                return Verdict(decided[0], decided[1], selection.kind, lines)
+        return Verdict(True, None, selection.kind, lines)
 
     def records_for(self, key: str) -> tuple[Record, ...]:
         """The raw records with this (lower-case) key, e.g. "sitemap", "content-usage", "license"."""
         return tuple(r for r in self.records if r.key == key)
-
-
-def _build_index(groups: tuple[Group, ...]) -> tuple[dict[str, _Selection], _Selection]:
-    compiled: dict[str, PathMatcher] = {}
-
-    def entries_of(group: Group) -> list[tuple[PathMatcher, Rule]]:
-        # An empty pattern has priority 0 and can never win, so it is left out of matching.
-        out = []
-        for rule in group.rules:
-            if rule.pattern:
-                if rule.pattern not in compiled:
-                    compiled[rule.pattern] = compile_pattern(rule.pattern)
-                out.append((compiled[rule.pattern], rule))
-        return out
-
-    def selection(kind: GroupKind, members: list[Group]) -> _Selection:
-        entries = [entry for group in members for entry in entries_of(group)]
-        entries.sort(key=lambda e: (-len(e[1].pattern), e[1].directive != "allow", e[1].line))
-        lines = tuple(line for group in members for line in group.agent_lines)
-        return _Selection(kind, lines, tuple(entries))
-
-    by_token: dict[str, list[Group]] = {}
-    global_groups: list[Group] = []
-    for group in groups:
-        for token in dict.fromkeys(t.lower() for t in group.tokens):
-            if token == "*":
-                global_groups.append(group)
-            elif token:
-                by_token.setdefault(token, []).append(group)
-    specific = {token: selection("specific", members) for token, members in by_token.items()}
-    return specific, (selection("global", global_groups) if global_groups else _NO_GROUP)
 
 
 def _strip_bom(raw: bytes) -> bytes:
@@ -253,15 +210,12 @@ class _Builder:
         elif self.interruptions:
             self._lint_interruptions()
         self.in_run = True
-        if value == "*" or (value.startswith("*") and value[1:2].isspace()):
-            token = "*"
-        else:
-            token = robots_token(value)
-            if not RFC_TOKEN.fullmatch(value):
-                meaning = f"matched as {token!r}" if token else "matches no crawler"
-                self.lints.append(
-                    Lint(lineno, "non-rfc-token", f"user-agent {value!r} is not an RFC 9309 product token; {meaning}")
-                )
+        token = group_token(value)
+        if token != "*" and not RFC_TOKEN.fullmatch(value):
+            meaning = f"matched as {token!r}" if token else "matches no crawler"
+            self.lints.append(
+                Lint(lineno, "non-rfc-token", f"user-agent {value!r} is not an RFC 9309 product token; {meaning}")
+            )
         self.agents.append(value)
         self.tokens.append(token)
         self.agent_lines.append(lineno)
@@ -284,7 +238,7 @@ class _Builder:
             return
         self.in_run = False
         self.interruptions = []
-        pattern = normalise_pattern(value)
+        pattern = pattern_of(value)
         self.rules.append(Rule(lineno, directive, pattern))
         slash = pattern.rfind("/")
         if directive == "allow" and slash != -1 and pattern.startswith("/index.htm", slash):
@@ -297,7 +251,7 @@ class _Builder:
         if kind != "unknown":
             group = len(self.groups) if self.agent_lines else None
             text = value.decode("utf-8", "replace")
-            self.records.append(Record(lineno, kind, text, group, tuple(self.agents)))
+            self.records.append(Record(lineno, kind, text, group, len(self.agents), self.agents))
 
 
 def parse(data: bytes | str, *, max_bytes: int = MAX_BYTES) -> RobotsFile:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from monitor.policy.robots import MAX_BYTES, ROBOTS_PATH, RobotsFile, Verdict, parse
-from monitor.policy.robots_pattern import path_params_query
+from monitor.policy.robots.normalise import path_key
+from monitor.policy.robots.parser import MAX_BYTES, ROBOTS_PATH, RobotsFile, Verdict, parse
 
 
 class FetchState(StrEnum):
@@ -30,7 +30,7 @@ class FetchPolicy:
         """Verdict for `agent` on `url`; without a parsed file no rule or group applies."""
         if self.robots is not None:
             return self.robots.match(agent, url)
-        allowed = self.state is FetchState.UNAVAILABLE or path_params_query(url) == ROBOTS_PATH
+        allowed = self.state is FetchState.UNAVAILABLE or path_key(url) == ROBOTS_PATH
         return Verdict(allowed, None, "none", ())
 
 
