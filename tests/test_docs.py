@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import pytest
 
-from monitor.cli.root import main
+from monitor.cli import main
 from monitor.metrics import REGISTRY
 from monitor.settings import settings_reference
 

@@ -6,7 +6,6 @@ Exit codes follow ``monitor.cli``: 0 success, 1 the download failed, 2 invalid r
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -24,14 +23,13 @@ from monitor.agents import (
     read_registry_source,
     write_registry,
 )
+from monitor.cli._common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    fail,
+)
 
-EXIT_FAILED, EXIT_CONFIG = 1, 2
 DEFAULT_TARGET = Path("data") / "ai_agents.csv"
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
 
 
 def _respects(agent: Agent) -> str:
@@ -61,7 +59,7 @@ def list_agents(category: str | None, path: Path | None, as_json: bool) -> None:
     try:
         registry = load_registry(path)
     except RegistryError as exc:
-        _fail(str(exc), EXIT_CONFIG)
+        fail(str(exc), EXIT_CONFIG)
         return
     selected = [a for a in registry if category is None or a.category.lower() == category.lower()]
     if as_json:
@@ -69,7 +67,7 @@ def list_agents(category: str | None, path: Path | None, as_json: bool) -> None:
         return
     if category is not None and not selected:
         known = ", ".join(registry.by_category())
-        _fail(f"no agents in category {category!r}; categories: {known}", EXIT_CONFIG)
+        fail(f"no agents in category {category!r}; categories: {known}", EXIT_CONFIG)
     rows = [(a.token, a.operator, a.category, _respects(a), "yes" if a.rfc9309_valid else "no") for a in selected]
     click.echo(tabulate(rows, headers=["token", "operator", "category", "respects robots", "rfc9309-valid"]))
     click.echo(f"\n{len(selected)} of {len(registry)} agents ({registry.source})")
@@ -116,16 +114,16 @@ def update_agents(source: str, target: Path, as_json: bool) -> None:
     try:
         new = read_registry_source(source)
     except RegistryFetchError as exc:
-        _fail(str(exc), EXIT_FAILED)
+        fail(str(exc), EXIT_FAILED)
         return
     except RegistryError as exc:
-        _fail(str(exc), EXIT_CONFIG)
+        fail(str(exc), EXIT_CONFIG)
         return
     diff = diff_registries(_baseline(target), new)
     try:
         write_registry(new, target)
     except OSError as exc:
-        _fail(f"cannot write {target}: {exc.strerror or exc}", EXIT_FAILED)
+        fail(f"cannot write {target}: {exc.strerror or exc}", EXIT_FAILED)
     if as_json:
         changed = [{"token": new.token, "columns": columns} for _old, new, columns in diff.changed]
         report = {

@@ -17,17 +17,19 @@ from typing import Any
 
 import click
 
-EXIT_FAILED, EXIT_CONFIG, EXIT_NOT_FOUND = 1, 2, 4
-_config = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration."
+from monitor.cli._common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_NOT_FOUND,
+    config_option,
+    current_user,
+    fail,
+    settings_from,
+    store_from,
 )
+
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
 
 
 def _now() -> datetime:
@@ -61,7 +63,7 @@ def alerts() -> None:
 
 @alerts.command("test")
 @click.argument("channel", required=False)
-@_config
+@config_option
 @click.pass_context
 def alerts_test(ctx: click.Context, channel: str | None, config_path: Path | None) -> None:
     """Send a test message to CHANNEL (default: every configured channel) and report what each answered.
@@ -71,12 +73,11 @@ def alerts_test(ctx: click.Context, channel: str | None, config_path: Path | Non
     """
     from monitor.alerts import templates
     from monitor.alerts.channels import build_channels
-    from monitor.cli.root import _settings
 
-    settings = _settings(ctx, config_path)
+    settings = settings_from(ctx, config_path)
     channels = build_channels(settings.alerts.channels)
     if channel is not None and channel not in channels:
-        _fail(f"no channel named {channel!r}; configured: {', '.join(channels)}", EXIT_NOT_FOUND)
+        fail(f"no channel named {channel!r}; configured: {', '.join(channels)}", EXIT_NOT_FOUND)
     failed = 0
     for name, target in channels.items():
         if channel is not None and name != channel:
@@ -125,16 +126,15 @@ def _list_row(r: dict[str, Any]) -> list[Any]:
 @click.option("--failed", is_flag=True, help="Only dead letters and deliveries whose last attempt failed.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100000), help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
-@_config
+@config_option
 @click.pass_context
 def alerts_list(ctx: click.Context, failed: bool, limit: int, as_json: bool, config_path: Path | None) -> None:
     """Alert deliveries (one per alert and channel), newest first: pending, sent, dead, muted or filtered."""
     from tabulate import tabulate
 
-    from monitor.cli.root import _store
     from monitor.store import alerts as store_alerts
 
-    rows = store_alerts.list_deliveries(_store(ctx, config_path), failed=failed, limit=limit)
+    rows = store_alerts.list_deliveries(store_from(ctx, config_path), failed=failed, limit=limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -147,22 +147,21 @@ def alerts_list(ctx: click.Context, failed: bool, limit: int, as_json: bool, con
 @alerts.command("retry")
 @click.argument("delivery_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print the delivery as JSON.")
-@_config
+@config_option
 @click.pass_context
 def alerts_retry(ctx: click.Context, delivery_id: int, as_json: bool, config_path: Path | None) -> None:
     """Queue delivery DELIVERY_ID (a dead letter, or one waiting for its backoff) for the daemon's next drain,
     with its attempts reset. Exits 1 when it was already sent, muted or filtered, 4 when it does not exist."""
-    from monitor.cli.root import _store
     from monitor.errors import InvalidTransition, NotFound
     from monitor.store import alerts as store_alerts
 
     try:
-        row = store_alerts.retry(_store(ctx, config_path), delivery_id, _now())
+        row = store_alerts.retry(store_from(ctx, config_path), delivery_id, _now())
     except NotFound as exc:
-        _fail(str(exc), EXIT_NOT_FOUND)
+        fail(str(exc), EXIT_NOT_FOUND)
         return
     except InvalidTransition as exc:
-        _fail(str(exc), EXIT_FAILED)
+        fail(str(exc), EXIT_FAILED)
         return
     if as_json:
         click.echo(json.dumps(row, indent=2))
@@ -186,26 +185,25 @@ def mute() -> None:
 @click.option("--reason", default="", help="Why (shown by `mute list`).")
 @click.option("--by", "actor", default=None, help="Who (default: the current user).")
 @click.option("--json", "as_json", is_flag=True, help="Print the mute as JSON.")
-@_config
+@config_option
 @click.pass_context
 def mute_add(ctx, domain, kind, duration, until_text, reason, actor, as_json, config_path) -> None:
     """Mute alerts of --domain and/or --kind --for a duration (or --until a time)."""
-    from monitor.cli.root import _store, _user
     from monitor.store import alerts as store_alerts
 
     if not domain and not kind:
-        _fail("give --domain, --kind or both", EXIT_CONFIG)
+        fail("give --domain, --kind or both", EXIT_CONFIG)
     if (duration is None) == (until_text is None):
-        _fail("give exactly one of --for and --until", EXIT_CONFIG)
+        fail("give exactly one of --for and --until", EXIT_CONFIG)
     now = _now()
     try:
         until = now + parse_duration(duration) if duration else parse_time(until_text)
     except ValueError as exc:
-        _fail(str(exc), EXIT_CONFIG)
+        fail(str(exc), EXIT_CONFIG)
         return
     if until <= now:
-        _fail("the mute would already be over", EXIT_CONFIG)
-    row = store_alerts.add_mute(_store(ctx, config_path), domain, kind, until, reason, actor or _user(), now)
+        fail("the mute would already be over", EXIT_CONFIG)
+    row = store_alerts.add_mute(store_from(ctx, config_path), domain, kind, until, reason, actor or current_user(), now)
     if as_json:
         click.echo(json.dumps(row, indent=2))
         return
@@ -216,20 +214,19 @@ def mute_add(ctx, domain, kind, duration, until_text, reason, actor, as_json, co
 @mute.command("list")
 @click.option("--all", "include_ended", is_flag=True, help="Include expired and lifted mutes.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_config
+@config_option
 @click.pass_context
 def mute_list(ctx, include_ended: bool, as_json: bool, config_path: Path | None) -> None:
     """Mutes in force (from `mute add` and from alerts.mutes in the configuration)."""
     from tabulate import tabulate
 
-    from monitor.cli.root import _settings, _store
     from monitor.store import alerts as store_alerts
 
     now = _now()
     rows: list[dict[str, Any]] = [
-        {**r, "source": "cli"} for r in store_alerts.list_mutes(_store(ctx, config_path), now, include_ended)
+        {**r, "source": "cli"} for r in store_alerts.list_mutes(store_from(ctx, config_path), now, include_ended)
     ]
-    for m in _settings(ctx, config_path).alerts.mutes:
+    for m in settings_from(ctx, config_path).alerts.mutes:
         if include_ended or m.until > now:
             rows.append({"id": None, "domain": m.domain, "kind": m.kind, "until": m.until.isoformat(),
                          "reason": m.reason, "actor": "config", "source": "config"})  # fmt: skip
@@ -247,18 +244,17 @@ def mute_list(ctx, include_ended: bool, as_json: bool, config_path: Path | None)
 @mute.command("lift")
 @click.argument("mute_id", type=int)
 @click.option("--by", "actor", default=None, help="Who (default: the current user).")
-@_config
+@config_option
 @click.pass_context
 def mute_lift(ctx, mute_id: int, actor: str | None, config_path: Path | None) -> None:
     """End mute MUTE_ID now (alerts muted meanwhile stay recorded, not sent)."""
-    from monitor.cli.root import _store, _user
     from monitor.errors import InvalidTransition, NotFound
     from monitor.store import alerts as store_alerts
 
     try:
-        store_alerts.lift_mute(_store(ctx, config_path), mute_id, actor or _user(), _now())
+        store_alerts.lift_mute(store_from(ctx, config_path), mute_id, actor or current_user(), _now())
     except NotFound as exc:
-        _fail(str(exc), EXIT_NOT_FOUND)
+        fail(str(exc), EXIT_NOT_FOUND)
     except InvalidTransition as exc:
-        _fail(str(exc), EXIT_FAILED)
+        fail(str(exc), EXIT_FAILED)
     click.echo(f"mute #{mute_id} lifted")

@@ -14,9 +14,14 @@ from urllib.parse import urlsplit
 
 import click
 
+from monitor.cli._common import (
+    EXIT_FAILED,
+    config_option,
+    settings_from,
+    setup_logging,
+    store_from,
+)
 from monitor.policy.robots import RobotsFile, Verdict, parse
-
-EXIT_FAILED = 1
 
 
 def verdict_json(verdict: Verdict) -> dict[str, Any]:
@@ -94,7 +99,7 @@ def policy() -> None:
     help="JSONL file ('-' for stdin) of {robots, agent, url} objects; writes one JSON verdict per line.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration.")
+@config_option
 @click.pass_context
 def explain(
     ctx: click.Context,
@@ -142,12 +147,11 @@ def explain(
 def _live_audit(ctx: click.Context, config_path: Path | None, host: str, scheme: str, agents: list[str] | None):
     """Fetch and audit HOST once through the configured proxy; records nothing."""
     from monitor.agents import load_registry
-    from monitor.cli.root import _settings, setup_logging
     from monitor.probes.policy import audit_once
     from monitor.runtime import reactor
     from monitor.runtime.crawl import CrawlService
 
-    settings = _settings(ctx, config_path)
+    settings = settings_from(ctx, config_path)
     setup_logging("WARNING")
     tokens = agents or load_registry(settings.policy.agents_file).tokens()
     return reactor.run(audit_once(CrawlService(settings), host, tokens, settings.policy, scheme))
@@ -158,7 +162,7 @@ def _live_audit(ctx: click.Context, config_path: Path | None, host: str, scheme:
 @click.option("--agent", "agents", multiple=True, help="Only these agents (repeatable; default: the registry).")
 @click.option("--scheme", type=click.Choice(["https", "http"]), default="https", show_default=True, help="Scheme.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration.")
+@config_option
 @click.pass_context
 def audit_command(ctx: click.Context, host: str, agents: tuple[str, ...], scheme: str, as_json: bool,
                   config_path: Path | None) -> None:  # fmt: skip
@@ -195,7 +199,7 @@ def _matrix_row(r: dict[str, Any]) -> list[Any]:
 @click.option("--agent", "agents", multiple=True, help="Only these agents (repeatable).")
 @click.option("--at", "when", help="The matrix in force at this ISO-8601 time instead of now.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration.")
+@config_option
 @click.pass_context
 def matrix(ctx: click.Context, domain: str | None, agents: tuple[str, ...], when: str | None, as_json: bool,
            config_path: Path | None) -> None:  # fmt: skip
@@ -205,11 +209,10 @@ def matrix(ctx: click.Context, domain: str | None, agents: tuple[str, ...], when
 
     from tabulate import tabulate
 
-    from monitor.cli.root import _settings, _store
     from monitor.store import verdicts as store_verdicts
 
-    store = _store(ctx, config_path)
-    domains = [domain] if domain else [d.domain for d in _settings(ctx, config_path).protected_domains]
+    store = store_from(ctx, config_path)
+    domains = [domain] if domain else [d.domain for d in settings_from(ctx, config_path).protected_domains]
     moment = when or datetime.now(UTC).isoformat(timespec="microseconds")
     wanted = {a.lower() for a in agents}
     rows = [
@@ -232,14 +235,13 @@ def matrix(ctx: click.Context, domain: str | None, agents: tuple[str, ...], when
 @click.argument("domain")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100000), help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration.")
+@config_option
 @click.pass_context
 def history(ctx: click.Context, domain: str, limit: int, as_json: bool, config_path: Path | None) -> None:
     """Versions of DOMAIN's policy: its policy files (with what changed) and every verdict change."""
-    from monitor.cli.root import _store
     from monitor.store import verdicts as store_verdicts
 
-    store = _store(ctx, config_path)
+    store = store_from(ctx, config_path)
     snapshots = store.snapshots(domain)
     verdicts = store_verdicts.history(store.db, domain)
     if as_json:

@@ -6,9 +6,7 @@ Exit codes: 0 success, 1 a job crashed or an operation failed, 2 invalid configu
 
 from __future__ import annotations
 
-import getpass
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,43 +16,25 @@ import yaml
 from tabulate import tabulate
 
 from monitor import __version__
-from monitor.db import SEVERITIES, STATUSES
-from monitor.errors import ConfigError, InvalidTransition, NotFound, StartupError, StorageError
-from monitor.settings import Settings, load_settings, masked_dump
-
-EXIT_FAILED, EXIT_CONFIG, EXIT_STARTUP, EXIT_NOT_FOUND = 1, 2, 3, 4
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="YAML configuration file (default: $SCRAPEWATCH_CONFIG, else built-in defaults).",
+from monitor.cli._common import (
+    EXIT_FAILED,
+    EXIT_NOT_FOUND,
+    EXIT_STARTUP,
+    config_option,
+    current_user,
+    fail,
+    settings_from,
+    setup_logging,
+    store_from,
 )
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-def _settings(ctx: click.Context, config_path: Path | None) -> Settings:
-    path = config_path or ctx.find_root().obj.get("config_path")
-    try:
-        return load_settings(path)
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_CONFIG)
-        raise  # unreachable; keeps type checkers honest
-
-
-def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
-    if level != "DEBUG":  # Scrapy's per-request chatter drowns the daemon's own lines
-        for name in ("scrapy", "twisted", "apscheduler", "py.warnings"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+from monitor.cli.agents import agents
+from monitor.cli.alerts import alerts, mute
+from monitor.cli.policy import policy
+from monitor.cli.scan import scan
+from monitor.cli.scraping import probe
+from monitor.db import SEVERITIES, STATUSES
+from monitor.errors import InvalidTransition, NotFound, StartupError
+from monitor.settings import masked_dump
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,12 +56,12 @@ def run(ctx: click.Context, config_path: Path | None, once: bool) -> None:
     from monitor.runtime import reactor
     from monitor.runtime.runner import run_daemon
 
-    settings = _settings(ctx, config_path)
+    settings = settings_from(ctx, config_path)
     setup_logging(settings.scheduler.log_level)
     try:
         ok = reactor.run(run_daemon(settings, once=once))
     except StartupError as exc:
-        _fail(str(exc), EXIT_STARTUP)
+        fail(str(exc), EXIT_STARTUP)
     sys.exit(0 if ok else EXIT_FAILED)
 
 
@@ -99,27 +79,16 @@ def demo(ctx: click.Context, config_path: Path | None, once: bool, change_after:
     from monitor.demo.run import run_demo
     from monitor.runtime import reactor
 
-    settings = _settings(ctx, config_path)
+    settings = settings_from(ctx, config_path)
     setup_logging(settings.scheduler.log_level)
     try:
         ok = reactor.run(run_demo(settings, once=once, change_after=change_after, echo=click.echo))
     except StartupError as exc:
-        _fail(str(exc), EXIT_STARTUP)
+        fail(str(exc), EXIT_STARTUP)
     sys.exit(0 if ok else EXIT_FAILED)
 
 
 # ---- incidents ---------------------------------------------------------------------------------------
-
-
-def _store(ctx: click.Context, config_path: Path | None):
-    from monitor.db import open_db
-    from monitor.store.core import Store
-
-    settings = _settings(ctx, config_path)
-    try:
-        return Store(open_db(settings.storage.database_path, settings.storage.busy_timeout_ms))
-    except StorageError as exc:
-        _fail(str(exc), EXIT_STARTUP)
 
 
 @main.group()
@@ -137,7 +106,7 @@ def incidents() -> None:
 @click.pass_context
 def incidents_list(ctx, config_path, status, severity, kind, limit, as_json) -> None:
     """List incidents, most recently seen first."""
-    rows = _store(ctx, config_path).list_incidents(status=status, severity=severity, kind=kind, limit=limit)
+    rows = store_from(ctx, config_path).list_incidents(status=status, severity=severity, kind=kind, limit=limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -159,9 +128,9 @@ def incidents_list(ctx, config_path, status, severity, kind, limit, as_json) -> 
 def incidents_show(ctx, config_path, incident_id, as_json) -> None:
     """Show one incident with its detail, data and event history."""
     try:
-        inc = _store(ctx, config_path).get_incident(incident_id)
+        inc = store_from(ctx, config_path).get_incident(incident_id)
     except NotFound as exc:
-        _fail(str(exc), EXIT_NOT_FOUND)
+        fail(str(exc), EXIT_NOT_FOUND)
     if as_json:
         click.echo(json.dumps(inc, indent=2))
         return
@@ -185,13 +154,13 @@ def _triage(name: str, action: str, help_text: str):
     @click.option("--json", "as_json", is_flag=True, help="Print the updated incident as JSON.")
     @click.pass_context
     def command(ctx, config_path, incident_id, note, actor, as_json) -> None:
-        store = _store(ctx, config_path)
+        store = store_from(ctx, config_path)
         try:
-            inc = store.change_incident(incident_id, action, actor or _user(), note)
+            inc = store.change_incident(incident_id, action, actor or current_user(), note)
         except NotFound as exc:
-            _fail(str(exc), EXIT_NOT_FOUND)
+            fail(str(exc), EXIT_NOT_FOUND)
         except InvalidTransition as exc:
-            _fail(str(exc), EXIT_FAILED)
+            fail(str(exc), EXIT_FAILED)
         click.echo(json.dumps(inc, indent=2) if as_json else f"incident #{incident_id} is now {inc['status']}")
 
     return command
@@ -201,13 +170,6 @@ _triage("ack", "acknowledged", "Acknowledge an open incident (someone is on it).
 _triage("resolve", "resolved", "Resolve an incident by hand.")
 _triage("false-positive", "false_positive", "Mark an incident as a false positive; it stays silent if seen again.")
 _triage("reopen", "reopened", "Reopen a resolved or false-positive incident.")
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry in some containers
-        return "unknown"
 
 
 # ---- config ------------------------------------------------------------------------------------------
@@ -227,24 +189,10 @@ def config_check(ctx, file: Path | None, as_json: bool) -> None:
 
     On error, prints every invalid key with its reason and exits 2.
     """
-    settings = _settings(ctx, file)
+    settings = settings_from(ctx, file)
     data: dict[str, Any] = masked_dump(settings)
     click.echo(json.dumps(data, indent=2) if as_json else yaml.safe_dump(data, sort_keys=False).rstrip())
 
 
-def _register_groups() -> None:
-    from monitor.cli.agents import agents
-    from monitor.cli.alerts import alerts, mute
-    from monitor.cli.policy import policy
-    from monitor.cli.scan import scan
-    from monitor.cli.scraping import probe
-
-    main.add_command(agents)
-    main.add_command(policy)
-    main.add_command(scan)
-    main.add_command(probe)
-    main.add_command(alerts)
-    main.add_command(mute)
-
-
-_register_groups()
+for command in (agents, policy, scan, probe, alerts, mute):
+    main.add_command(command)

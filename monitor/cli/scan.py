@@ -9,6 +9,14 @@ from urllib.parse import urlsplit
 
 import click
 
+from monitor.cli._common import (
+    EXIT_CONFIG,
+    EXIT_STARTUP,
+    config_option,
+    fail,
+    settings_from,
+    setup_logging,
+)
 from monitor.signatures.model import severity_rank
 
 _COLUMNS = ["severity", "signature", "where", "track", "detail"]
@@ -25,7 +33,7 @@ def _short(url: str, width: int = 60) -> str:
 @click.option("--record", is_flag=True, help="Record the findings as incidents with evidence (scope scan:<host>).")
 @click.option("--all", "show_all", is_flag=True, help="Also print info matches (legitimate embeds, classifiers).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of findings.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration.")
+@config_option
 @click.pass_context
 def scan(ctx: click.Context, url: str, render: bool, ignore_robots: bool, record: bool, show_all: bool,
          as_json: bool, config_path: Path | None) -> None:  # fmt: skip
@@ -38,7 +46,6 @@ def scan(ctx: click.Context, url: str, render: bool, ignore_robots: bool, record
     from pydantic import ValidationError
     from tabulate import tabulate
 
-    from monitor.cli.root import EXIT_CONFIG, EXIT_STARTUP, _fail, _settings, setup_logging
     from monitor.errors import StartupError
     from monitor.evaluators.watch import as_json as matches_json
     from monitor.probes.base import record as record_run
@@ -47,7 +54,7 @@ def scan(ctx: click.Context, url: str, render: bool, ignore_robots: bool, record
     from monitor.settings import WatchTarget
     from monitor.store import utcnow
 
-    settings = _settings(ctx, config_path)
+    settings = settings_from(ctx, config_path)
     setup_logging("WARNING")
     host = (urlsplit(url).hostname or "").lower()
     try:
@@ -61,11 +68,11 @@ def scan(ctx: click.Context, url: str, render: bool, ignore_robots: bool, record
             render=render,
         )
     except ValidationError as exc:
-        _fail(f"cannot scan {url!r}: {exc.errors()[0]['msg']}", EXIT_CONFIG)
+        fail(f"cannot scan {url!r}: {exc.errors()[0]['msg']}", EXIT_CONFIG)
     try:
         components_ = components.build(settings, record=record)
     except StartupError as exc:
-        _fail(str(exc), EXIT_CONFIG if "catalogue" in str(exc) else EXIT_STARTUP)
+        fail(str(exc), EXIT_CONFIG if "catalogue" in str(exc) else EXIT_STARTUP)
     probe = ExposureProbe.build(components_)
     store = components_.store
     started, t0 = utcnow(), time.monotonic()

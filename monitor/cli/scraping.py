@@ -14,10 +14,15 @@ from typing import Any
 
 import click
 
-EXIT_FAILED, EXIT_CONFIG = 1, 2
-_config = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration file."
+from monitor.cli._common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    config_option,
+    fail,
+    settings_from,
+    setup_logging,
 )
+
 _json = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 _record = click.option("--record", is_flag=True, help="Record the run, its incidents and evidence in the database.")
 
@@ -31,7 +36,7 @@ def probe() -> None:
 @click.argument("service")
 @_json
 @_record
-@_config
+@config_option
 @click.pass_context
 def canary(ctx: click.Context, service: str, as_json: bool, record: bool, config_path: Path | None) -> None:
     """Submit the canary tracks to SERVICE (a scraping.downloaders name) and print what came back."""
@@ -49,7 +54,7 @@ def canary(ctx: click.Context, service: str, as_json: bool, record: bool, config
 @probe.command("archives")
 @_json
 @_record
-@_config
+@config_option
 @click.pass_context
 def archives(ctx: click.Context, as_json: bool, record: bool, config_path: Path | None) -> None:
     """Query the enabled archive indexes (scraping.wayback, scraping.common_crawl) and print their findings."""
@@ -66,7 +71,7 @@ def archives(ctx: click.Context, as_json: bool, record: bool, config_path: Path 
 @probe.command("datasets")
 @_json
 @_record
-@_config
+@config_option
 @click.pass_context
 def datasets(ctx: click.Context, as_json: bool, record: bool, config_path: Path | None) -> None:
     """Search the dataset hub (scraping.dataset_hub) and print the datasets that list SoundCloud tracks."""
@@ -89,30 +94,29 @@ def _run(
     none: str,
     name: str | None = None,
 ) -> None:
-    from monitor.cli.root import _fail, _settings, setup_logging
     from monitor.errors import ConfigError, CrawlError, StartupError, StorageError
     from monitor.probes.registry import build_probes
     from monitor.runtime import components, reactor
 
-    settings = _settings(ctx, config_path)
+    settings = settings_from(ctx, config_path)
     setup_logging("WARNING" if as_json else settings.scheduler.log_level)
     try:
         ctx_ = components.build(settings, record=record)
     except StartupError as exc:
-        _fail(str(exc), EXIT_FAILED)
+        fail(str(exc), EXIT_FAILED)
     (probe,) = build_probes(ctx_, [kind])
     try:
         jobs = [job for job in probe.jobs() if name is None or job.id == f"{kind}:{name}"]
     except ConfigError as exc:
-        _fail(str(exc), EXIT_CONFIG)
+        fail(str(exc), EXIT_CONFIG)
     if not jobs:
-        _fail(none, EXIT_CONFIG)
+        fail(none, EXIT_CONFIG)
     reports = []
     try:
         for job in jobs:
             reports.append(reactor.run(probe.execute(job.id, job.spec, record_run=record)))
     except (CrawlError, StorageError) as exc:
-        _fail(str(exc), EXIT_FAILED)
+        fail(str(exc), EXIT_FAILED)
     finally:
         if ctx_.store is not None:
             ctx_.store.db.close()

@@ -1,0 +1,166 @@
+"""The store's reads: incidents, evidence, policy snapshots and verdicts, runs and probe-health streaks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+from monitor.errors import NotFound
+from monitor.evaluators import health
+from monitor.policy.matrix import Cell
+from monitor.policy.snapshot import Previous
+from monitor.store import verdicts as store_verdicts
+
+
+class Reads:
+    """Read queries over scrapewatch's tables (no transaction: SQLite reads see the last commit)."""
+
+    db: sqlite_utils.Database
+
+    def previous_file(self, domain: str, file: str) -> Previous:
+        """The latest snapshot of a policy file and the last version that was present."""
+        latest = self._one(
+            "SELECT state, sha256 FROM snapshots WHERE domain = ? AND file = ? ORDER BY id DESC LIMIT 1",
+            [domain, file],
+        )
+        present = self._one(
+            "SELECT s.sha256, b.content FROM snapshots s JOIN bodies b ON b.sha256 = s.sha256 "
+            "WHERE s.domain = ? AND s.file = ? AND s.state = 'present' ORDER BY s.id DESC LIMIT 1",
+            [domain, file],
+        )
+        return Previous(
+            state=latest["state"] if latest else None,
+            sha256=latest["sha256"] if latest else None,
+            last_present_sha256=present["sha256"] if present else None,
+            last_present_body=present["content"] if present else None,
+        )
+
+    def snapshots(self, domain: str | None = None) -> list[dict[str, Any]]:
+        where, args = ("WHERE domain = ?", [domain]) if domain else ("", [])
+        return list(self.db.query(f"SELECT * FROM snapshots {where} ORDER BY domain, file, id", args))
+
+    def body(self, sha256: str) -> bytes | None:
+        row = self._one("SELECT content FROM bodies WHERE sha256 = ?", [sha256])
+        return row["content"] if row else None
+
+    def list_incidents(
+        self,
+        status: str | None = None,
+        severity: str | None = None,
+        kind: str | None = None,
+        since: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Incidents, newest activity first, filtered by exact status / severity / kind and last_seen >= since."""
+        clauses, args = self._filters(status, severity, kind, since)
+        sql = f"SELECT * FROM incidents {clauses} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?"
+        return [self._decode(r) for r in self.db.query(sql, [*args, limit, offset])]
+
+    def count_incidents(self, status=None, severity=None, kind=None, since=None) -> int:
+        clauses, args = self._filters(status, severity, kind, since)
+        return self._one(f"SELECT count(*) AS n FROM incidents {clauses}", args)["n"]
+
+    def get_incident(self, incident_id: int) -> dict[str, Any]:
+        """One incident with its events (oldest first); raises NotFound."""
+        row = self._one("SELECT * FROM incidents WHERE id = ?", [incident_id])
+        if row is None:
+            raise NotFound(f"no incident with id {incident_id}")
+        incident = self._decode(row)
+        incident["events"] = [
+            {**e, "data": json.loads(e["data"])}
+            for e in self.db.query("SELECT * FROM incident_events WHERE incident_id = ? ORDER BY id", [incident_id])
+        ]
+        return incident
+
+    def open_incident_counts(self) -> list[tuple[str, str, int]]:
+        """(kind, severity, count) of incidents that are open or acknowledged."""
+        return [
+            (r["kind"], r["severity"], r["n"])
+            for r in self.db.query(
+                "SELECT kind, severity, count(*) AS n FROM incidents "
+                "WHERE status IN ('open', 'acknowledged') GROUP BY kind, severity"
+            )
+        ]
+
+    def active_keys(self, scope: str) -> list[str]:
+        """Dedupe keys of the open or acknowledged incidents a probe scope opened."""
+        rows = self.db.query(
+            "SELECT dedupe_key FROM incidents WHERE scope = ? AND status IN ('open', 'acknowledged')", [scope]
+        )
+        return [r["dedupe_key"] for r in rows]
+
+    def incident_data(self, dedupe_keys: list[str]) -> dict[str, dict[str, Any]]:
+        """Status, severity and data of the stored incidents with these dedupe keys (absent keys are left out)."""
+        out: dict[str, dict[str, Any]] = {}
+        for at in range(0, len(dedupe_keys), 500):
+            chunk = dedupe_keys[at : at + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT dedupe_key, status, severity, data FROM incidents WHERE dedupe_key IN ({marks})"
+            for r in self.db.query(sql, chunk):
+                out[r["dedupe_key"]] = {"status": r["status"], "severity": r["severity"], "data": json.loads(r["data"])}
+        return out
+
+    def outbox_pending(self) -> int:
+        return self._one("SELECT count(*) AS n FROM alert_outbox WHERE status = 'pending'", [])["n"]
+
+    def last_runs(self) -> dict[str, dict[str, Any]]:
+        """The latest run of every job."""
+        rows = self.db.query("SELECT * FROM probe_runs WHERE id IN (SELECT max(id) FROM probe_runs GROUP BY job)")
+        return {r["job"]: r for r in rows}
+
+    def probe_streak(self, job: str, domain: str) -> health.RunStreak:
+        """The job's latest outcome and its failed (or crashed) runs since its last success."""
+        latest = self._one("SELECT outcome FROM probe_runs WHERE job = ? ORDER BY id DESC LIMIT 1", [job])
+        failures = list(
+            self.db.query(
+                "SELECT error_kind FROM probe_runs WHERE job = ? AND outcome != 'success' AND id > coalesce("
+                "(SELECT max(id) FROM probe_runs WHERE job = ? AND outcome = 'success'), 0) "
+                "ORDER BY id DESC LIMIT 1000",
+                [job, job],
+            )
+        )
+        outcome = latest["outcome"] if latest else None
+        return health.RunStreak(
+            job,
+            domain,
+            "failure" if outcome == "error" else outcome,
+            len(failures),
+            tuple(r["error_kind"] or "" for r in failures),
+        )
+
+    def evidence(self, incident_id: int, limit: int = 200) -> list[dict[str, Any]]:
+        """An incident's evidence, newest first."""
+        rows = self.db.query(
+            "SELECT * FROM evidence WHERE incident_id = ? ORDER BY id DESC LIMIT ?", [incident_id, limit]
+        )
+        return [{**r, "headers": json.loads(r["headers"]), "data": json.loads(r["data"])} for r in rows]
+
+    def evidence_file(self, sha256: str) -> dict[str, Any] | None:
+        """The record of an evidence file (kind, size, content type), or None."""
+        return self._one("SELECT * FROM evidence_files WHERE sha256 = ?", [sha256])
+
+    def current_verdicts(self, domain: str) -> dict[tuple[str, str], Cell]:
+        """The verdict matrix in force for ``domain``, keyed by (agent, path class)."""
+        return store_verdicts.current(self.db, domain)
+
+    def _filters(self, status, severity, kind, since) -> tuple[str, list[Any]]:
+        clauses, args = [], []
+        for column, value in (("status", status), ("severity", severity), ("kind", kind)):
+            if value:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if since:
+            clauses.append("last_seen >= ?")
+            args.append(since)
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    def _one(self, sql: str, args: list[Any]) -> dict[str, Any] | None:
+        rows = list(self.db.query(sql, args))
+        return rows[0] if rows else None
+
+    @staticmethod
+    def _decode(row: dict[str, Any]) -> dict[str, Any]:
+        return {**row, "data": json.loads(row["data"])}
