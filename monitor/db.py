@@ -263,6 +263,18 @@ def _m0004(db: sqlite_utils.Database) -> None:
 def _m0005(db: sqlite_utils.Database) -> None:
     # Why a run failed in words: a probe that raised records the exception's class and message here.
     db.execute("ALTER TABLE probe_runs ADD COLUMN error_detail TEXT")
+    # A run is now also 'error' (the probe itself raised). SQLite cannot ALTER a CHECK constraint; widening it in the
+    # stored schema is the documented way when every existing row satisfies the new one (they all do: it only
+    # allows one more value). Rebuilding the table instead would fight the foreign keys that point at it.
+    old = "CHECK (outcome IN ('success', 'failure'))"
+    new = "CHECK (outcome IN ('success', 'failure', 'error'))"
+    version = db.execute("PRAGMA schema_version").fetchone()[0]
+    db.execute("PRAGMA writable_schema = ON")
+    db.execute(
+        "UPDATE sqlite_master SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'probe_runs'", [old, new]
+    )
+    db.execute("PRAGMA writable_schema = OFF")
+    db.execute(f"PRAGMA schema_version = {version + 1}")
 
 
 def open_db(path: Path, busy_timeout_ms: int = 5000, migrate: bool = True) -> sqlite_utils.Database:

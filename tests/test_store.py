@@ -134,3 +134,33 @@ def test_integrity_after_many_runs(store):
     for i in range(20):
         run_policy(store, (200, V1 if i % 2 else V2))
     assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_database_from_before_error_runs_is_migrated_with_its_runs(tmp_path):
+    import sqlite3
+
+    import sqlite_utils
+
+    from monitor.db import migrations
+
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    migrations.apply(old, stop_before="0005_run_error_detail")
+    old.execute(
+        "INSERT INTO probe_runs (job, probe, domain, started_at, finished_at, outcome, duration_seconds) "
+        "VALUES ('j', 'policy_snapshot', 'd', 't0', 't1', 'failure', 1)"
+    )
+    old.conn.commit()
+    old.conn.close()
+    db = open_db(path)
+    assert [r["outcome"] for r in db.query("SELECT outcome FROM probe_runs")] == ["failure"]
+    db.execute(
+        "INSERT INTO probe_runs (job, probe, domain, started_at, finished_at, outcome, error_detail, duration_seconds)"
+        " VALUES ('j', 'policy_snapshot', 'd', 't2', 't3', 'error', 'ValueError: x', 1)"
+    )
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute(
+            "INSERT INTO probe_runs (job, probe, domain, started_at, finished_at, outcome, duration_seconds) "
+            "VALUES ('j', 'p', 'd', 't', 't', 'maybe', 1)"
+        )
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
