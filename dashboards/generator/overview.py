@@ -71,7 +71,7 @@ def incidents_row() -> Row:
                 "Oldest policy audit",
                 "Time since the least recent successful policy audit among the protected domains "
                 "(`time() - scrapewatch_job_last_success_timestamp_seconds`). An audit older than two of its "
-                "intervals raises ScrapewatchPolicyAuditStale.",
+                "intervals raises ScrapewatchJobStale.",
                 f"max(time() - scrapewatch_job_last_success_timestamp_seconds{{{AUDIT_JOBS}}})",
                 unit="dtdurations",
                 thresholds=[(None, GREEN), (7200, ORANGE), (86400, RED)],
@@ -181,7 +181,7 @@ def probes_row() -> Row:
                 "Audit lag in intervals",
                 "Time since each job's last success divided by its configured interval "
                 "(scrapewatch_job_interval_seconds). Around 1 is normal; above 2 the job is overdue, /readyz turns "
-                "503 and ScrapewatchPolicyAuditStale fires for policy audits.",
+                "503 and ScrapewatchJobStale fires.",
                 "(time() - scrapewatch_job_last_success_timestamp_seconds)"
                 " / on (instance, job) scrapewatch_job_interval_seconds",
                 "{{job}}",
