@@ -1,6 +1,6 @@
 """Throughput of the exposure crawl against bare clients over the same pages, through a loopback forward proxy.
 
-Static: ``CrawlService.crawl_watch_target`` (the watch spider: fetch, size cap, link extraction, one item per page)
+Static: ``monitor.probes.watch.crawl_target`` (the watch spider: fetch, size cap, link extraction, one item per page)
 and the same plus ``evaluate_crawl`` (the signature engine) against a bare aiohttp client fetching the same URLs
 with the same number of requests in flight. Rendered: the watch spider with ``render: true`` (scrapy-playwright,
 Debian's Chromium, request capture, redirect guard, settle + screenshot + DOM read per page) against a bare
@@ -27,6 +27,8 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from monitor.probes.watch import crawl_target
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
@@ -158,7 +160,7 @@ async def spider_crawl(proxy: str, n: int, concurrency: int, *, render: bool = F
 
     crawl = service(proxy, concurrency, polite=polite)
     t0 = time.perf_counter()
-    items = await crawl.crawl_watch_target(target(n, render=render))
+    items = await crawl_target(crawl, target(n, render=render))
     fetched = time.perf_counter() - t0
     pages = [i for i in items if i.kind == "page"]
     assert len(pages) == n and all(i.status == 200 for i in pages), {(i.status, i.error_kind) for i in pages}
@@ -249,7 +251,7 @@ def main() -> None:
         lines.append(f"static: {n} pages (~13 KB), {c} requests in flight, proxy {proxy}")
         for name, secs, pages in (
             ("bare aiohttp", bare, n),
-            ("watch crawl (CrawlService.crawl_watch_target)", fetched, n),
+            ("watch crawl (monitor.probes.watch.crawl_target)", fetched, n),
             ("watch crawl + evaluate_crawl", fetched + evaluated, n),
             ("watch crawl, polite defaults (2/domain, 0.5 s delay, AutoThrottle)", polite, args.polite_pages),
         ):

@@ -139,7 +139,11 @@ def test_run_once_exits_nonzero_when_a_job_crashes(tmp_path):
     conn.close()
     out = cli("run", "--once", "--config", str(cfg), cwd=tmp_path)
     assert out.returncode == 1
-    assert "crashed; the daemon keeps running" in out.stderr and "no such table: snapshots" in out.stderr
+    assert "raised; the run is recorded as an error" in out.stderr and "no such table: snapshots" in out.stderr
+    conn = sqlite3.connect(tmp_path / "data" / "scrapewatch.db")
+    (outcome, detail) = conn.execute("SELECT outcome, error_detail FROM probe_runs ORDER BY id DESC").fetchone()
+    conn.close()
+    assert outcome == "error" and "no such table: snapshots" in detail
 
 
 def test_demo_serves_and_opens_a_change_incident_within_a_minute(tmp_path):

@@ -6,15 +6,27 @@ Exit codes: 0 success, 1 a job crashed or an operation failed, 2 invalid configu
 
 from __future__ import annotations
 
+import contextlib
 import getpass
+import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
-from monitor.errors import ConfigError, StartupError
+from monitor.errors import (
+    ConfigError,
+    CrawlError,
+    InvalidTransition,
+    NotFound,
+    RegistryError,
+    RegistryFetchError,
+    StartupError,
+    StorageError,
+)
 from monitor.settings import Settings, load_settings
 from monitor.store import Store
 
@@ -25,7 +37,10 @@ __all__ = [
     "EXIT_STARTUP",
     "config_option",
     "current_user",
+    "exit_code",
     "fail",
+    "print_rows",
+    "reported",
     "settings_from",
     "setup_logging",
     "store_from",
@@ -38,6 +53,44 @@ config_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="YAML configuration file (default: $SCRAPEWATCH_CONFIG, else built-in defaults).",
 )
+
+
+# The project's errors as exit codes, most specific first (a RegistryFetchError is a RegistryError too).
+EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
+    (NotFound, EXIT_NOT_FOUND),
+    (RegistryFetchError, EXIT_FAILED),
+    (RegistryError, EXIT_CONFIG),
+    (ConfigError, EXIT_CONFIG),
+    (StartupError, EXIT_STARTUP),
+    (InvalidTransition, EXIT_FAILED),
+    (StorageError, EXIT_FAILED),
+    (CrawlError, EXIT_FAILED),
+)
+
+
+def exit_code(exc: Exception) -> int:
+    """The exit code of a failed command for ``exc``."""
+    return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), EXIT_FAILED)
+
+
+@contextlib.contextmanager
+def reported(*kinds: type[Exception]) -> Iterator[None]:
+    """Turn ``kinds`` of errors raised inside into ``error: ...`` and their exit code."""
+    try:
+        yield
+    except kinds as exc:
+        fail(str(exc), exit_code(exc))
+
+
+def print_rows(rows: list[dict[str, Any]], as_json: bool, empty: str) -> bool:
+    """Print ``rows`` as JSON, or ``empty`` when there are none; True when that said everything."""
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return True
+    if not rows:
+        click.echo(empty)
+        return True
+    return False
 
 
 def fail(message: str, code: int) -> NoReturn:

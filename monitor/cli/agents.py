@@ -17,7 +17,6 @@ from monitor.agents import (
     Registry,
     RegistryDiff,
     RegistryError,
-    RegistryFetchError,
     diff_registries,
     load_registry,
     read_registry_source,
@@ -27,6 +26,7 @@ from monitor.cli._common import (
     EXIT_CONFIG,
     EXIT_FAILED,
     fail,
+    reported,
 )
 
 DEFAULT_TARGET = Path("data") / "ai_agents.csv"
@@ -111,14 +111,8 @@ def update_agents(source: str, target: Path, as_json: bool) -> None:
     written atomically. URLs must be http(s); they are fetched with a timeout and a 1 MiB limit. An invalid
     registry changes nothing and exits 2 naming the line and column at fault; a failed download exits 1.
     """
-    try:
+    with reported(RegistryError):
         new = read_registry_source(source)
-    except RegistryFetchError as exc:
-        fail(str(exc), EXIT_FAILED)
-        return
-    except RegistryError as exc:
-        fail(str(exc), EXIT_CONFIG)
-        return
     diff = diff_registries(_baseline(target), new)
     try:
         write_registry(new, target)

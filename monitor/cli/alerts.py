@@ -24,6 +24,8 @@ from monitor.cli._common import (
     config_option,
     current_user,
     fail,
+    print_rows,
+    reported,
     settings_from,
     store_from,
 )
@@ -155,14 +157,8 @@ def alerts_retry(ctx: click.Context, delivery_id: int, as_json: bool, config_pat
     from monitor.errors import InvalidTransition, NotFound
     from monitor.store import alerts as store_alerts
 
-    try:
+    with reported(NotFound, InvalidTransition):
         row = store_alerts.retry(store_from(ctx, config_path), delivery_id, _now())
-    except NotFound as exc:
-        fail(str(exc), EXIT_NOT_FOUND)
-        return
-    except InvalidTransition as exc:
-        fail(str(exc), EXIT_FAILED)
-        return
     if as_json:
         click.echo(json.dumps(row, indent=2))
     else:
@@ -230,11 +226,7 @@ def mute_list(ctx, include_ended: bool, as_json: bool, config_path: Path | None)
         if include_ended or m.until > now:
             rows.append({"id": None, "domain": m.domain, "kind": m.kind, "until": m.until.isoformat(),
                          "reason": m.reason, "actor": "config", "source": "config"})  # fmt: skip
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo("no mutes in force")
+    if print_rows(rows, as_json, "no mutes in force"):
         return
     table = [[r["id"] if r["id"] is not None else "config", r["domain"] or "*", r["kind"] or "*", r["until"][:19],
               r.get("actor", ""), "lifted" if r.get("lifted_at") else "", r["reason"]] for r in rows]  # fmt: skip
@@ -251,10 +243,6 @@ def mute_lift(ctx, mute_id: int, actor: str | None, config_path: Path | None) ->
     from monitor.errors import InvalidTransition, NotFound
     from monitor.store import alerts as store_alerts
 
-    try:
+    with reported(NotFound, InvalidTransition):
         store_alerts.lift_mute(store_from(ctx, config_path), mute_id, actor or current_user(), _now())
-    except NotFound as exc:
-        fail(str(exc), EXIT_NOT_FOUND)
-    except InvalidTransition as exc:
-        fail(str(exc), EXIT_FAILED)
     click.echo(f"mute #{mute_id} lifted")

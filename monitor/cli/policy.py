@@ -17,6 +17,7 @@ import click
 from monitor.cli._common import (
     EXIT_FAILED,
     config_option,
+    print_rows,
     settings_from,
     setup_logging,
     store_from,
@@ -218,11 +219,7 @@ def matrix(ctx: click.Context, domain: str | None, agents: tuple[str, ...], when
     rows = [
         r for d in domains for r in store_verdicts.at(store.db, d, moment) if not wanted or r["agent"].lower() in wanted
     ]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo("no verdicts recorded yet (the daemon records them on each policy audit)")
+    if print_rows(rows, as_json, "no verdicts recorded yet (the daemon records them on each policy audit)"):
         return
     for d in domains:
         mine = [_matrix_row(r) for r in rows if r["domain"] == d]

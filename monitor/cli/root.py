@@ -23,6 +23,8 @@ from monitor.cli._common import (
     config_option,
     current_user,
     fail,
+    print_rows,
+    reported,
     settings_from,
     setup_logging,
     store_from,
@@ -107,11 +109,7 @@ def incidents() -> None:
 def incidents_list(ctx, config_path, status, severity, kind, limit, as_json) -> None:
     """List incidents, most recently seen first."""
     rows = store_from(ctx, config_path).list_incidents(status=status, severity=severity, kind=kind, limit=limit)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo("no incidents")
+    if print_rows(rows, as_json, "no incidents"):
         return
     table = [
         [r["id"], r["severity"], r["status"], r["kind"], r["domain"], r["occurrences"], r["last_seen"][:19], r["title"]]
@@ -127,10 +125,8 @@ def incidents_list(ctx, config_path, status, severity, kind, limit, as_json) -> 
 @click.pass_context
 def incidents_show(ctx, config_path, incident_id, as_json) -> None:
     """Show one incident with its detail, data and event history."""
-    try:
+    with reported(NotFound):
         inc = store_from(ctx, config_path).get_incident(incident_id)
-    except NotFound as exc:
-        fail(str(exc), EXIT_NOT_FOUND)
     if as_json:
         click.echo(json.dumps(inc, indent=2))
         return

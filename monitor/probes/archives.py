@@ -12,7 +12,7 @@ from monitor.evaluators.archives import archive_candidates
 from monitor.evaluators.scraping import api_errors
 from monitor.incidents import Evaluation, Evidence
 from monitor.probes.base import Job, Outcome
-from monitor.probes.scraping import ScrapingProbe, ScrapingReport, capped, downloader_hosts
+from monitor.probes.scraping import ScrapingProbe, ScrapingReport, capped, downloader_hosts, query_index
 from monitor.settings import CommonCrawlEndpoint, Settings, WaybackEndpoint
 from monitor.signatures import Catalogue
 from monitor.store import Applied
@@ -73,7 +73,7 @@ class ArchiveProbe(ScrapingProbe):
 
     async def evaluate(self, job_id: str, spec: ArchiveJob) -> tuple[ScrapingReport, Evaluation, list[Evidence]]:
         source = spec.endpoint.source
-        pages = await self.crawl.query_archives(spec.endpoint, list(spec.queries))
+        pages = await query_index(self.crawl, spec.endpoint, list(spec.queries))
         report = ScrapingReport(job_id, self.kind, source, fetched=len(pages), errors=api_errors(pages))
         report.page_cap_reached = capped(job_id, pages)
         emitted = self.stored(archive_candidates(pages, self.catalogue))

@@ -13,8 +13,11 @@ from monitor.evaluators.canary import evaluate_canary
 from monitor.incidents import Evaluation, Evidence
 from monitor.probes.base import Job
 from monitor.probes.scraping import ScrapingProbe, ScrapingReport
+from monitor.runtime.crawl import CrawlService
 from monitor.settings import DownloaderRecipe, Settings
 from monitor.signatures import Catalogue, CatalogueTrack
+from spiders.scraping_items import CanaryFetch
+from spiders.spiders.canary import CanarySpider
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,19 @@ def canary_tracks(settings: Settings, catalogue: Catalogue) -> tuple[CatalogueTr
     if unlinked:
         raise ConfigError([("scraping.canaries", f"catalogue tracks without a permalink to submit: {unlinked}")])
     return tuple(catalogue.by_id[c] for c in wanted)
+
+
+async def submit_canary(crawl: CrawlService, recipe: DownloaderRecipe, canary_url: str) -> list[CanaryFetch]:
+    """Submit ``canary_url`` to one downloader as ``recipe`` says (browser recipes in Chromium): every fetch."""
+    spider_recipe = recipe.model_dump(exclude={"interval_seconds"})
+    return await crawl.run_spider(
+        CanarySpider,
+        recipe.name,
+        item_type=CanaryFetch,
+        render=recipe.kind == "browser",
+        recipe=spider_recipe,
+        canary_url=canary_url,
+    )
 
 
 class CanaryProbe(ScrapingProbe):
@@ -76,7 +92,7 @@ class CanaryProbe(ScrapingProbe):
         report = ScrapingReport(job_id, self.kind, service)
         evidence: list[Evidence] = []
         for canary in spec.canaries:
-            items = await self.crawl.run_canary(spec.recipe, canary.permalink)
+            items = await submit_canary(self.crawl, spec.recipe, canary.permalink)
             result = evaluate_canary(service, spec.recipe.kind, canary, items, self.catalogue, datetime.now(UTC))
             report.fetched += len(items)
             report.outcomes.append((canary.id, result.outcome, result.reason))

@@ -11,7 +11,7 @@ from monitor.evaluators.datasets import dataset_candidates
 from monitor.evaluators.scraping import api_errors
 from monitor.incidents import Evaluation, Evidence
 from monitor.probes.base import Job, Outcome
-from monitor.probes.scraping import ScrapingProbe, ScrapingReport, capped
+from monitor.probes.scraping import ScrapingProbe, ScrapingReport, capped, query_index
 from monitor.settings import DatasetHubEndpoint
 from monitor.store import Applied
 
@@ -43,7 +43,7 @@ class DatasetProbe(ScrapingProbe):
 
     async def evaluate(self, job_id: str, spec: DatasetJob) -> tuple[ScrapingReport, Evaluation, list[Evidence]]:
         hub = spec.endpoint
-        pages = await self.crawl.query_archives(hub, list(spec.queries))
+        pages = await query_index(self.crawl, hub, list(spec.queries))
         report = ScrapingReport(job_id, self.kind, hub.source, fetched=len(pages), errors=api_errors(pages))
         report.page_cap_reached = capped(job_id, pages)
         emitted = self.stored(dataset_candidates(pages, self.catalogue, hub.min_listing))

@@ -14,8 +14,11 @@ from monitor.incidents import Evaluation, Evidence, Finding
 from monitor.probes.base import Context, Job, Outcome, ProbeBase, record
 from monitor.runtime.crawl import CrawlService
 from monitor.settings import Settings
+from monitor.settings.scraping import Endpoint
 from monitor.signatures import Catalogue, load_catalogue
 from monitor.store import Applied, Store, utcnow
+from spiders.scraping_items import ArchivePage
+from spiders.spiders.archives import ArchivesSpider
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +131,25 @@ class ScrapingProbe(ProbeBase):
     def committed(self, job: Job, outcome: Outcome, applied: Applied) -> None:
         report: ScrapingReport = outcome.report
         log.info("%s: %d problem(s), %d fetched", job.id, len(report.errors), report.fetched)
+
+
+async def query_index(crawl: CrawlService, endpoint: Endpoint, queries: list[Any]) -> list[ArchivePage]:
+    """Query one archive or dataset endpoint: every ArchivePage, in order (``queries`` are URL patterns as
+    ``{"url", "match_type", "filters"}`` for the archive indexes, search terms for a dataset hub).
+
+    One request at a time through one download slot, ``rate_limit_seconds`` apart, at most ``max_pages_per_run``.
+    """
+    spec = {
+        "kind": endpoint.kind, "source": endpoint.source, "base_url": endpoint.base_url,
+        "max_pages": endpoint.max_pages_per_run, "max_retries": endpoint.max_retries,
+        "max_retry_wait": endpoint.max_retry_wait_seconds, "rate_limit": endpoint.rate_limit_seconds,
+    }  # fmt: skip
+    for name in ("viewer_url", "page_size", "crawls", "max_datasets", "rows_page_size", "datasets"):
+        if hasattr(endpoint, name):
+            spec[name] = getattr(endpoint, name)
+    return await crawl.run_spider(
+        ArchivesSpider, endpoint.source, item_type=ArchivePage, endpoint=spec, queries=queries
+    )
 
 
 def capped(job_id: str, pages: list[Any]) -> bool:

@@ -13,6 +13,8 @@ from monitor.runtime.crawl import CrawlError, CrawlService
 from monitor.settings import WatchTarget
 from monitor.signatures import Catalogue
 from monitor.store import Applied, Store
+from spiders.spiders.watch import WatchSpider
+from spiders.watch_items import WatchResource
 
 PROBE = "exposure_watch"
 
@@ -61,7 +63,7 @@ class ExposureProbe(ProbeBase):
 
     async def scan(self, target: WatchTarget) -> TargetResult:
         """Crawl and evaluate ``target`` without recording anything."""
-        items = await self.crawl.crawl_watch_target(target)
+        items = await crawl_target(self.crawl, target)
         return evaluate_crawl(
             target.name, items, now=datetime.now(UTC), catalogue=self.catalogue, resolve_after=self.resolve_after
         )
@@ -93,6 +95,14 @@ class ExposureProbe(ProbeBase):
         for m in result.matches:
             metrics.EXPOSURE_MATCHES.labels(m.signature, m.severity).inc()
         _crawl_metrics(job.spec.name, result)
+
+
+async def crawl_target(crawl: CrawlService, target: WatchTarget) -> list[WatchResource]:
+    """Crawl one watchlist site (rendered when ``target.render``): every WatchResource the watch spider yielded."""
+    spider_target = target.model_dump(exclude={"interval_seconds"})
+    return await crawl.run_spider(
+        WatchSpider, target.name, item_type=WatchResource, render=target.render, target=spider_target
+    )
 
 
 def _crawl_metrics(target: str, result: TargetResult) -> None:

@@ -13,16 +13,10 @@ from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.settings import Settings as ScrapySettings
 
 from monitor.errors import CrawlError
-from monitor.settings import DownloaderRecipe, ProtectedDomain, Settings, WatchTarget
-from monitor.settings.scraping import _Endpoint
+from monitor.settings import ProtectedDomain, Settings
 from spiders.items import PolicyFileItem
 from spiders.rendering import playwright_settings
-from spiders.scraping_items import ArchivePage, CanaryFetch
-from spiders.spiders.archives import ArchivesSpider
-from spiders.spiders.canary import CanarySpider
 from spiders.spiders.policy_files import PolicyFilesSpider
-from spiders.spiders.watch import WatchSpider
-from spiders.watch_items import WatchResource
 
 logger = logging.getLogger(__name__)
 
@@ -203,58 +197,28 @@ class CrawlService:
         collector, crawler = await self._crawl(PolicyFilesSpider, label, settings, targets=targets)
         return _assemble({d: list(files) for d, files in wanted.items()}, collector, crawler, label)
 
-    async def crawl_watch_target(self, target: WatchTarget) -> list[WatchResource]:
-        """Crawl one watchlist site: every WatchResource the watch spider yielded, in order.
+    async def run_spider(
+        self,
+        spidercls: type[Spider],
+        label: str,
+        *,
+        item_type: type,
+        render: bool = False,
+        overrides: Mapping[str, Any] | None = None,
+        **spider_args: Any,
+    ) -> list[Any]:
+        """Run one crawl of any spider to its end: every ``item_type`` item it yielded, in order.
 
-        Fetch failures, robots.txt refusals and HTTP errors are items. With ``target.render`` the crawl (and
-        only it) runs its pages through Chromium (``watch.chromium_path``) behind the configured proxy.
-        Raises :class:`CrawlError` when the crawl fails, a callback raised, or it stopped with URLs unaccounted for.
+        ``render`` runs that crawl (and only it) through Chromium (``watch.chromium_path``) behind the configured
+        proxy; ``overrides`` are Scrapy settings for it alone. Fetch failures are items; a spider that counts
+        what it must yield (``expected_items``) is held to it. Raises :class:`CrawlError` when the crawl fails, a
+        callback raised, it stopped with fetches unaccounted for, or the service is stopping.
         """
         if self._stopping:
-            raise CrawlError(f"not crawling {target.name}: the crawl service is stopping")
-        overrides = self._browser_overrides() if target.render else {}
-        spider_target = target.model_dump(exclude={"interval_seconds"})
-        collector, crawler = await self._crawl(
-            WatchSpider, target.name, overrides, item_type=WatchResource, target=spider_target
-        )
-        return self._complete(collector, crawler, f"watch crawl of {target.name}")
-
-    async def run_canary(self, recipe: DownloaderRecipe, canary_url: str) -> list[CanaryFetch]:
-        """Submit ``canary_url`` to one downloader as ``recipe`` says: every CanaryFetch, in order.
-
-        Browser recipes (and only their crawl) drive Chromium behind the configured proxy. Failures, error pages
-        and broken recipes are items. Raises :class:`CrawlError` when the crawl fails or leaves a fetch unaccounted.
-        """
-        if self._stopping:
-            raise CrawlError(f"not probing {recipe.name}: the crawl service is stopping")
-        overrides = self._browser_overrides() if recipe.kind == "browser" else {}
-        spider_recipe = recipe.model_dump(exclude={"interval_seconds"})
-        collector, crawler = await self._crawl(
-            CanarySpider, recipe.name, overrides, item_type=CanaryFetch, recipe=spider_recipe, canary_url=canary_url
-        )
-        return self._complete(collector, crawler, f"canary probe of {recipe.name}")
-
-    async def query_archives(self, endpoint: _Endpoint, queries: list[Any]) -> list[ArchivePage]:
-        """Query one archive or dataset endpoint: every ArchivePage, in order (``queries`` are URL patterns as
-        ``{"url", "match_type", "filters"}`` for the archive indexes, search terms for a dataset hub).
-
-        One request at a time through one download slot, ``rate_limit_seconds`` apart, at most
-        ``max_pages_per_run`` of them. Raises :class:`CrawlError` when the crawl fails or loses a page.
-        """
-        if self._stopping:
-            raise CrawlError(f"not querying {endpoint.source}: the crawl service is stopping")
-        spec = {
-            "kind": endpoint.kind, "source": endpoint.source, "base_url": endpoint.base_url,
-            "max_pages": endpoint.max_pages_per_run, "max_retries": endpoint.max_retries,
-            "max_retry_wait": endpoint.max_retry_wait_seconds, "rate_limit": endpoint.rate_limit_seconds,
-        }  # fmt: skip
-        for name in ("viewer_url", "page_size", "crawls", "max_datasets", "rows_page_size", "datasets"):
-            if hasattr(endpoint, name):
-                spec[name] = getattr(endpoint, name)
-        collector, crawler = await self._crawl(
-            ArchivesSpider, endpoint.source, None, item_type=ArchivePage, endpoint=spec, queries=queries
-        )
-        return self._complete(collector, crawler, f"archive query of {endpoint.source}")
+            raise CrawlError(f"not running the {spidercls.name} spider for {label}: the crawl service is stopping")
+        settings = {**(self._browser_overrides() if render else {}), **(overrides or {})}
+        collector, crawler = await self._crawl(spidercls, label, settings, item_type=item_type, **spider_args)
+        return self._complete(collector, crawler, f"{spidercls.name} crawl of {label}")
 
     def _browser_overrides(self) -> dict[str, Any]:
         http = self._settings.http

@@ -84,7 +84,7 @@ class DownloaderRecipe(Section):
         return self
 
 
-class _Endpoint(Section):
+class Endpoint(Section):
     enabled: bool = Field(False, description="Query this endpoint; off by default so nothing public is contacted.")
     rate_limit_seconds: float = Field(2.0, ge=0, le=600, description="Pause between two requests to the endpoint.")
     max_pages_per_run: int = Field(25, ge=1, le=10_000, description="Requests (pages) one run may make at most.")
@@ -107,7 +107,7 @@ class _Endpoint(Section):
         return http_url(value, "base URL").rstrip("/")
 
 
-class WaybackEndpoint(_Endpoint):
+class WaybackEndpoint(Endpoint):
     """The Internet Archive's Wayback CDX server (JSON arrays, header row, resume keys)."""
 
     base_url: str = Field("https://web.archive.org", description="Wayback base URL (…/cdx/search/cdx is appended).")
@@ -116,7 +116,7 @@ class WaybackEndpoint(_Endpoint):
     kind: ClassVar[str] = "wayback"
 
 
-class CommonCrawlEndpoint(_Endpoint):
+class CommonCrawlEndpoint(Endpoint):
     """The Common Crawl index server (collinfo.json, then NDJSON pages per monthly crawl)."""
 
     base_url: str = Field("https://index.commoncrawl.org", description="Index server base URL (collinfo.json).")
@@ -125,7 +125,7 @@ class CommonCrawlEndpoint(_Endpoint):
     kind: ClassVar[str] = "common_crawl"
 
 
-class DatasetHubEndpoint(_Endpoint):
+class DatasetHubEndpoint(Endpoint):
     """A dataset hub (Hugging Face): dataset search, dataset cards and the dataset viewer's rows."""
 
     name: str = Field("huggingface", pattern=_NAME, description="Hub name used in incidents and metrics.")

@@ -19,7 +19,7 @@ from monitor.demo.trap_sites import BOMB_INFLATED_BYTES, PRIVATE_TARGETS, TRAP_F
 from monitor.evaluators.watch import TargetResult, evaluate_crawl
 from monitor.metrics import REGISTRY
 from monitor.probes.base import record
-from monitor.probes.watch import ExposureProbe
+from monitor.probes.watch import ExposureProbe, crawl_target
 from monitor.runtime import reactor
 from monitor.runtime.crawl import CrawlService
 from monitor.settings import WatchTarget, load_settings
@@ -49,7 +49,7 @@ def service(net):
     assert settings.http.max_response_bytes == CAP
     service = CrawlService(settings, scrapy_overrides=FAST)
     # A first crawl pays for Scrapy's own start-up, so that memory measured afterwards is the page's.
-    reactor.run(service.crawl_watch_target(target("/loop/a", max_depth=0)))
+    reactor.run(crawl_target(service, target("/loop/a", max_depth=0)))
     return service
 
 
@@ -65,7 +65,7 @@ def spider_target(path: str, **fields) -> dict:
 def scan(service: CrawlService, path: str, **fields) -> tuple[list[WatchResource], TargetResult, float]:
     """Crawl ``path`` with the daemon's crawl service and evaluate it: items, result, seconds for both."""
     started = time.monotonic()
-    items = reactor.run(service.crawl_watch_target(target(path, **fields)))
+    items = reactor.run(crawl_target(service, target(path, **fields)))
     result = evaluate_crawl("trap", items, now=datetime.now(UTC))
     return items, result, time.monotonic() - started
 
@@ -207,7 +207,7 @@ def test_files_named_mp3_that_are_not_audio_raise_nothing(tmp_path, net):
     before = {o: audio_files("not-audio-shelf", o) for o in ("tagged", "untagged", "not_audio", "error")}
     started = time.monotonic()
     with PeakRss() as memory:
-        items = reactor.run(probe.crawl.crawl_watch_target(shelf))
+        items = reactor.run(crawl_target(probe.crawl, shelf))
         result = evaluate_crawl(shelf.name, items, now=datetime.now(UTC))
         job = probe.job("exposure_watch:not-audio-shelf", shelf)
         applied = record(probe, job, probe.outcome(shelf, result), "2026-01-01T00:00:00+00:00", started)

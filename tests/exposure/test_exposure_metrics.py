@@ -29,8 +29,8 @@ class RecordingCrawl(CrawlService):
 
     items: list = []
 
-    async def crawl_watch_target(self, target):
-        self.items = await super().crawl_watch_target(target)
+    async def run_spider(self, spidercls, label, **kwargs):
+        self.items = await super().run_spider(spidercls, label, **kwargs)
         return self.items
 
 

@@ -74,7 +74,7 @@ def test_demo_downloader_is_critical_with_evidence_and_the_blog_raises_nothing(t
     evidence = probe.store.evidence(downloader["id"])
     assert evidence and all(e["signature"].startswith("SC-") for e in evidence)
     body = next(e for e in evidence if e["body_sha256"])
-    kept = probe.files.get(body["body_sha256"])
+    kept = probe.store.files.get(body["body_sha256"])
     assert kept is not None and b"soundcloud" in kept.lower()
     assert probe.store.evidence_file(body["body_sha256"])["kind"] == "body"
     assert not [r for r in rows if r["domain"] == "indie-blog.example"]  # the official widget is legitimate

@@ -9,6 +9,7 @@ import pytest
 from scraping_fakes import HITS, gaps, requested, service
 
 from monitor.demo.archive_sites import DATASET, OTHER_DATASET
+from monitor.probes.scraping import query_index
 from monitor.runtime import reactor
 from monitor.settings import CommonCrawlEndpoint, DatasetHubEndpoint, WaybackEndpoint
 from spiders.spiders.archives import decoded_body, parse_endpoint, parse_ndjson, parse_wayback, retry_after_seconds
@@ -22,7 +23,7 @@ def wayback(**fields):
 
 
 def query(net, endpoint, queries, **http):
-    return reactor.run(service(net, **http).query_archives(endpoint, queries))
+    return reactor.run(query_index(service(net, **http), endpoint, queries))
 
 
 def test_wayback_follows_resume_keys_to_the_end(net):

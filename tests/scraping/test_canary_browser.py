@@ -9,7 +9,7 @@ from scraping_fakes import CANARY, FAST
 
 from monitor.db import open_db
 from monitor.demo.downloader_sites import FILE_PATH
-from monitor.probes.canary import CanaryJob, CanaryProbe
+from monitor.probes.canary import CanaryJob, CanaryProbe, submit_canary
 from monitor.probes.scraping import scraping_catalogue
 from monitor.runtime import reactor
 from monitor.runtime.crawl import CrawlService
@@ -41,7 +41,7 @@ def test_browser_steps_submit_the_canary_and_capture_the_app_traffic(net):
     recipe = DownloaderRecipe(
         name="ripapp", kind="browser", url=f"{RIP}/app", steps=APP_STEPS, result_selector=".result"
     )
-    items = reactor.run(browser_service(net).run_canary(recipe, CANARY))
+    items = reactor.run(submit_canary(browser_service(net), recipe, CANARY))
     assert [(i.step, i.status, i.rendered) for i in items] == [("browser", 200, True), ("download", 200, False)]
     page, download = items
     assert page.screenshot.startswith(PNG) and page.result_found is True and page.recipe_problem is None
@@ -86,7 +86,7 @@ def test_a_step_whose_selector_is_gone_is_a_broken_recipe_with_a_screenshot(net)
         steps=APP_STEPS,
         step_timeout_seconds=1.5,
     )
-    (page,) = reactor.run(browser_service(net).run_canary(recipe, CANARY))
+    (page,) = reactor.run(submit_canary(browser_service(net), recipe, CANARY))
     assert (page.step, page.status, page.error_kind, page.failed_step) == ("browser", None, "timeout", 0)
     assert page.recipe_problem == "browser step 1 (fill '#link') failed: timeout"
     assert page.screenshot.startswith(PNG)
@@ -96,7 +96,7 @@ def test_a_step_whose_selector_is_gone_is_a_broken_recipe_with_a_screenshot(net)
 def test_a_wait_that_never_ends_names_its_step(net):
     steps = [*APP_STEPS[:2], {"action": "wait_for", "selector": ".never"}]
     recipe = DownloaderRecipe(name="ripapp", kind="browser", url=f"{RIP}/app", steps=steps, step_timeout_seconds=1.5)
-    (page,) = reactor.run(browser_service(net).run_canary(recipe, CANARY))
+    (page,) = reactor.run(submit_canary(browser_service(net), recipe, CANARY))
     assert (page.failed_step, page.recipe_problem) == (2, "browser step 3 (wait_for '.never') failed: timeout")
     assert any("/api/rip?url=" in r.url for r in page.requests)  # the first two steps did run
 

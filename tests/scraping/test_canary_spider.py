@@ -6,6 +6,7 @@ import pytest
 from scraping_fakes import CANARY, HUGE_BYTES, requested, service
 
 from monitor.demo.downloader_sites import FILE_PATH, FILENAME
+from monitor.probes.canary import submit_canary
 from monitor.runtime import reactor
 from monitor.runtime.crawl import CrawlError
 from monitor.settings import DownloaderRecipe
@@ -16,7 +17,7 @@ RIP = "http://rip-canary.example"
 
 
 def run(net, **recipe):
-    return reactor.run(service(net).run_canary(DownloaderRecipe(**recipe), CANARY))
+    return reactor.run(submit_canary(service(net), DownloaderRecipe(**recipe), CANARY))
 
 
 def test_form_recipe_submits_the_canary_and_reads_the_file_heads(net):
@@ -122,4 +123,4 @@ def test_a_browser_recipe_without_playwright_settings_is_refused(net):
     svc._browser_overrides = lambda: {}  # a crawl that lacks Chromium
     recipe = DownloaderRecipe(name="js", kind="browser", url=f"{RIP}/app", steps=[{"action": "click", "selector": "b"}])
     with pytest.raises(CrawlError, match="playwright"):
-        reactor.run(svc.run_canary(recipe, CANARY))
+        reactor.run(submit_canary(svc, recipe, CANARY))

@@ -7,6 +7,7 @@ from helpers.watch_run import CHROMIUM, by_url, crawl, crawl_with_stats
 
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.trap_sites import TRAP_HUGE_BYTES
+from monitor.probes.watch import crawl_target
 from monitor.runtime import reactor
 from monitor.runtime.crawl import CrawlService
 from monitor.settings import WatchTarget, load_settings
@@ -116,8 +117,8 @@ def test_crawl_service_renders_only_the_crawl_that_asks(net):
     settings.watch.chromium_path = CHROMIUM
     service = CrawlService(settings, scrapy_overrides=FAST, browser_spki_pin=net.internet.leaf_spki_sha256)
     target = {"name": "blog", "start_urls": [POST], "max_depth": 0, "follow_sitemap": False}
-    rendered = reactor.run(service.crawl_watch_target(WatchTarget(**target, render=True)))
-    plain = reactor.run(service.crawl_watch_target(WatchTarget(**target)))
+    rendered = reactor.run(crawl_target(service, WatchTarget(**target, render=True)))
+    plain = reactor.run(crawl_target(service, WatchTarget(**target)))
     assert [(i.url, i.rendered, i.status) for i in rendered] == [(POST, True, 200)]
     assert any(r.url.startswith("https://cf-media.sndcdn.com/") for r in rendered[0].requests)
     assert [(i.url, i.rendered, i.status, i.requests) for i in plain] == [(POST, False, 200, [])]

@@ -1,4 +1,4 @@
-"""The watchlist's config model and CrawlService.crawl_watch_target (static crawls) through the fake internet."""
+"""The watchlist's config model and the watch probe's crawl_target (static crawls) through the fake internet."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.model import Response, Site, by_host, html
+from monitor.probes.watch import crawl_target
 from monitor.runtime import reactor
 from monitor.runtime.crawl import CrawlError, CrawlService
 from monitor.settings import WatchSettings, WatchTarget, load_settings
@@ -75,7 +76,7 @@ def test_extra_hosts_are_normalised():
 def test_crawl_service_returns_the_watch_items(net):
     service = service_for(net)
     target = WatchTarget(name="sc2mp3", start_urls=["http://sc2mp3-fast.example/"], max_pages=3, max_resources=2)
-    items = reactor.run(service.crawl_watch_target(target))
+    items = reactor.run(crawl_target(service, target))
     assert all(isinstance(item, WatchResource) and item.target == "sc2mp3" for item in items)
     assert len([item for item in items if item.kind == "page"]) == 3
     assert len([item for item in items if item.kind != "page"]) == 2
@@ -107,7 +108,7 @@ def test_a_stopping_service_refuses_new_watch_crawls(net):
     service = service_for(net)
     reactor.run(service.stop())
     with pytest.raises(CrawlError, match="stopping"):
-        reactor.run(service.crawl_watch_target(WatchTarget(name="x", start_urls=["http://scmirror.example/"])))
+        reactor.run(crawl_target(service, WatchTarget(name="x", start_urls=["http://scmirror.example/"])))
 
 
 def test_render_without_playwright_settings_is_refused_loudly(net):
