@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from monitor.signatures.htmlfacts import HtmlFacts, read_html
+from monitor.signatures.jseval import MAX_SCRIPT_BYTES, resolve_script
 from monitor.signatures.model import Match, NetworkRequest, Resource
 from monitor.signatures.normalise import (
     MAX_URLS,
@@ -32,6 +33,8 @@ from monitor.signatures.tags import FileTags, read_tags
 MAX_RESOURCES = 500
 MAX_REQUESTS = 5000
 MAX_SIGHTINGS = 20000
+MAX_HEAD_CHARS = 64 * 1024
+MAX_EVAL_BYTES = 2 * MAX_SCRIPT_BYTES  # JavaScript parsed per page, inline and fetched scripts together
 WIDGET_HOSTS = frozenset({"w.soundcloud.com", "player.soundcloud.com", "p.soundcloud.com"})
 # Pages on these hosts show code (downloader sources, fixtures); their hits go to the "tooling" queue as info.
 CODE_HOSTS = frozenset(
@@ -78,6 +81,17 @@ class Served:
 
 
 @dataclass
+class Document:
+    """The page itself as a reader sees it, for the dataset-listing check (#29 on any page)."""
+
+    url: str
+    text: str
+    prose: str
+    headings: str
+    html: bool
+
+
+@dataclass
 class PageContext:
     """What the rules see for one third-party page."""
 
@@ -95,6 +109,8 @@ class PageContext:
     served: list[Served] = field(default_factory=list)
     track_ids: set[str] = field(default_factory=set)
     matches: list[Match] = field(default_factory=list)
+    eval_bytes: int = 0
+    documents: list[Document] = field(default_factory=list)
     _seen: dict[tuple[str, str], Sighting] = field(default_factory=dict)
 
     def add(self, url: str, found_in: str, where: str, *, download: bool = False, frame: str | None = None) -> None:
@@ -204,10 +220,41 @@ def _read_resource(ctx: PageContext, res: Resource) -> None:
         if facts.parse_error:
             for inner in urls_in_text(text, url):
                 ctx.add(inner, url, "text", frame=frame)
+        for script in facts.scripts:
+            _evaluate_script(ctx, url, script, frame)
+        if res.kind == "page":
+            _document(ctx, url, text, facts, res.content_type or "", head)
     else:
         for inner in urls_in_text(text, url, limit=MAX_URLS):
             ctx.add(inner, url, "script", frame=frame)
+        if "json" not in (res.content_type or "").lower():
+            _evaluate_script(ctx, url, text, frame)
+        if res.kind == "page":
+            _document(ctx, url, text, None, res.content_type or "", head)
     ctx.texts.append(Text(url, kind, unescape_js(text)))
+
+
+def _document(ctx: PageContext, url: str, text: str, facts: HtmlFacts | None, ctype: str, head: str) -> None:
+    if facts is not None and ("html" in ctype.lower() or head.lstrip().startswith("<")):
+        heads = "\n".join([facts.title, *facts.headings])
+        ctx.documents.append(Document(url, text, heads + "\n" + facts.text, heads, True))
+        return
+    # a CSV, JSONL or Markdown page (the crawler calls every top-level document a page): '#' lines are headings
+    heads = "\n".join(line for line in text[:MAX_HEAD_CHARS].splitlines() if line.startswith("#"))
+    ctx.documents.append(Document(url, text, text, heads, False))
+
+
+def _evaluate_script(ctx: PageContext, url: str, script: str, frame: str | None) -> None:
+    """What a script builds from constants (``jseval``) joins the page as a text and URL sightings of its own,
+    so a client_id or media URL hidden behind concatenation, atob… meets the same signatures as a literal."""
+    if not script.strip() or ctx.eval_bytes + len(script) > MAX_EVAL_BYTES:
+        return
+    ctx.eval_bytes += len(script)
+    derived = resolve_script(script)
+    if derived:
+        for inner in urls_in_text(derived, url, limit=MAX_URLS):
+            ctx.add(inner, url, "script-eval", frame=frame)
+        ctx.texts.append(Text(url, "script", derived))
 
 
 def _attachments(ctx: PageContext, url: str, headers) -> None:

@@ -1,11 +1,12 @@
-"""Dataset cards, CSV/JSONL rows and sidecar files: #29 listings, #30 yt-dlp info.json, #31 secret tokens."""
+"""Dataset cards, CSV/JSONL rows and sidecar files: #29 listings, #30 yt-dlp info.json, #31 secret tokens; and
+#29 on any crawled page (``page_listing``): many track references together with dataset vocabulary."""
 
 from __future__ import annotations
 
 import itertools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from monitor.signatures.data import Signature
 from monitor.signatures.model import PERMALINK, RESERVED_FIRST, SNIPPET_CHARS, Match, track_ref
@@ -156,6 +157,68 @@ def regex_rows(sig: Signature, ds: DatasetFacts) -> list[Match]:
         if text in seen:
             seen[text].data["count"] += 1
     return list(seen.values())
+
+
+# ---- #29 on any page ---------------------------------------------------------------------------------------------
+# A page is a listing by class, not by one example: at least MIN_PAGE_LISTING distinct tracks AND either dataset
+# vocabulary of two different kinds in its text, one kind in its title/headings, or (for a non-HTML body) records
+# (CSV/JSONL lines) that carry the references or SoundCloud-specific columns. Playlists, charts, tracklists,
+# discographies and widget embeds list as many tracks but talk about listening, not about collecting.
+MIN_PAGE_LISTING = 20
+MAX_PROSE = 256 * 1024
+VOCABULARY = {
+    "dataset": re.compile(r"(?i)\b(?:data[ -]?sets?|corpus|corpora)\b"),
+    "training": re.compile(
+        r"(?i)\b(?:training (?:data|set|split|corpus)|train(?:ing)?[ /-](?:split|test)|machine[ -]learning"
+        r"|fine[ -]?tun\w*|train (?:a |the |our )?(?:models?|ai|networks?))\b"
+    ),
+    "collection": re.compile(
+        r"(?i)\b(?:scrap(?:ed|ing|er)|crawl(?:ed|ing|er)|harvest(?:ed|ing)"
+        r"|collected (?:[\w-]+ ){0,3}?(?:from|with|using|via))\b"
+    ),
+    "audio": re.compile(
+        r"(?i)\baudio (?:files? )?(?:is |are )?(?:also )?included\b|\bincludes? (?:the )?(?:raw )?audio\b"
+        r"|\b(?:mp3|wav|flac|opus|ogg) files\b"
+    ),
+    "format": re.compile(r"(?i)\b(?:csv|jsonl|json lines|parquet|tsv|hugging ?face|kaggle|zenodo)\b"),
+}
+HEADING_KINDS = frozenset({"dataset", "training", "collection"})
+_WIDGET_URL = re.compile(r"(?i)(?:https?:)?(?://|%2F%2F)(?:w|p|player)\.soundcloud\.com/player/?[^\s\"'<>]*")
+_RECORD = re.compile(r"^\s*(?:\{.*\}|\"?[^,\n]*\"?(?:,[^,\n]*){1,})\s*,?\s*$")
+_SC_REF = re.compile(r"(?i)soundcloud\.com/|soundcloud(?::|%3A)tracks(?::|%3A)\d")
+
+
+def vocabulary(text: str) -> list[str]:
+    """The kinds of dataset vocabulary (dataset, training, collection, audio, format) a text uses."""
+    head = text[:MAX_PROSE]
+    return sorted(kind for kind, rx in VOCABULARY.items() if rx.search(head))
+
+
+def record_rows(text: str) -> int:
+    """CSV/JSONL-shaped lines that carry a SoundCloud reference (at most the first 100k lines are read)."""
+    lines = itertools.islice(text.splitlines(), 100000)
+    return sum(1 for line in lines if _SC_REF.search(line) and _RECORD.match(line))
+
+
+def page_listing(
+    sig: Signature, url: str, text: str, prose: str, headings: str, *, html: bool, min_listing: int = MIN_PAGE_LISTING
+) -> list[Match]:
+    """#29 for any crawled page: ``text`` is its body, ``prose`` what a reader sees (visible text, title,
+    headings), ``headings`` the title and headings alone. Track ids inside official widget embeds do not count."""
+    ds = read_dataset(url, _WIDGET_URL.sub(" ", text if isinstance(text, str) else ""))
+    refs = max(len(ds.permalinks), len(ds.track_ids))
+    if refs < min_listing:
+        return []
+    kinds = vocabulary(prose)
+    in_headings = sorted(set(vocabulary(headings)) & HEADING_KINDS)
+    rows = 0 if html else record_rows(ds.text)
+    sc_columns = not html and any(c in SC_COLUMNS for c in ds.columns)
+    if not (len(kinds) >= 2 or in_headings or rows >= min_listing or sc_columns):
+        return []
+    if "audio" in kinds:
+        ds.audio_feature = True  # the card says so; the files themselves are not on the page
+    extra = {"vocabulary": kinds, "heading_vocabulary": in_headings, "record_rows": rows, "on_page": True}
+    return [replace(m, data={**m.data, **extra}) for m in dataset_listing(sig, ds, min_listing)]
 
 
 DATASET_RULES: dict[str, Callable[[Signature, DatasetFacts, int], list[Match]]] = {"dataset_listing": dataset_listing}

@@ -7,9 +7,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from monitor.signatures.archive import CDX_RULES, cdx_rows
-from monitor.signatures.context import PageContext, build_context
+from monitor.signatures.context import Document, PageContext, build_context
 from monitor.signatures.data import SIGNATURES, Signature, signatures_table
-from monitor.signatures.datasets import DATASET_RULES, read_dataset, regex_rows
+from monitor.signatures.datasets import DATASET_RULES, page_listing, read_dataset, regex_rows
 from monitor.signatures.files import FILE_RULES
 from monitor.signatures.model import (
     SEVERITIES,
@@ -100,6 +100,13 @@ def _finish(matches: list[Match]) -> list[Match]:
     return capped
 
 
+_LISTING = next(s for s in SIGNATURES if s.rule == "dataset_listing")
+
+
+def _listing(doc: Document) -> list[Match]:
+    return page_listing(_LISTING, doc.url, doc.text, doc.prose, doc.headings, html=doc.html)
+
+
 def scan_page(
     page_url: str,
     resources: Sequence[Resource],
@@ -113,7 +120,8 @@ def scan_page(
 
     Steps: build the page context (URLs from every place §3.3 names, unwrapped and policy-decoded; requests and
     resources of SoundCloud frames dropped), run the direct rows, apply per-match severity rules and the §4
-    suppression, run the composite rows (#9, #21) on what was found, escalate co-occurring signals (§3.2), then
+    suppression, run the composite rows (#9, #21) on what was found and #29 on the page itself (a dataset card
+    or CSV/JSONL listing served by any site, ``datasets.page_listing``), escalate co-occurring signals (§3.2), then
     de-duplicate and sort (most severe first). SoundCloud's own pages return []. Never raises on bad input.
     """
     ctx = build_context(page_url, resources or (), requests or (), _epoch(now), site_host)
@@ -125,6 +133,7 @@ def scan_page(
             direct.extend(_run(sig, ctx))
     ctx.matches = _suppress(direct, False)
     composite = [m for sig in SIGNATURES if sig.composite for m in _run(sig, ctx)]
+    composite += [m for doc in ctx.documents for m in _listing(doc)]
     matches = escalate_page(ctx.matches + _suppress(composite, False), ctx)
     return _finish(_suppress(matches, ctx.tooling))
 

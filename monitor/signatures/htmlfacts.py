@@ -1,5 +1,5 @@
 """HTML facts for the signature engine, read with the stdlib ``html.parser``: URLs from every attribute, inline
-scripts, visible text, form inputs, download controls, track-id attributes and code-view markers."""
+scripts, visible text, title and headings, form inputs, download controls, track-id attributes and code-view markers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ FEED_CHARS = 64 * 1024
 CLOSE_CHARS = 8 * 1024
 _BARE_LT = re.compile(r"<(?![A-Za-z/!?])")
 MAX_INPUTS = 200
+MAX_HEADINGS = 50
 _URL_ATTRS = frozenset(
     {"href", "src", "action", "formaction", "poster", "cite", "background", "data", "codebase", "manifest"}
     | {"longdesc", "xlink:href", "url", "icon", "archive", "data-src", "data-href", "data-url", "data-file"}
@@ -48,6 +49,7 @@ class HtmlFacts:
     scripts: list[str] = field(default_factory=list)
     text: str = ""
     title: str = ""
+    headings: list[str] = field(default_factory=list)
     inputs: list[dict[str, str]] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     form_texts: list[str] = field(default_factory=list)
@@ -71,6 +73,7 @@ class _Reader(HTMLParser):
         self._anchor: tuple[HtmlUrl | None, list[str]] | None = None
         self._forms: list[list[str]] = []
         self._label: list[str] | None = None
+        self._heading: list[str] | None = None
 
     def _add(self, url: str, where: str, download: bool = False) -> HtmlUrl | None:
         if len(self.f.urls) >= MAX_URLS or not url.strip():
@@ -125,6 +128,8 @@ class _Reader(HTMLParser):
             self._title = []
         elif tag == "label":
             self._label = []
+        elif tag in ("h1", "h2", "h3") and len(self.f.headings) < MAX_HEADINGS:
+            self._heading = []
         elif tag == "a":
             self._anchor = (first_link, [])
         elif tag == "button":
@@ -141,6 +146,9 @@ class _Reader(HTMLParser):
         elif tag == "title" and self._title is not None:
             self.f.title = " ".join("".join(self._title).split())[:500]
             self._title = None
+        elif tag in ("h1", "h2", "h3") and self._heading is not None:
+            self.f.headings.append(" ".join("".join(self._heading).split())[:300])
+            self._heading = None
         elif tag == "label" and self._label is not None:
             self.f.labels.append(" ".join("".join(self._label).split())[:500])
             self._label = None
@@ -162,6 +170,8 @@ class _Reader(HTMLParser):
             self._title.append(data)
         if self._label is not None:
             self._label.append(data)
+        if self._heading is not None:
+            self._heading.append(data)
         if self._anchor is not None:
             self._anchor[1].append(data)
         if self._forms and len(self._forms[-1]) < 400:
