@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import sqlite_utils
 
 from monitor.errors import NotFound
 from monitor.evaluators import health
+from monitor.incidents import ACTIVE, SEVERITY_RANK
 from monitor.policy.matrix import Cell
 from monitor.policy.snapshot import Previous
 from monitor.store import verdicts as store_verdicts
@@ -164,3 +166,45 @@ class Reads:
     @staticmethod
     def _decode(row: dict[str, Any]) -> dict[str, Any]:
         return {**row, "data": json.loads(row["data"])}
+
+    def search_incidents(
+        self,
+        *,
+        status: str = "active",
+        severity: str = "",
+        kind: str = "",
+        domain: str = "",
+        q: str = "",
+        page: int = 1,
+        page_size: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of incidents (most severe, then most recent first) and the total count. ``status`` "active"
+        means open or acknowledged, "all" any; ``q`` is a substring of the title."""
+        clauses: list[str] = []
+        args: list[Any] = []
+        if status != "all":
+            statuses = ACTIVE if status == "active" else (status,)
+            clauses.append(f"status IN ({','.join('?' * len(statuses))})")
+            args.extend(statuses)
+        for column, value in (("severity", severity), ("kind", kind), ("domain", domain)):
+            if value:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if q:
+            clauses.append("title LIKE ? ESCAPE '\\'")
+            args.append("%" + re.sub(r"([\\%_])", r"\\\1", q) + "%")
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        rank = "CASE severity " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in SEVERITY_RANK.items()) + " END"
+        total = self._one(f"SELECT count(*) AS n FROM incidents {where}", args)["n"]
+        rows = self.db.query(
+            f"SELECT id, kind, severity, status, domain, title, occurrences, first_seen, last_seen FROM incidents "
+            f"{where} ORDER BY {rank} DESC, last_seen DESC, id DESC LIMIT ? OFFSET ?",
+            [*args, page_size, (page - 1) * page_size],
+        )
+        return list(rows), total
+
+    def incident_facets(self) -> tuple[list[str], list[str]]:
+        """The kinds and domains that incidents have, for the filter menus."""
+        kinds = [r["kind"] for r in self.db.query("SELECT DISTINCT kind FROM incidents ORDER BY kind")]
+        domains = [r["domain"] for r in self.db.query("SELECT DISTINCT domain FROM incidents ORDER BY domain")]
+        return kinds, domains

@@ -14,8 +14,6 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-import sqlite_utils
-
 from monitor.db import SEVERITIES, STATUSES
 from monitor.incidents import MANUAL_ACTIONS, SEVERITY_RANK
 
@@ -122,39 +120,6 @@ def parse_filters(args: dict[str, str]) -> Filters:
     if any(len(v) > 200 for v in texts.values()):
         raise ValueError("kind, domain and q are limited to 200 characters")
     return Filters(status, severity, texts["kind"], texts["domain"], texts["q"], int(page))
-
-
-def search(db: sqlite_utils.Database, f: Filters, page_size: int = PAGE_SIZE) -> tuple[list[dict[str, Any]], int]:
-    """One page of incidents matching ``f`` (most severe, then most recent first) and the total count."""
-    clauses: list[str] = []
-    args: list[Any] = []
-    if f.status != "all":
-        statuses = ACTIVE if f.status == "active" else (f.status,)
-        clauses.append(f"status IN ({','.join('?' * len(statuses))})")
-        args.extend(statuses)
-    for column, value in (("severity", f.severity), ("kind", f.kind), ("domain", f.domain)):
-        if value:
-            clauses.append(f"{column} = ?")
-            args.append(value)
-    if f.q:
-        clauses.append("title LIKE ? ESCAPE '\\'")
-        args.append("%" + re.sub(r"([\\%_])", r"\\\1", f.q) + "%")
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    rank = "CASE severity " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in SEVERITY_RANK.items()) + " END"
-    total = next(iter(db.query(f"SELECT count(*) AS n FROM incidents {where}", args)))["n"]
-    rows = db.query(
-        f"SELECT id, kind, severity, status, domain, title, occurrences, first_seen, last_seen FROM incidents "
-        f"{where} ORDER BY {rank} DESC, last_seen DESC, id DESC LIMIT ? OFFSET ?",
-        [*args, page_size, (f.page - 1) * page_size],
-    )
-    return list(rows), total
-
-
-def facets(db: sqlite_utils.Database) -> tuple[list[str], list[str]]:
-    """The kinds and domains that incidents have, for the filter menus."""
-    kinds = [r["kind"] for r in db.query("SELECT DISTINCT kind FROM incidents ORDER BY kind")]
-    domains = [r["domain"] for r in db.query("SELECT DISTINCT domain FROM incidents ORDER BY domain")]
-    return kinds, domains
 
 
 # ---- pages ---------------------------------------------------------------------------------------------
