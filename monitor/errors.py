@@ -40,6 +40,14 @@ class EgressRefused(ScrapewatchError):
     """A probe target points at a private, loopback, link-local or metadata address."""
 
 
+class HeadersTooLarge(ScrapewatchError):
+    """A response's head (status line and headers) went past the crawl's header limits."""
+
+
+class PageTooLarge(ScrapewatchError):
+    """A page rendered in Chromium received more bytes than the crawl's cap for one page."""
+
+
 class RenderTimeout(ScrapewatchError, TimeoutError):
     """A page rendered in Chromium did not finish (load and DOM read) before its deadline."""
 
@@ -116,6 +124,8 @@ def classify_exception(exc: BaseException) -> ErrorKind:
     """
     if isinstance(exc, EgressRefused):
         return ErrorKind.EGRESS_REFUSED
+    if isinstance(exc, HeadersTooLarge | PageTooLarge):
+        return ErrorKind.TOO_LARGE
     inner = getattr(exc, "reasons", None)
     if inner:
         first = inner[0]

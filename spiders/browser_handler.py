@@ -11,7 +11,16 @@ from typing import Any
 
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
-from monitor.errors import RenderTimeout
+from monitor.errors import PageTooLarge, RenderTimeout
+from spiders.browser_egress import (
+    DEFAULT_MAX_PAGE_BYTES,
+    MAX_PAGE_BYTES_SETTING,
+    METER_META,
+    NO_SOCKETS_SCRIPT,
+    BrowserEgress,
+    PageMeter,
+)
+from spiders.http_limits import bound_headers
 from spiders.rendering import GUARDS, MAX_CAPTURED_REQUESTS, render_timeout
 from spiders.watch_items import WatchRequest
 
@@ -27,21 +36,36 @@ class BoundedPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):
 
     def __init__(self, crawler: Any) -> None:
         super().__init__(crawler)
+        # Requests of a rendered crawl without meta["playwright"] go through Scrapy's HTTP/1.1 client.
+        bound_headers(self, crawler.settings)
         navigation_ms = crawler.settings.getfloat("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT") or 30_000
         self._render_timeout = render_timeout(crawler.settings)
         self._deadline = navigation_ms / 1000 + self._render_timeout
+        self._max_page_bytes = crawler.settings.getint(MAX_PAGE_BYTES_SETTING, DEFAULT_MAX_PAGE_BYTES)
+        if self.abort_request is not None:
+            # The configured predicate judges literals; this one also resolves names Chromium connects to directly.
+            launch = crawler.settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS")
+            self.abort_request = BrowserEgress(launch, crawler.settings.getfloat("DOWNLOAD_TIMEOUT") or 30.0)
 
     async def _create_page(self, request: Any, spider: Any) -> Any:
         page = await super()._create_page(request, spider)
+        # Before any navigation: every document of the page starts without sockets.
+        await page.add_init_script(NO_SOCKETS_SCRIPT)
+        session = await page.context.new_cdp_session(page)
+        if self._max_page_bytes > 0:
+            request.meta[METER_META] = await PageMeter.install(page, session, self._max_page_bytes)
         if self.abort_request is not None:
-            await RedirectGuard.install(page, self.abort_request)
+            await RedirectGuard.install(page, self.abort_request, session)
         return page
 
     async def _download_request(self, request: Any, spider: Any = None) -> Any:
         try:
             return await asyncio.wait_for(super()._download_request(request, spider), self._deadline)
-        except TimeoutError as exc:
-            if isinstance(exc, RenderTimeout):
+        except Exception as exc:
+            meter = request.meta.get(METER_META)
+            if meter is not None and meter.exceeded:
+                raise PageTooLarge(meter.exceeded) from None
+            if not isinstance(exc, TimeoutError) or isinstance(exc, RenderTimeout):
                 raise
             raise RenderTimeout(
                 f"render timeout: the page was not loaded and read within {self._deadline:g} s "
@@ -78,8 +102,7 @@ class RedirectGuard:
         self.page_url = ""
 
     @classmethod
-    async def install(cls, page: Any, refuse: Any) -> RedirectGuard:
-        session = await page.context.new_cdp_session(page)
+    async def install(cls, page: Any, refuse: Any, session: Any) -> RedirectGuard:
         tree = await session.send("Page.getFrameTree")
         guard = cls(session, refuse, tree["frameTree"]["frame"]["id"])
         session.on("Fetch.requestPaused", guard._paused)

@@ -13,7 +13,7 @@ from scrapy import signals
 from scrapy.exceptions import CannotResolveHostError, NotConfigured, StopDownload
 
 from monitor.errors import EgressRefused
-from monitor.net import is_forbidden_address, is_private_host, literal_ip
+from monitor.net import check_address, check_host, literal_ip
 from monitor.settings import HttpSettings
 
 if TYPE_CHECKING:
@@ -78,32 +78,32 @@ class EgressGuardMiddleware:
         if self._allow_private:
             return
         host = (parts.hostname or "").lower()
-        ip = literal_ip(host)
-        if ip is not None:
-            if is_forbidden_address(ip):
-                raise EgressRefused(f"{host} is a private, loopback, link-local or metadata address")
+        reason = check_host(host)
+        if reason:
+            raise EgressRefused(reason)
+        if request.meta.get("proxy") or literal_ip(host) is not None:
             return
-        if is_private_host(host):
-            raise EgressRefused(f"{host} names the local machine")
-        if request.meta.get("proxy"):
-            return
-        for address in await self._resolve(host, parts.port or (443 if parts.scheme == "https" else 80)):
-            if is_forbidden_address(address):
-                raise EgressRefused(f"{host} resolves to {address}, a private or reserved address")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        for address in await resolve(host, port, self._resolve_timeout):
+            reason = check_address(address)
+            if reason:
+                raise EgressRefused(f"{host} resolves to {reason}")
 
-    async def _resolve(self, host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), self._resolve_timeout)
-        except TimeoutError as exc:
-            raise CannotResolveHostError(f"DNS lookup of {host} took longer than {self._resolve_timeout} s") from exc
-        except (OSError, UnicodeError) as exc:
-            raise CannotResolveHostError(f"DNS lookup of {host} failed: {exc}") from exc
-        addresses = []
-        for _family, _type, _proto, _canon, sockaddr in infos:
-            # IPv6 sockaddrs may carry a scope id ("fe80::1%eth0"), which ip_address() rejects.
-            addresses.append(ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0]))
-        return addresses
+
+async def resolve(host: str, port: int, timeout: float) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Every address ``host`` resolves to, without blocking the reactor; CannotResolveHostError when it does not."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
+    except TimeoutError as exc:
+        raise CannotResolveHostError(f"DNS lookup of {host} took longer than {timeout} s") from exc
+    except (OSError, UnicodeError) as exc:
+        raise CannotResolveHostError(f"DNS lookup of {host} failed: {exc}") from exc
+    addresses = []
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        # IPv6 sockaddrs may carry a scope id ("fe80::1%eth0"), which ip_address() rejects.
+        addresses.append(ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0]))
+    return addresses
 
 
 class SizeCapMiddleware:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import time
 import weakref
@@ -12,7 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.errors import ErrorKind, classify_exception
-from monitor.net import is_forbidden_address, is_private_host, literal_ip
+from monitor.net import check_host
+from spiders.browser_egress import BACKGROUND_HOSTS, CHROMIUM_ARGS
 from spiders.facts import short_error
 from spiders.watch_items import WatchRequest
 
@@ -37,6 +39,7 @@ def render_timeout(settings: Any) -> float:
     return settings.getfloat(RENDER_TIMEOUT_SETTING, DEFAULT_RENDER_TIMEOUT) or DEFAULT_RENDER_TIMEOUT
 
 
+DEBIAN_WRAPPER, DEBIAN_BINARY = "/usr/bin/chromium", "/usr/lib/chromium/chromium"
 VIEWPORT = {"width": 1280, "height": 800}
 
 _NET_ERROR = re.compile(r"net::(ERR_[A-Z_]+)")
@@ -75,26 +78,14 @@ def playwright_settings(
     browser's own requests to private, loopback, link-local and metadata literals are aborted (and still
     captured), as EgressGuardMiddleware refuses Scrapy's.
     """
-    # Chromium's own background traffic (updates, sign-in, sync) would reach the proxy as if pages made it.
-    args = [
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-default-apps",
-        "--disable-domain-reliability",
-        "--disable-client-side-phishing-detection",
-        "--disable-features=OptimizationHints,MediaRouter,Translate,AccountConsistency,SigninInterceptBubble",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--mute-audio",
-    ]
+    args = list(CHROMIUM_ARGS)
     if ca_spki:
         args.append(f"--ignore-certificate-errors-spki-list={ca_spki}")
-    launch: dict[str, Any] = {"executable_path": chromium_path, "headless": True, "args": args}
+    launch: dict[str, Any] = {"executable_path": browser_binary(chromium_path), "headless": True, "args": args}
     if proxy:
         launch["proxy"] = {"server": proxy}
-        if no_proxy:
-            launch["proxy"]["bypass"] = ",".join(h.strip() for h in no_proxy if h.strip())
+        # Chromium's background hosts go "direct", where HOST_RESOLVER_RULES makes them unresolvable.
+        launch["proxy"]["bypass"] = ",".join([*(h.strip() for h in no_proxy if h.strip()), *BACKGROUND_HOSTS])
     settings: dict[str, Any] = {
         "DOWNLOAD_HANDLERS": {"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER},
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
@@ -111,6 +102,15 @@ def playwright_settings(
     return settings
 
 
+def browser_binary(chromium_path: str) -> str:
+    """The Chromium binary to launch for ``chromium_path``: Debian's /usr/bin/chromium is a shell wrapper that adds
+    Google API keys and ``--enable-remote-extensions`` (sign-in and extension-update traffic to accounts.google.com
+    and update.googleapis.com, whatever our flags say), so the binary it wraps is launched instead."""
+    if os.path.realpath(chromium_path) == DEBIAN_WRAPPER and os.path.exists(DEBIAN_BINARY):
+        return DEBIAN_BINARY
+    return chromium_path
+
+
 def targets_private_network(request: Any) -> bool:
     """True for a browser request to a private, loopback, link-local or metadata address (or a local name).
 
@@ -123,9 +123,7 @@ def targets_private_network(request: Any) -> bool:
         return True
     if parts.scheme not in ("http", "https", "ws", "wss"):
         return False  # data:, blob: and the like never leave the browser
-    host = (parts.hostname or "").lower()
-    ip = literal_ip(host)
-    return is_forbidden_address(ip) if ip is not None else is_private_host(host)
+    return check_host(parts.hostname or "") is not None
 
 
 def render_meta() -> dict[str, Any]:

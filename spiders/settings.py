@@ -47,6 +47,12 @@ DEFAULT_REQUEST_HEADERS = {
     "Accept-Encoding": "identity",
 }
 
+# Scrapy's HTTP/1.1 handler, refusing response heads past SCRAPEWATCH_MAX_HEADER_BYTES / SCRAPEWATCH_MAX_HEADERS.
+DOWNLOAD_HANDLERS = {
+    "http": "spiders.http_limits.BoundedHTTP11DownloadHandler",
+    "https": "spiders.http_limits.BoundedHTTP11DownloadHandler",
+}
+
 DOWNLOADER_MIDDLEWARES = {
     # Before HttpProxyMiddleware (750) so that it only turns our explicit choice into credentials.
     "spiders.middlewares.ProxyMiddleware": 740,
@@ -60,6 +66,8 @@ DOWNLOADER_MIDDLEWARES = {
 SCRAPEWATCH_PROXY = None
 SCRAPEWATCH_NO_PROXY: list[str] = []
 SCRAPEWATCH_ALLOW_PRIVATE_NETWORKS = False
+SCRAPEWATCH_MAX_HEADER_BYTES = 64 * 1024
+SCRAPEWATCH_MAX_HEADERS = 200
 SCRAPEWATCH_MAX_RESPONSE_BYTES = HttpSettings.model_fields["max_response_bytes"].default
 
 FEED_EXPORT_ENCODING = "utf-8"

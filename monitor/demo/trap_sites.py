@@ -57,6 +57,31 @@ _SSRF = """<!doctype html><html><head><title>ssrf</title></head><body>
 <script>fetch("http://localhost:9/admin", {mode: "no-cors"}).catch(function () {});</script>
 </body></html>
 """
+# A page reaching for the crawler's own machine past request routing: sockets (page, iframe, worker), a name that
+# resolves to loopback, a trailing-dot localhost. ?port= names the loopback port a test listens on.
+_SOCKETS = """<!doctype html><html><head><title>sockets</title></head><body><p>sockets</p>
+<script>
+const port = new URLSearchParams(location.search).get("port") || "9";
+const tried = [];
+const attempt = (what, fn) => {
+  try { fn(); tried.push(what + ": opened"); } catch (e) { tried.push(what + ": " + e.name); }
+};
+for (const host of ["127.0.0.1", "[::1]", "localhost."]) {
+  attempt("ws " + host, () => new WebSocket("ws://" + host + ":" + port + "/"));
+}
+attempt("rtc", () => new RTCPeerConnection({iceServers: [{urls: "stun:127.0.0.1:" + port}]}));
+const frame = document.body.appendChild(document.createElement("iframe"));
+attempt("iframe ws", () => new frame.contentWindow.WebSocket("ws://127.0.0.1:" + port + "/"));
+const code = "try { new WebSocket('ws://127.0.0.1:" + port + "/'); postMessage('opened'); } " +
+  "catch (e) { postMessage(e.name); }";
+const worker = new Worker(URL.createObjectURL(new Blob([code], {type: "text/javascript"})));
+worker.onmessage = (e) => { document.title = "worker ws: " + e.data; };
+fetch("http://intranet.example:" + port + "/fetch", {mode: "no-cors"}).catch(() => {});
+const img = document.body.appendChild(document.createElement("img"));
+img.src = "http://x.localhost.:" + port + "/img";
+document.body.appendChild(document.createElement("pre")).textContent = tried.join("\\n");
+</script></body></html>
+"""
 _HUGE_CHUNK = b"<p>" + b"all work and no play " * 3000 + b"</p>\n"
 
 
@@ -179,6 +204,7 @@ register(
             "/redirect-loop": redirect("/redirect-loop", status=302),
             "/garbage": Response(body=_TRAP_GARBAGE, content_type="text/html"),
             "/ssrf": html(_SSRF),
+            "/sockets": html(_SOCKETS),
             "/fifty-mb": Response(
                 content_type="text/html; charset=utf-8",
                 stream=filler(TRAP_FIFTY_MB, _HUGE_CHUNK),

@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from scrapy import Spider, signals
-from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.settings import Settings as ScrapySettings
 
 from monitor.errors import CrawlError
 from monitor.settings import ProtectedDomain, Settings
+from spiders.http_limits import BoundedHTTP11DownloadHandler as HTTP11DownloadHandler
 from spiders.items import PolicyFileItem
 from spiders.rendering import playwright_settings
 from spiders.spiders.policy_files import PolicyFilesSpider

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scrapy import Request, Spider
@@ -18,6 +16,7 @@ from w3lib.url import canonicalize_url
 
 from monitor.errors import ErrorKind, classify_exception, kind_for_status
 from monitor.net import host_of, is_soundcloud_host
+from spiders.browser_egress import METER_META
 from spiders.facts import decode_content, duration_of, short_error, utc_now
 from spiders.middlewares import MAX_BYTES_META
 from spiders.rendering import (
@@ -37,6 +36,7 @@ from spiders.rendering import (
 from spiders.watch_items import WatchResource
 from spiders.watch_links import Reference, is_html, page_references, sitemap_references
 from spiders.watch_scope import SoundCloudGuardMiddleware, in_scope, site_of
+from spiders.watch_target import parse_target
 
 WATCH_META = "scrapewatch_watch"
 MAX_SITEMAPS = 5
@@ -48,64 +48,6 @@ _ACCEPT = {
     "audio": "audio/*,*/*;q=0.8",
     "sitemap": "application/xml,text/xml;q=0.9,*/*;q=0.8",
 }
-TARGET_KEYS = frozenset(
-    {
-        "name",
-        "start_urls",
-        "max_depth",
-        "max_pages",
-        "max_resources",
-        "follow_sitemap",
-        "obey_robots",
-        "render",
-        "audio_byte_cap",
-        "extra_hosts",
-    }
-)
-
-
-@dataclass(frozen=True)
-class WatchTargetArgs:
-    """The spider's ``target`` argument, validated (monitor.settings.WatchTarget is its config twin)."""
-
-    name: str
-    start_urls: list[str]
-    max_depth: int = 2
-    max_pages: int = 50
-    max_resources: int = 100  # scripts, playlists, audio heads and sitemaps, all together
-    follow_sitemap: bool = True
-    obey_robots: bool = True
-    render: bool = False
-    audio_byte_cap: int = 256 * 1024
-    extra_hosts: list[str] = field(default_factory=list)
-
-
-def parse_target(target: Any) -> WatchTargetArgs:
-    """Validate ``target`` (a dict, or its JSON text, as ``scrapy crawl watch -a target=…`` passes it)."""
-    if isinstance(target, str | bytes):
-        try:
-            target = json.loads(target)
-        except ValueError as exc:
-            raise ValueError(f"target is not valid JSON: {exc}") from None
-    if not isinstance(target, dict):
-        raise ValueError("target must be a mapping with at least 'name' and 'start_urls'")
-    unknown = sorted(set(target) - TARGET_KEYS)
-    if unknown:
-        raise ValueError(f"unknown target keys: {unknown}")
-    if not isinstance(target.get("name"), str) or not target["name"]:
-        raise ValueError("target needs a non-empty string 'name'")
-    urls = target.get("start_urls")
-    if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
-        raise ValueError("target needs 'start_urls', a non-empty list of URLs")
-    for key in ("max_depth", "max_pages", "max_resources", "audio_byte_cap"):
-        value = target.get(key)
-        minimum = 0 if key == "max_depth" else 1
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < minimum):
-            raise ValueError(f"target {key} must be an integer >= {minimum}")
-    hosts = target.get("extra_hosts", [])
-    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
-        raise ValueError("target extra_hosts must be a list of host names")
-    return replace(WatchTargetArgs(**target), extra_hosts=[h.strip().lower().rstrip(".") for h in hosts])
 
 
 class WatchSpider(Spider):
@@ -264,6 +206,9 @@ class WatchSpider(Spider):
                 dom, dom_size, problem = await read_dom(page, cap, budget)
             finally:
                 await self._close(page)
+            meter = response.meta.get(METER_META)
+            if meter is not None and meter.exceeded:  # cut by the page byte cap while settling
+                problem = (ErrorKind.TOO_LARGE.value, meter.exceeded)
         item = self._response_item(
             response, kind, depth, found_on, url, dom=dom, dom_size=dom_size, screenshot=screenshot
         )
@@ -300,7 +245,8 @@ class WatchSpider(Spider):
         error_kind = classify_browser_error(exc) if rendered else classify_exception(exc)
         captured = list(meta.get(CAPTURE_META, []))
         detail = short_error(exc)
-        refused = refused_navigation(captured) if rendered else None
+        # A page cut at the byte cap also ends with a main-frame navigation that got no status.
+        refused = refused_navigation(captured) if rendered and error_kind is not ErrorKind.TOO_LARGE else None
         if refused is not None:
             # The browser's own egress guard aborted a navigation (a redirect into a private address).
             error_kind, detail = ErrorKind.EGRESS_REFUSED, f"navigation to {refused[:120]} refused: private address"

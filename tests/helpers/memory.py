@@ -58,3 +58,52 @@ class PeakRss:
         maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         if maxrss > self._maxrss_before:  # a new process peak was set inside the block
             self.peak = max(self.peak, maxrss)
+
+
+def tree_rss_bytes(pid: int | None = None) -> int:
+    """Proportional set size (PSS) of a process and all its descendants (Chromium under the test), from /proc."""
+    root = pid or os.getpid()
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [root]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        try:
+            # PSS, not RSS: Chromium's processes share most of their pages, which RSS would count once per process.
+            with open(f"/proc/{current}/smaps_rollup") as f:
+                pss = next(line for line in f if line.startswith("Pss:"))
+            total += int(pss.split()[1]) * 1024
+        except (OSError, ValueError, IndexError, StopIteration):
+            continue
+    return total
+
+
+class PeakTreeRss(PeakRss):
+    """PeakRss over the whole process tree (the test process and the browsers it started)."""
+
+    def __init__(self, interval: float = 0.05):
+        super().__init__(interval)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss_bytes())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakTreeRss:
+        self.start = self.peak = tree_rss_bytes()
+        self._thread = threading.Thread(target=self._sample, name="peak-tree-rss", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join()

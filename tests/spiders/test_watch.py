@@ -13,7 +13,7 @@ from monitor.demo.internet import BackgroundInternet
 from monitor.demo.model import NOT_FOUND, Response, Site, by_host, html
 from monitor.errors import ErrorKind
 from monitor.net import is_soundcloud_host
-from spiders.spiders.watch import parse_target
+from spiders.watch_target import parse_target
 
 SC2MP3 = "http://sc2mp3-fast.example"
 SCPLAYER = "http://scplayer.example"
