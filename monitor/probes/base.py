@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -81,8 +82,8 @@ class Probe(Protocol):
     def committed(self, job: Job, outcome: Outcome, applied: Applied) -> None: ...
 
 
-class ProbeBase:
-    """Defaults shared by the probe kinds: no jobs, nothing to do after a commit, ``run(job_id, spec)``."""
+class ProbeBase(ABC):
+    """What the probe kinds share: no jobs by default, nothing to do after a commit, ``run(job_id, spec)``."""
 
     kind: ClassVar[str] = ""
     store: Store | None = None
@@ -91,14 +92,18 @@ class ProbeBase:
     def jobs(self) -> list[Job]:
         return []
 
+    @abstractmethod
     def domain_of(self, spec: Any) -> str:
         """The domain a job of this spec is about (its incidents' and probe-health alerts' domain)."""
-        raise NotImplementedError(f"{type(self).__name__} must say which domain a job is about")
+
+    @abstractmethod
+    async def observe(self, job: Job) -> Outcome:
+        """Fetch and evaluate one job (no writes: the boundary records the outcome)."""
 
     def job(self, job_id: str, spec: Any, interval_seconds: int = 0, jitter_seconds: int = 0) -> Job:
         return Job(job_id, self.kind, self.domain_of(spec), interval_seconds, jitter_seconds, spec)
 
-    def committed(self, job: Job, outcome: Outcome, applied: Applied) -> None:
+    def committed(self, job: Job, outcome: Outcome, applied: Applied) -> None:  # noqa: B027 (optional hook)
         """Called after the run's transaction committed (metrics, caches that must match the stored state)."""
 
     async def run(self, job_id: str, spec: Any) -> Applied:

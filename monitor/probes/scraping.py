@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -98,8 +99,9 @@ class ScrapingProbe(ProbeBase):
     def build(cls, ctx: Context) -> ScrapingProbe:
         return cls(ctx.store, ctx.crawl, ctx.settings, ctx.catalogue)
 
+    @abstractmethod
     async def evaluate(self, job_id: str, spec: Any) -> tuple[ScrapingReport, Evaluation, list[Evidence]]:
-        raise NotImplementedError
+        """Fetch and evaluate one job: its report, what it found, and the evidence of what it found."""
 
     async def observe(self, job: Job) -> Outcome:
         report, evaluation, evidence = await self.evaluate(job.id, job.spec)
