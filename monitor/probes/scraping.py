@@ -71,7 +71,7 @@ class ScrapingReport:
 
 def scraping_catalogue(settings: Settings) -> Catalogue:
     """The protected catalogue (``catalogue.path``), empty when none is configured; raises ConfigError."""
-    return load_catalogue(settings.catalogue.path) if settings.catalogue.path else Catalogue()
+    return load_catalogue(settings.catalogue.path)
 
 
 def downloader_hosts(settings: Settings) -> list[str]:

@@ -33,8 +33,6 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
 
 def load_protected_catalogue(settings: Settings) -> Catalogue:
     """The protected catalogue (``catalogue.path``), empty when none is configured; raises StartupError."""
-    if settings.catalogue.path is None:
-        return Catalogue()
     try:
         return load_catalogue(settings.catalogue.path)
     except ConfigError as exc:

@@ -166,12 +166,15 @@ def _yaml_rows(text: str, errors: list[tuple[str, str]]) -> Iterable[tuple[str, 
         yield where, raw
 
 
-def load_catalogue(path: str | Path) -> Catalogue:
-    """Load a catalogue from CSV (``media_tokens`` space/``;``-separated) or YAML (a list, or ``tracks:``).
+def load_catalogue(path: str | Path | None) -> Catalogue:
+    """Load a catalogue from CSV (``media_tokens`` space/``;``-separated) or YAML (a list, or ``tracks:``); no path
+    (``catalogue.path`` unset) is the empty catalogue.
 
     Raises :class:`monitor.errors.ConfigError` naming the file, the line and the column of every problem:
     missing columns, bad booleans, malformed ids/tokens/permalinks, and duplicate ids, tokens or permalinks.
     """
+    if path is None:
+        return Catalogue()
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
