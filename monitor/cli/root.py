@@ -1,8 +1,5 @@
-"""The ``scrapewatch`` command: parse, call the library, turn errors into messages and exit codes.
-
-Exit codes: 0 success, 1 a job crashed or an operation failed, 2 invalid configuration or usage,
-3 the daemon could not start (database, port), 4 no such record.
-"""
+"""The ``scrapewatch`` root group: ``run``, ``demo``, ``incidents`` and ``config``, and the registration of every
+command module (exit codes and error mapping: ``monitor.cli._common``)."""
 
 from __future__ import annotations
 

@@ -57,12 +57,12 @@ class Reads:
         offset: int = 0,
     ) -> list[dict[str, Any]]:
         """Incidents, newest activity first, filtered by exact status / severity / kind and last_seen >= since."""
-        clauses, args = self._filters(status, severity, kind, since)
+        clauses, args = self._where((status,) if status else (), severity, kind, since=since)
         sql = f"SELECT * FROM incidents {clauses} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?"
         return [self._decode(r) for r in self.db.query(sql, [*args, limit, offset])]
 
     def count_incidents(self, status=None, severity=None, kind=None, since=None) -> int:
-        clauses, args = self._filters(status, severity, kind, since)
+        clauses, args = self._where((status,) if status else (), severity, kind, since=since)
         return self._one(f"SELECT count(*) AS n FROM incidents {clauses}", args)["n"]
 
     def get_incident(self, incident_id: int) -> dict[str, Any]:
@@ -148,15 +148,32 @@ class Reads:
         """The verdict matrix in force for ``domain``, keyed by (agent, path class)."""
         return store_verdicts.current(self.db, domain)
 
-    def _filters(self, status, severity, kind, since) -> tuple[str, list[Any]]:
-        clauses, args = [], []
-        for column, value in (("status", status), ("severity", severity), ("kind", kind)):
+    @staticmethod
+    def _where(
+        statuses: tuple[str, ...] = (),
+        severity: str = "",
+        kind: str = "",
+        domain: str = "",
+        since: str = "",
+        q: str = "",
+    ) -> tuple[str, list[Any]]:
+        """The WHERE clause of an incident query: any of ``statuses``, exact severity / kind / domain, last seen since,
+        ``q`` a substring of the title (LIKE wildcards in it are escaped)."""
+        clauses: list[str] = []
+        args: list[Any] = []
+        if statuses:
+            clauses.append(f"status IN ({','.join('?' * len(statuses))})")
+            args.extend(statuses)
+        for column, value in (("severity", severity), ("kind", kind), ("domain", domain)):
             if value:
                 clauses.append(f"{column} = ?")
                 args.append(value)
         if since:
             clauses.append("last_seen >= ?")
             args.append(since)
+        if q:
+            clauses.append("title LIKE ? ESCAPE '\\'")
+            args.append("%" + re.sub(r"([\\%_])", r"\\\1", q) + "%")
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
 
     def _one(self, sql: str, args: list[Any]) -> dict[str, Any] | None:
@@ -180,20 +197,8 @@ class Reads:
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of incidents (most severe, then most recent first) and the total count. ``status`` "active"
         means open or acknowledged, "all" any; ``q`` is a substring of the title."""
-        clauses: list[str] = []
-        args: list[Any] = []
-        if status != "all":
-            statuses = ACTIVE if status == "active" else (status,)
-            clauses.append(f"status IN ({','.join('?' * len(statuses))})")
-            args.extend(statuses)
-        for column, value in (("severity", severity), ("kind", kind), ("domain", domain)):
-            if value:
-                clauses.append(f"{column} = ?")
-                args.append(value)
-        if q:
-            clauses.append("title LIKE ? ESCAPE '\\'")
-            args.append("%" + re.sub(r"([\\%_])", r"\\\1", q) + "%")
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        statuses = () if status == "all" else ACTIVE if status == "active" else (status,)
+        where, args = self._where(statuses, severity, kind, domain, q=q)
         rank = "CASE severity " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in SEVERITY_RANK.items()) + " END"
         total = self._one(f"SELECT count(*) AS n FROM incidents {where}", args)["n"]
         rows = self.db.query(
