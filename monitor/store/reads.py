@@ -113,6 +113,11 @@ class Reads:
         rows = self.db.query("SELECT * FROM probe_runs WHERE id IN (SELECT max(id) FROM probe_runs GROUP BY job)")
         return {r["job"]: r for r in rows}
 
+    def probe_state(self, job: str) -> dict[str, Any] | None:
+        """Where ``job``'s next run resumes, as its last recorded run left it (None: from the start)."""
+        row = self._one("SELECT state FROM probe_state WHERE job = ?", [job])
+        return json.loads(row["state"]) if row else None
+
     def probe_streak(self, job: str, domain: str) -> health.RunStreak:
         """The job's latest outcome and its failed (or crashed) runs since its last success."""
         latest = self._one("SELECT outcome FROM probe_runs WHERE job = ? ORDER BY id DESC LIMIT 1", [job])
