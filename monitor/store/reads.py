@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import sqlite_utils
@@ -60,6 +61,31 @@ class Reads:
         clauses, args = self._filters(status, severity, kind, since)
         sql = f"SELECT * FROM incidents {clauses} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?"
         return [self._decode(r) for r in self.db.query(sql, [*args, limit, offset])]
+
+    def iter_incidents(
+        self,
+        status: str | None = None,
+        severity: str | None = None,
+        kind: str | None = None,
+        since: str | None = None,
+        offset: int = 0,
+        page_size: int = 500,
+    ) -> Iterator[dict[str, Any]]:
+        """Every incident list_incidents would list from ``offset`` on, read ``page_size`` rows per query. Pages
+        after the first continue after the last row read (keyset), so no query is unbounded and an incident
+        seen again meanwhile (moving ahead of the rows read) is never listed twice."""
+        clauses, args = self._filters(status, severity, kind, since)
+        after: list[Any] = []
+        while True:
+            where = clauses
+            if after:
+                where += (" AND " if where else "WHERE ") + "(last_seen < ? OR (last_seen = ? AND id < ?))"
+            sql = f"SELECT * FROM incidents {where} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?"
+            rows = list(self.db.query(sql, [*args, *after, page_size, 0 if after else offset]))
+            yield from (self._decode(r) for r in rows)
+            if len(rows) < page_size:
+                return
+            after = [rows[-1]["last_seen"], rows[-1]["last_seen"], rows[-1]["id"]]
 
     def count_incidents(self, status=None, severity=None, kind=None, since=None) -> int:
         clauses, args = self._filters(status, severity, kind, since)
