@@ -277,6 +277,12 @@ def _m0005(db: sqlite_utils.Database) -> None:
     db.execute(f"PRAGMA schema_version = {version + 1}")
 
 
+@migrations(name="0006_probe_state")
+def _m0006(db: sqlite_utils.Database) -> None:
+    # Where a job's next run resumes (an archive query's page, resume key, crawl): JSON, written with the run.
+    db.execute("CREATE TABLE probe_state (job TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at TEXT NOT NULL)")
+
+
 def open_db(path: Path, busy_timeout_ms: int = 5000, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the database at ``path``, in WAL mode, migrated to the latest schema.
 

@@ -89,6 +89,7 @@ class ArchivePage:
     attempts: int = 1
     retry_waits: list[float] = field(default_factory=list)
     stop: str | None = None
+    resume: dict[str, Any] | None = None  # the run's last item: where the next run starts (spiders.archive_cursor)
     error_kind: str | None = None
     error_detail: str | None = None
     fetched_at: str = ""

@@ -75,6 +75,7 @@ class AlertSender:
         self.settings = settings.alerts
         self.channels = channels if channels is not None else build_channels(self.settings.channels)
         self.configs: dict[str, AlertChannel | None] = {c.name: c for c in self.settings.channels} or {"log": None}
+        # Until the daemon has listened (http.listen may say port 0), links use the configured address.
         self.api_base = self.settings.api_base_url or f"http://{settings.http.listen}"
         self._clock = clock or (lambda: datetime.now(UTC))
         self._rng = rng or random.Random()
@@ -87,6 +88,17 @@ class AlertSender:
             metrics.ALERTS_SENT.labels(name)
             metrics.ALERTS_FAILED.labels(name)
             metrics.ALERTS_MUTED.labels(name)
+
+    def listening_at(self, base_url: str) -> None:
+        """The daemon's bound address (``http://host:port``, known once it listens): the base of alert links
+        unless ``alerts.api_base_url`` is configured."""
+        if self.settings.api_base_url:
+            return
+        self.api_base = base_url
+        if base_url.startswith(("http://0.0.0.0:", "http://[::]:")):
+            log.warning(
+                "alert links read %s (a wildcard address): set alerts.api_base_url to a reachable URL", base_url
+            )
 
     # ---- the job -------------------------------------------------------------------------------------
 

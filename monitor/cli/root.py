@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 import yaml
+from click.core import ParameterSource
 from tabulate import tabulate
 
 from monitor import __version__
@@ -90,6 +92,10 @@ def demo(ctx: click.Context, config_path: Path | None, once: bool, change_after:
 # ---- incidents ---------------------------------------------------------------------------------------
 
 
+INCIDENT_PAGE = 500  # rows per query of `incidents list --all`
+INCIDENT_HEADERS = ["id", "severity", "status", "kind", "domain", "seen", "last seen (UTC)", "title"]
+
+
 @main.group()
 def incidents() -> None:
     """List, inspect and triage incidents."""
@@ -101,18 +107,57 @@ def incidents() -> None:
 @click.option("--severity", type=click.Choice(SEVERITIES), help="Only incidents with this severity.")
 @click.option("--kind", help="Only incidents of this kind (e.g. policy_file_changed).")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10000), help="At most this many.")
+@click.option("--offset", default=0, type=click.IntRange(0), help="Skip this many first (page with --limit).")
+@click.option(
+    "--all", "every", is_flag=True, help=f"Every matching incident, read {INCIDENT_PAGE} per query (not with --limit)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @click.pass_context
-def incidents_list(ctx, config_path, status, severity, kind, limit, as_json) -> None:
-    """List incidents, most recently seen first."""
-    rows = store_from(ctx, config_path).list_incidents(status=status, severity=severity, kind=kind, limit=limit)
-    if print_rows(rows, as_json, "no incidents"):
+def incidents_list(ctx, config_path, status, severity, kind, limit, offset, every, as_json) -> None:
+    """List incidents, most recently seen first; says on stderr when more match than were listed."""
+    if every and ctx.get_parameter_source("limit") is not ParameterSource.DEFAULT:
+        raise click.UsageError("--all lists every incident: leave out --limit")
+    store = store_from(ctx, config_path)
+    filters = {"status": status, "severity": severity, "kind": kind}
+    if every:
+        _stream_incidents(store.iter_incidents(**filters, offset=offset, page_size=INCIDENT_PAGE), as_json)
         return
-    table = [
+    rows = store.list_incidents(**filters, limit=limit + 1, offset=offset)  # one more: do more match?
+    more, rows = len(rows) > limit, rows[:limit]
+    if not print_rows(rows, as_json, "no incidents"):
+        click.echo(tabulate(_incident_table(rows), INCIDENT_HEADERS))
+    if more:
+        click.echo(
+            f"listed incidents {offset + 1}-{offset + limit}; more match: the next page is --offset {offset + limit}"
+            f" (--limit up to 10000), or --all lists every one",
+            err=True,
+        )
+
+
+def _incident_table(rows: list[dict]) -> list[list]:
+    return [
         [r["id"], r["severity"], r["status"], r["kind"], r["domain"], r["occurrences"], r["last_seen"][:19], r["title"]]
         for r in rows
     ]
-    click.echo(tabulate(table, ["id", "severity", "status", "kind", "domain", "seen", "last seen (UTC)", "title"]))
+
+
+def _stream_incidents(rows: Iterator[dict], as_json: bool) -> None:
+    """Print incidents as they are read: a JSON list written row by row, or one table per page of rows."""
+    if as_json:
+        click.echo("[", nl=False)
+        for n, row in enumerate(rows):
+            click.echo(("," if n else "") + "\n" + json.dumps(row, indent=2), nl=False)
+        click.echo("\n]")
+        return
+    page: list[dict] = []
+    first = True
+    for row in rows:
+        page.append(row)
+        if len(page) == INCIDENT_PAGE:
+            click.echo(tabulate(_incident_table(page), INCIDENT_HEADERS if first else ()))
+            page, first = [], False
+    if page or first:
+        click.echo(tabulate(_incident_table(page), INCIDENT_HEADERS if first else ()) if page else "no incidents")
 
 
 @incidents.command("show")

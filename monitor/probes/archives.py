@@ -12,7 +12,7 @@ from monitor.evaluators.archives import archive_candidates
 from monitor.evaluators.scraping import api_errors
 from monitor.incidents import Evaluation, Evidence
 from monitor.probes.base import Job, Outcome
-from monitor.probes.scraping import ScrapingProbe, ScrapingReport, capped, downloader_hosts, query_index
+from monitor.probes.scraping import ScrapingProbe, ScrapingReport, capped, downloader_hosts, query_index, resumed_at
 from monitor.settings import CommonCrawlEndpoint, Settings, WaybackEndpoint
 from monitor.signatures import Catalogue
 from monitor.store import Applied
@@ -73,9 +73,9 @@ class ArchiveProbe(ScrapingProbe):
 
     async def evaluate(self, job_id: str, spec: ArchiveJob) -> tuple[ScrapingReport, Evaluation, list[Evidence]]:
         source = spec.endpoint.source
-        pages = await query_index(self.crawl, spec.endpoint, list(spec.queries))
+        pages = await query_index(self.crawl, spec.endpoint, list(spec.queries), self.resume_point(job_id))
         report = ScrapingReport(job_id, self.kind, source, fetched=len(pages), errors=api_errors(pages))
-        report.page_cap_reached = capped(job_id, pages)
+        report.page_cap_reached, report.resume = capped(job_id, pages), resumed_at(pages)
         emitted = self.stored(archive_candidates(pages, self.catalogue))
         report.findings = [c.finding for c in emitted]
         for kind, detail in report.errors:

@@ -55,7 +55,8 @@ class Job:
 class Outcome:
     """What one observation produced, before it is stored: findings, and the failure that makes the run a failed
     one (``error_kind``: the target did not answer, a recipe broke). The policy probe adds the files it fetched
-    and the verdict matrix; ``report`` is the kind's own result, handed to ``committed`` and to callers."""
+    and the verdict matrix; ``report`` is the kind's own result, handed to ``committed`` and to callers.
+    ``state`` is where the job's next run resumes, stored with the run (None: the stored point is kept)."""
 
     evaluation: Evaluation
     error_kind: str | None = None
@@ -65,6 +66,7 @@ class Outcome:
     cells: list[Cell] | None = None
     previous_cells: dict[tuple[str, str], Cell] | None = None
     report: Any = None
+    state: dict[str, Any] | None = None
 
 
 @runtime_checkable
@@ -151,6 +153,7 @@ def record(probe: Probe, job: Job, outcome: Outcome, started: str, t0: float, st
             cells=outcome.cells,
             previous_cells=outcome.previous_cells,
             health_threshold=probe.health_threshold,
+            state=outcome.state,
         )
     metrics.count_transitions(applied.transitions)
     if run.outcome == "error":

@@ -11,7 +11,7 @@ from monitor.evaluators.datasets import dataset_candidates
 from monitor.evaluators.scraping import api_errors
 from monitor.incidents import Evaluation, Evidence
 from monitor.probes.base import Job, Outcome
-from monitor.probes.scraping import ScrapingProbe, ScrapingReport, capped, query_index
+from monitor.probes.scraping import ScrapingProbe, ScrapingReport, capped, query_index, resumed_at
 from monitor.settings import DatasetHubEndpoint
 from monitor.store import Applied
 
@@ -43,9 +43,9 @@ class DatasetProbe(ScrapingProbe):
 
     async def evaluate(self, job_id: str, spec: DatasetJob) -> tuple[ScrapingReport, Evaluation, list[Evidence]]:
         hub = spec.endpoint
-        pages = await query_index(self.crawl, hub, list(spec.queries))
+        pages = await query_index(self.crawl, hub, list(spec.queries), self.resume_point(job_id))
         report = ScrapingReport(job_id, self.kind, hub.source, fetched=len(pages), errors=api_errors(pages))
-        report.page_cap_reached = capped(job_id, pages)
+        report.page_cap_reached, report.resume = capped(job_id, pages), resumed_at(pages)
         emitted = self.stored(dataset_candidates(pages, self.catalogue, hub.min_listing))
         report.findings = [c.finding for c in emitted]
         for kind, detail in report.errors:

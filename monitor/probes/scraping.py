@@ -37,6 +37,7 @@ class ScrapingReport:
     outcomes: list[tuple[str, str, str]] = field(default_factory=list)  # canaries: (track id, outcome, reason)
     fetched: int = 0
     page_cap_reached: bool = False
+    resume: dict[str, Any] | None = None  # archives and datasets: where the next run starts
     applied: Applied | None = None
 
     def as_json(self) -> dict[str, Any]:
@@ -47,6 +48,7 @@ class ScrapingReport:
             "domain": self.domain,
             "fetched": self.fetched,
             "page_cap_reached": self.page_cap_reached,
+            "resume": self.resume,
             "outcomes": [{"canary": c, "outcome": o, "reason": r} for c, o, r in self.outcomes],
             "errors": [{"kind": k, "detail": d} for k, d in self.errors],
             "findings": [
@@ -111,6 +113,7 @@ class ScrapingProbe(ProbeBase):
             error_kind=report.errors[0][0] if report.errors else None,
             evidence=[e for e in evidence if e.dedupe_key in found],
             report=report,
+            state=report.resume,
         )
 
     async def execute(self, job_id: str, spec: Any, *, record_run: bool) -> ScrapingReport:
@@ -124,6 +127,10 @@ class ScrapingProbe(ProbeBase):
         report.applied = record(self, job, outcome, started, t0)
         return report
 
+    def resume_point(self, job_id: str) -> dict[str, Any] | None:
+        """Where the last recorded run of ``job_id`` left off (None: from the start, or nothing is stored)."""
+        return self.store.probe_state(job_id) if self.store is not None else None
+
     def stored(self, candidates: list[Candidate]) -> list[Candidate]:
         """Candidates that are new or grew since the stored incidents (all of them when nothing is stored)."""
         if self.store is None:
@@ -135,11 +142,15 @@ class ScrapingProbe(ProbeBase):
         log.info("%s: %d problem(s), %d fetched", job.id, len(report.errors), report.fetched)
 
 
-async def query_index(crawl: CrawlService, endpoint: Endpoint, queries: list[Any]) -> list[ArchivePage]:
+async def query_index(
+    crawl: CrawlService, endpoint: Endpoint, queries: list[Any], resume: dict[str, Any] | None = None
+) -> list[ArchivePage]:
     """Query one archive or dataset endpoint: every ArchivePage, in order (``queries`` are URL patterns as
     ``{"url", "match_type", "filters"}`` for the archive indexes, search terms for a dataset hub).
 
-    One request at a time through one download slot, ``rate_limit_seconds`` apart, at most ``max_pages_per_run``.
+    One request at a time through one download slot, ``rate_limit_seconds`` apart, at most ``max_pages_per_run``;
+    queries (per crawl) and datasets are taken round-robin from ``resume``, and the last page's ``resume`` says
+    where the next run starts.
     """
     spec = {
         "kind": endpoint.kind, "source": endpoint.source, "base_url": endpoint.base_url,
@@ -150,15 +161,25 @@ async def query_index(crawl: CrawlService, endpoint: Endpoint, queries: list[Any
         if hasattr(endpoint, name):
             spec[name] = getattr(endpoint, name)
     return await crawl.run_spider(
-        ArchivesSpider, endpoint.source, item_type=ArchivePage, endpoint=spec, queries=queries
+        ArchivesSpider, endpoint.source, item_type=ArchivePage, endpoint=spec, queries=queries, resume=resume
     )
+
+
+def resumed_at(pages: list[ArchivePage]) -> dict[str, Any] | None:
+    """Where the next run starts, as the run's last page reported it (None: keep the stored point)."""
+    return pages[-1].resume if pages else None
 
 
 def capped(job_id: str, pages: list[Any]) -> bool:
     """True when a paginated query stopped at ``max_pages_per_run``."""
     is_capped = any(p.stop == "page_cap" for p in pages)
     if is_capped:
+        at = resumed_at(pages) or {}
         log.info(
-            "%s: stopped at max_pages_per_run (%d requests); later pages wait for the next run", job_id, len(pages)
+            "%s: stopped at max_pages_per_run (%d requests); the next run resumes at %s %s",
+            job_id,
+            len(pages),
+            at.get("chain", "the first query"),
+            at.get("position") or "",
         )
     return is_capped

@@ -81,6 +81,8 @@ class Daemon:
         except CannotListenError as exc:
             raise StartupError(f"cannot listen on {http.listen}: {exc.socketError}") from exc
         log.info("HTTP server listening on http://%s:%d", http.listen_host, self.port)
+        if self.alerts is not None:  # alert links name the bound port, not a configured port 0
+            self.alerts.listening_at(f"http://{http.listen.rpartition(':')[0]}:{self.port}")
 
     @property
     def port(self) -> int:

@@ -97,7 +97,10 @@ class AlertSettings(Section):
         86400, ge=60, description="How often channels with `digest: true` get a digest of open incidents."
     )
     api_base_url: str | None = Field(
-        None, description="Base URL of the daemon's API used in alert links (default: http:// + http.listen)."
+        None,
+        description="Base URL of the daemon's API used in alert links (default: the address the daemon is "
+        "listening on, with the bound port when http.listen says port 0; set it when that address is not reachable "
+        "by the people reading alerts).",
     )
     mutes: list[AlertMute] = Field(default_factory=list, description="Configured mutes.")
 

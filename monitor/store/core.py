@@ -74,10 +74,12 @@ class Store(Reads):
         cells: list[Cell] | None = None,
         previous_cells: dict[tuple[str, str], Cell] | None = None,
         health_threshold: int | None = None,
+        state: dict | None = None,
     ) -> Applied:
         """Write one probe run, for every probe kind, atomically: the run, fetched policy files (bodies,
         observations, snapshots), the verdict matrix, incident changes with their outbox rows, evidence rows, and
-        the job's probe-health incident (after ``health_threshold`` failed runs in a row; None: not checked).
+        the job's probe-health incident (after ``health_threshold`` failed runs in a row; None: not checked),
+        and ``state``, where the job's next run resumes (None: the stored one is kept).
 
         Evidence files are written before the transaction (content-addressed, so a rolled-back run leaves at most
         an unreferenced file, never a row without its file).
@@ -85,6 +87,12 @@ class Store(Reads):
         stored = self._evidence_files(evidence)
         with self._tx():
             run_id = self._insert_run(run, len(files) + len(evidence))
+            if state is not None:
+                self.db.execute(
+                    "INSERT INTO probe_state (job, state, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (job) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                    [run.job, json.dumps(state), run.finished_at],
+                )
             for item, verdict in files:
                 self._observation(run_id, run.finished_at, item, verdict)
             if cells is not None:

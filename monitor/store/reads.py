@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import sqlite_utils
@@ -61,6 +62,31 @@ class Reads:
         sql = f"SELECT * FROM incidents {clauses} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?"
         return [self._decode(r) for r in self.db.query(sql, [*args, limit, offset])]
 
+    def iter_incidents(
+        self,
+        status: str | None = None,
+        severity: str | None = None,
+        kind: str | None = None,
+        since: str | None = None,
+        offset: int = 0,
+        page_size: int = 500,
+    ) -> Iterator[dict[str, Any]]:
+        """Every incident list_incidents would list from ``offset`` on, read ``page_size`` rows per query. Pages
+        after the first continue after the last row read (keyset), so no query is unbounded and an incident
+        seen again meanwhile (moving ahead of the rows read) is never listed twice."""
+        clauses, args = self._filters(status, severity, kind, since)
+        after: list[Any] = []
+        while True:
+            where = clauses
+            if after:
+                where += (" AND " if where else "WHERE ") + "(last_seen < ? OR (last_seen = ? AND id < ?))"
+            sql = f"SELECT * FROM incidents {where} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?"
+            rows = list(self.db.query(sql, [*args, *after, page_size, 0 if after else offset]))
+            yield from (self._decode(r) for r in rows)
+            if len(rows) < page_size:
+                return
+            after = [rows[-1]["last_seen"], rows[-1]["last_seen"], rows[-1]["id"]]
+
     def count_incidents(self, status=None, severity=None, kind=None, since=None) -> int:
         clauses, args = self._where((status,) if status else (), severity, kind, since=since)
         return self._one(f"SELECT count(*) AS n FROM incidents {clauses}", args)["n"]
@@ -112,6 +138,11 @@ class Reads:
         """The latest run of every job."""
         rows = self.db.query("SELECT * FROM probe_runs WHERE id IN (SELECT max(id) FROM probe_runs GROUP BY job)")
         return {r["job"]: r for r in rows}
+
+    def probe_state(self, job: str) -> dict[str, Any] | None:
+        """Where ``job``'s next run resumes, as its last recorded run left it (None: from the start)."""
+        row = self._one("SELECT state FROM probe_state WHERE job = ?", [job])
+        return json.loads(row["state"]) if row else None
 
     def probe_streak(self, job: str, domain: str) -> health.RunStreak:
         """The job's latest outcome and its failed (or crashed) runs since its last success."""

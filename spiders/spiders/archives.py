@@ -4,7 +4,9 @@ One endpoint per crawl, one request at a time, ``rate_limit`` seconds apart: eve
 resume key, a page number, a row offset) and the next chain starts when the previous one ends. 429 and 503 answers
 are retried after their Retry-After (capped, with exponential backoff); a request still refused after its retries
 halts the run.
-A run makes at most ``max_pages`` requests, and a chain that repeats a resume key or a page stops.
+A run makes at most ``max_pages`` requests, and a chain that repeats a resume key or a page stops. Queries are
+taken round-robin from the ``resume`` point the last run reported (spiders.archive_cursor); the run's last item
+carries the point the next run starts from.
 """
 
 from __future__ import annotations
@@ -14,10 +16,8 @@ import contextlib
 import hashlib
 import json
 import time
-import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -26,6 +26,15 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from monitor.errors import ErrorKind, classify_exception, kind_for_status
+from spiders.archive_cursor import Rotation, parse_resume
+from spiders.archive_formats import (
+    MAX_ROWS_PER_PAGE,
+    decoded_body,
+    parse_ndjson,
+    parse_wayback,
+    read_json,
+    retry_after_seconds,
+)
 from spiders.facts import duration_of, short_error, utc_now
 from spiders.scraping_items import ArchivePage
 
@@ -34,7 +43,6 @@ WAYBACK_FIELDS = "urlkey,timestamp,original,mimetype,statuscode,digest,length"
 KINDS = ("wayback", "common_crawl", "dataset_hub")
 RETRY_STATUSES = (429, 503)
 PAUSE_SLICE = 0.2  # a long Retry-After wait is slept in slices so that a stopping crawl is not held up
-MAX_ROWS_PER_PAGE = 100_000
 # Above the command line: an endpoint's rate limit belongs to the endpoint, not to crawl-wide overrides.
 POLITENESS_PRIORITY = 45
 _DEFAULTS: dict[str, Any] = {
@@ -72,85 +80,9 @@ def parse_endpoint(endpoint: Any) -> dict[str, Any]:
     return out
 
 
-# --- wire formats -----------------------------------------------------------------------------------------------
-
-
-def decoded_body(body: bytes, headers: dict[str, list[str]], cap: int) -> tuple[bytes, str | None]:
-    """The body with a gzip content encoding undone (at most ``cap`` bytes out), and a problem, if any."""
-    encoding = ",".join(headers.get("content-encoding", [])).lower()
-    magic = body[:2] == b"\x1f\x8b"
-    if "gzip" not in encoding and not magic:
-        return body, None
-    if not magic:
-        return b"", "Content-Encoding says gzip, but the body is not gzip"
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(body, max(cap, 1))
-    except zlib.error as exc:
-        return b"", f"corrupt gzip body: {exc}"
-    if inflater.unconsumed_tail:
-        return out, f"gzip body inflates beyond {cap} bytes"
-    if not inflater.eof:
-        return out, "gzip body ends early (truncated)"
-    return out, None
-
-
-def _json(text: bytes) -> tuple[Any, str | None]:
-    try:
-        return json.loads(text), None
-    except ValueError as exc:
-        return None, f"malformed JSON: {str(exc)[:120]}"
-    except RecursionError:  # "[[[[…": nesting deeper than the parser goes
-        return None, "malformed JSON: nested too deeply"
-
-
-def parse_wayback(text: bytes) -> tuple[list[dict[str, str]], str | None, str | None]:
-    """Rows, resume key and problem of a Wayback ``output=json`` answer: an array of arrays, header first,
-    with ``[]`` and ``[resumeKey]`` as its last two entries when ``showResumeKey`` found more."""
-    if not text.strip():
-        return [], None, None
-    data, error = _json(text)
-    if error:
-        return [], None, error
-    if not isinstance(data, list) or not all(isinstance(r, list) for r in data):
-        return [], None, "not a JSON array of arrays"
-    if not data:
-        return [], None, None
-    header, body = [str(h) for h in data[0]], data[1:]
-    resume = None
-    if len(body) >= 2 and body[-2] == [] and len(body[-1]) == 1:
-        resume, body = str(body[-1][0]), body[:-2]
-    rows = [dict(zip(header, map(str, r), strict=False)) for r in body[:MAX_ROWS_PER_PAGE] if r]
-    return rows, resume, None
-
-
-def parse_ndjson(text: bytes) -> tuple[list[dict[str, Any]], int]:
-    """Objects of a newline-delimited JSON answer and how many lines were not one (a cut last line)."""
-    rows: list[dict[str, Any]] = []
-    bad = 0
-    for line in text.splitlines()[:MAX_ROWS_PER_PAGE]:
-        if not line.strip():
-            continue
-        obj, error = _json(line)
-        if error or not isinstance(obj, dict):
-            bad += 1
-        else:
-            rows.append(obj)
-    return rows, bad
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds: delay-seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+def query_key(q: dict[str, Any]) -> str:
+    """A URL pattern's chain key in resume points: its URL, match type and filters."""
+    return " ".join([q["url"], q.get("match_type", "prefix"), *q.get("filters", [])])
 
 
 def _headers(response: Response) -> dict[str, list[str]]:
@@ -171,7 +103,7 @@ class ArchivesSpider(Spider):
         "RETRY_HTTP_CODES": [500, 502, 504, 522, 524, 408],
     }
 
-    def __init__(self, endpoint: Any = None, queries: Any = None, *args: Any, **kwargs: Any):
+    def __init__(self, endpoint: Any = None, queries: Any = None, resume: Any = None, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.endpoint = parse_endpoint(endpoint)
         if isinstance(queries, str | bytes):
@@ -183,7 +115,9 @@ class ArchivesSpider(Spider):
         self.pages = 0
         self.expected_items = 0
         self.halted: str | None = None
-        self._chains: deque[Callable[[], Request | None]] = deque()
+        self.rotation = Rotation(parse_resume(resume))
+        # (chain key, first request): a key for the queries taken round-robin, None for collinfo and searches
+        self._chains: deque[tuple[str | None, Callable[[], Request | None]]] = deque()
         self._seen: dict[str, set[str]] = {}
         self._datasets: list[str] = list(dict.fromkeys(self.endpoint["datasets"]))
 
@@ -206,15 +140,19 @@ class ArchivesSpider(Spider):
     async def start(self) -> AsyncIterator[Request]:
         kind, base = self.endpoint["kind"], self.endpoint["base_url"]
         if kind == "wayback":
-            for q in self.queries:
-                self._chains.append(lambda q=q: self._wayback(q, None, 0))
+            by_key = {query_key(q): q for q in self.queries}
+            keys, position = self.rotation.order(list(by_key))
+            for key in keys:
+                at = position if key == keys[0] else {}
+                resume_key, page = at.get("resume_key"), int(at.get("page", 0))
+                self._chains.append((key, lambda q=by_key[key], r=resume_key, p=page: self._wayback(q, r, p)))
         elif kind == "common_crawl":
-            self._chains.append(lambda: self._request(f"{base}/collinfo.json", "collinfo", "collinfo.json"))
+            self._chains.append((None, lambda: self._request(f"{base}/collinfo.json", "collinfo", "collinfo.json")))
         else:
             for term in self.queries:
                 url = f"{base}/api/datasets?{urlencode({'search': term, 'limit': self.endpoint['max_datasets']})}"
-                self._chains.append(lambda url=url, term=term: self._request(url, "hub_search", term))
-            self._chains.append(self._dataset_chains)
+                self._chains.append((None, lambda url=url, term=term: self._request(url, "hub_search", term)))
+            self._chains.append((None, self._dataset_chains))
         request = self._next_chain()
         if request is not None:
             yield request
@@ -222,13 +160,18 @@ class ArchivesSpider(Spider):
     def _next_chain(self) -> Request | None:
         """The first request of the next query that can still run (None: the run is over or out of pages)."""
         while self._chains and not self.halted and self.pages < self.endpoint["max_pages"]:
-            request = self._chains.popleft()()
+            request = self._chains.popleft()[1]()
             if request is not None:
                 return request
         return None
 
-    def _request(self, url: str, kind: str, query: str, page: int = 0, **ctx: Any) -> Request | None:
-        if self.halted or self.pages >= self.endpoint["max_pages"]:
+    def _request(
+        self, url: str, kind: str, query: str, page: int = 0, position: dict[str, Any] | None = None, **ctx: Any
+    ) -> Request | None:
+        refused = bool(self.halted) or self.pages >= self.endpoint["max_pages"]
+        if ctx.get("chain"):  # a step of a query taken round-robin: where the next run resumes if the cap refuses
+            self.rotation.asked(ctx["chain"], position or {}, not refused)
+        if refused:
             return None
         self.pages += 1
         self.expected_items += 1
@@ -245,7 +188,8 @@ class ArchivesSpider(Spider):
         if resume:
             params.append(("resumeKey", resume))
         url = f"{self.endpoint['base_url']}/cdx/search/cdx?{urlencode(params)}"
-        return self._request(url, "cdx", q["url"], page, q=q)
+        position = {"resume_key": resume, "page": page} if resume else {}
+        return self._request(url, "cdx", q["url"], page, position, q=q, chain=query_key(q))
 
     def _cc(self, api: str, crawl: str, q: dict[str, Any], page: int | None, pages: int = 0) -> Request | None:
         params: list[tuple[str, str]] = [("url", q["url"]), ("matchType", q.get("match_type", "prefix"))]
@@ -253,22 +197,30 @@ class ArchivesSpider(Spider):
         params += [("showNumPages", "true")] if page is None else [("page", str(page))]
         kind = "num_pages" if page is None else "cc_index"
         url = f"{api}?{urlencode(params)}"
-        return self._request(url, kind, q["url"], page or 0, q=q, crawl=crawl, api=api, num_pages=pages)
+        position = {} if page is None else {"page": page, "num_pages": pages}
+        chain = f"{crawl} {query_key(q)}"
+        return self._request(
+            url, kind, q["url"], page or 0, position, q=q, crawl=crawl, api=api, num_pages=pages, chain=chain
+        )
 
     def _dataset_chains(self) -> Request | None:
-        for dataset in self._datasets[: self.endpoint["max_datasets"]]:
-            self._chains.append(lambda d=dataset: self._card(d))
+        # A dataset is resumed from its card: its listing count is judged over all its rows, never a slice.
+        keys, _ = self.rotation.order(self._datasets[: self.endpoint["max_datasets"]])
+        for dataset in keys:
+            self._chains.append((dataset, lambda d=dataset: self._card(d)))
         return None
 
     def _card(self, dataset: str) -> Request | None:
         url = f"{self.endpoint['base_url']}/datasets/{quote(dataset)}/raw/main/README.md"
-        return self._request(url, "dataset_card", dataset, dataset=dataset)
+        return self._request(url, "dataset_card", dataset, dataset=dataset, chain=dataset)
 
     def _rows(self, dataset: str, config: str, split: str, offset: int, page: int) -> Request | None:
         length = self.endpoint["rows_page_size"]
         params = {"dataset": dataset, "config": config, "split": split, "offset": offset, "length": length}
         url = f"{self.endpoint['viewer_url']}/rows?{urlencode(params)}"
-        return self._request(url, "rows", dataset, page, dataset=dataset, config=config, split=split, offset=offset)
+        return self._request(
+            url, "rows", dataset, page, dataset=dataset, config=config, split=split, offset=offset, chain=dataset
+        )
 
     def _first_time(self, chain: str, key: str) -> bool:
         seen = self._seen.setdefault(chain, set())
@@ -304,6 +256,9 @@ class ArchivesSpider(Spider):
         follow = follow or self._next_chain()
         if follow is None and self._chains and not self.halted and item.stop in (None, "complete"):
             item.stop = "page_cap"  # queries were left for lack of pages
+        if follow is None:  # one request at a time: nothing follows, so this is the run's last item
+            waiting = next((key for key, _ in self._chains if key is not None), None)
+            item.resume = self.rotation.resume_point(bool(self.halted), waiting)
         return [item] if follow is None else [item, follow]
 
     def _read(self, item: ArchivePage, ctx: dict[str, Any]) -> Request | None:
@@ -323,7 +278,7 @@ class ArchivesSpider(Spider):
                     return None
                 follow = self._wayback(ctx["q"], item.resume_key, item.page + 1)
         elif kind == "collinfo":
-            data, item.parse_error = _json(text)
+            data, item.parse_error = read_json(text)
             crawls = (
                 [c for c in data if isinstance(c, dict) and isinstance(c.get("id"), str)]
                 if isinstance(data, list)
@@ -333,15 +288,12 @@ class ArchivesSpider(Spider):
                 item.parse_error = item.parse_error or "collinfo.json is not a list of crawls"
             else:
                 item.rows = crawls[: self.endpoint["crawls"]]
-                for crawl in item.rows:
-                    api = self._cdx_api(crawl)
-                    for q in self.queries:
-                        self._chains.append(lambda a=api, c=crawl["id"], q=q: self._cc(a, c, q, None))
+                self._crawl_chains(item.rows)
         elif kind == "num_pages":
             if item.status == 404:  # pywb: "No Captures found for: …"
                 item.num_pages = 0
             else:
-                data, item.parse_error = _json(text)
+                data, item.parse_error = read_json(text)
                 pages = data.get("pages") if isinstance(data, dict) else None
                 if isinstance(pages, int) and not isinstance(pages, bool) and pages >= 0:
                     item.num_pages = pages
@@ -359,7 +311,7 @@ class ArchivesSpider(Spider):
             if item.rows and item.page + 1 < ctx["num_pages"]:
                 follow = self._cc(ctx["api"], ctx["crawl"], ctx["q"], item.page + 1, ctx["num_pages"])
         elif kind == "hub_search":
-            data, item.parse_error = _json(text)
+            data, item.parse_error = read_json(text)
             if isinstance(data, list):
                 item.rows = [d for d in data if isinstance(d, dict) and isinstance(d.get("id"), str)]
                 for d in item.rows:
@@ -373,11 +325,12 @@ class ArchivesSpider(Spider):
                 "splits",
                 item.query,
                 dataset=item.dataset,
+                chain=item.dataset,
             )
             if follow is not None:
                 item.stop = None  # a missing card does not end the dataset: its rows come next
         elif kind == "splits":
-            data, item.parse_error = _json(text)
+            data, item.parse_error = read_json(text)
             splits = data.get("splits") if isinstance(data, dict) else None
             first = next((s for s in splits or [] if isinstance(s, dict) and s.get("config") and s.get("split")), None)
             if first is None:
@@ -386,7 +339,7 @@ class ArchivesSpider(Spider):
                 item.rows = [first]
                 follow = self._rows(item.query, str(first["config"]), str(first["split"]), 0, 0)
         elif kind == "rows":
-            data, item.parse_error = _json(text)
+            data, item.parse_error = read_json(text)
             rows = data.get("rows") if isinstance(data, dict) else None
             if not isinstance(rows, list):
                 item.parse_error = item.parse_error or "the viewer's answer has no rows list"
@@ -423,6 +376,16 @@ class ArchivesSpider(Spider):
             "rows": bool(item.rows and item.total is not None),
         }
         return more.get(item.kind, bool(self._chains))
+
+    def _crawl_chains(self, crawls: list[dict[str, Any]]) -> None:
+        """One chain per (crawl, query), crawl by crawl, taken round-robin from the resume point."""
+        steps = {f"{c['id']} {query_key(q)}": (self._cdx_api(c), c["id"], q) for c in crawls for q in self.queries}
+        keys, position = self.rotation.order(list(steps))
+        for key in keys:
+            at = position if key == keys[0] else {}
+            pages = at.get("num_pages")
+            page = at.get("page") if isinstance(pages, int) else None
+            self._chains.append((key, lambda s=steps[key], p=page, n=pages or 0: self._cc(s[0], s[1], s[2], p, n)))
 
     def _cdx_api(self, crawl: dict[str, Any]) -> str:
         """The crawl's index URL: collinfo's ``cdx-api`` when it is on the configured server, else built from it."""

@@ -12,7 +12,8 @@ from monitor.demo.archive_sites import DATASET, OTHER_DATASET
 from monitor.probes.scraping import query_index
 from monitor.runtime import reactor
 from monitor.settings import CommonCrawlEndpoint, DatasetHubEndpoint, WaybackEndpoint
-from spiders.spiders.archives import decoded_body, parse_endpoint, parse_ndjson, parse_wayback, retry_after_seconds
+from spiders.archive_formats import decoded_body, parse_ndjson, parse_wayback, retry_after_seconds
+from spiders.spiders.archives import parse_endpoint
 
 WAYBACK = "http://web.archive.test"
 BAD_CDX = "http://cdx-bad.test"

@@ -16,8 +16,8 @@ from monitor.evaluators.canary import error_page, evaluate_canary
 from monitor.evaluators.datasets import dataset_candidates
 from monitor.evaluators.scraping import api_errors, new_or_grown, sha256
 from monitor.signatures import Catalogue, load_catalogue
+from spiders.archive_formats import parse_ndjson, parse_wayback
 from spiders.scraping_items import ArchivePage, CanaryFetch
-from spiders.spiders.archives import parse_ndjson, parse_wayback
 
 FIXTURES = Path(__file__).parent.parent / "signatures" / "fixtures"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
