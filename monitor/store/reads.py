@@ -74,7 +74,7 @@ class Reads:
         """Every incident list_incidents would list from ``offset`` on, read ``page_size`` rows per query. Pages
         after the first continue after the last row read (keyset), so no query is unbounded and an incident
         seen again meanwhile (moving ahead of the rows read) is never listed twice."""
-        clauses, args = self._filters(status, severity, kind, since)
+        clauses, args = self._where((status,) if status else (), severity, kind, since=since)
         after: list[Any] = []
         while True:
             where = clauses
