@@ -25,6 +25,7 @@ from monitor.runtime import components
 from monitor.runtime.crawl import CrawlService
 from monitor.settings import Settings
 from monitor.store import Store
+from monitor.web.limits import HttpLimits
 from monitor.web.server import build_site
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,10 @@ class Daemon:
         from twisted.internet.error import CannotListenError
 
         http = self.settings.http
-        site = build_site(self._read_store, self.ready, self.settings.storage.data_dir / "evidence", http.api_token)
+        limits = HttpLimits(http.request_timeout_seconds, http.idle_timeout_seconds, http.max_request_bytes)
+        site = build_site(
+            self._read_store, self.ready, self.settings.storage.data_dir / "evidence", http.api_token, limits
+        )
         try:
             self._port = reactor.listenTCP(http.listen_port, site, interface=http.listen_host)
         except CannotListenError as exc:
