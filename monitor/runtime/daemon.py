@@ -21,7 +21,7 @@ from monitor.db import check_writable, open_db
 from monitor.errors import ConfigError, StartupError
 from monitor.probes.base import Job, Probe, run_probe
 from monitor.probes.registry import all_jobs, build_probes
-from monitor.runtime import components
+from monitor.runtime import components, loop_health
 from monitor.runtime.crawl import CrawlService
 from monitor.settings import Settings
 from monitor.store import Store
@@ -125,6 +125,7 @@ class Daemon:
             metrics.JOB_INTERVAL.labels(job.id).set(job.interval_seconds)
         self._schedule_alerts(now)
         self.scheduler.start()
+        loop_health.start(until=self._stop)
         log.info("scheduler started with %d job(s)", len(self.jobs()))
         await self._stop.wait()
 
