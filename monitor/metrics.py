@@ -100,6 +100,17 @@ JOB_LAG = Histogram(
     buckets=(0.01, 0.1, 0.5, 1, 5, 15, 60, 300),
     registry=REGISTRY,
 )
+EVENT_LOOP_LAG = Histogram(
+    "scrapewatch_event_loop_lag_seconds",
+    "How late the event loop woke a task that slept 0.5 s: the time the loop was blocked by other work.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+EVENT_LOOP_LAG_MAX = Gauge(
+    "scrapewatch_event_loop_lag_max_seconds",
+    "The largest event-loop lag observed in the last minute.",
+    registry=REGISTRY,
+)
 DB_WRITE_SECONDS = Histogram(
     "scrapewatch_db_write_duration_seconds",
     "Duration of one probe-result transaction.",

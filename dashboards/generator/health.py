@@ -167,6 +167,17 @@ def scheduler_row() -> Row:
                 unit="s",
                 w=8,
             ),
+            timeseries(
+                "Event-loop lag",
+                "How late the event loop woke a task that slept 0.5 s (histogram scrapewatch_event_loop_lag_seconds, "
+                "50th and 99th percentile) and the largest lag of the last minute "
+                "(scrapewatch_event_loop_lag_max_seconds). Milliseconds are normal; a second means the loop was "
+                "blocked: HTTP, scheduling and every crawl waited.",
+                *quantiles("scrapewatch_event_loop_lag_seconds_bucket", qs=(0.5, 0.99)),
+                Query("max(scrapewatch_event_loop_lag_max_seconds)", "max (last minute)"),
+                unit="s",
+                w=8,
+            ),
             bars(
                 "Job runs by result",
                 "Scheduled probe-job executions per interval by result: ok, or error (the job raised; logged, "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+from collections import OrderedDict
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -51,7 +52,36 @@ def _describe(agent: str, url: str, robots: RobotsFile, verdict: Verdict) -> str
     return "\n".join(lines)
 
 
-def _batch_line(text: bytes, cache: dict[str, RobotsFile]) -> dict[str, Any]:
+class RobotsCache:
+    """The last ``maxsize`` parsed robots.txt files of a batch, least recently used dropped first.
+
+    A batch usually repeats a few files over many lines; an unbounded cache kept every distinct parse alive
+    (5.2 GB for a 181 MB input of distinct files).
+    """
+
+    def __init__(self, maxsize: int = 64):
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1")
+        self.maxsize = maxsize
+        self._files: OrderedDict[str, RobotsFile] = OrderedDict()
+        self.parses = 0
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def get(self, text: str) -> RobotsFile:
+        robots = self._files.get(text)
+        if robots is not None:
+            self._files.move_to_end(text)
+            return robots
+        robots = self._files[text] = parse(text)
+        self.parses += 1
+        if len(self._files) > self.maxsize:
+            self._files.popitem(last=False)
+        return robots
+
+
+def _batch_line(text: bytes, cache: RobotsCache) -> dict[str, Any]:
     try:
         case = json.loads(text)
     except ValueError as exc:
@@ -61,16 +91,13 @@ def _batch_line(text: bytes, cache: dict[str, RobotsFile]) -> dict[str, Any]:
     for name in ("robots", "agent", "url"):
         if not isinstance(case.get(name), str):
             return {"error": f"field {name!r} must be a string"}
-    robots = cache.get(case["robots"])
-    if robots is None:
-        robots = cache[case["robots"]] = parse(case["robots"])
-    return verdict_json(robots.match(case["agent"], case["url"]))
+    return verdict_json(cache.get(case["robots"]).match(case["agent"], case["url"]))
 
 
-def run_batch(source: IO[bytes], out: IO[str]) -> int:
+def run_batch(source: IO[bytes], out: IO[str], cache: RobotsCache | None = None) -> int:
     """Answer each JSONL line of `source` on `out`; returns how many lines failed."""
     failed = 0
-    cache: dict[str, RobotsFile] = {}
+    cache = cache if cache is not None else RobotsCache()
     for lineno, text in enumerate(source, start=1):
         if not text.strip():
             continue

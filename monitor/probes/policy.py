@@ -19,7 +19,7 @@ from monitor.policy.pages import is_page_file, page_file, parse_page, path_class
 from monitor.policy.robots import FetchPolicy, fetch_verdict
 from monitor.policy.signals import RSLDocument, parse_license_lines, parse_rsl, parse_tdmrep_json
 from monitor.policy.signals.groups import GroupLine
-from monitor.policy.snapshot import Fetched, FileVerdict, evaluate
+from monitor.policy.snapshot import Fetched, FileVerdict, Previous, evaluate
 from monitor.probes.base import Context, Job, Outcome, ProbeBase, record
 from monitor.runtime.crawl import CrawlService
 from monitor.settings import PolicySettings, ProtectedDomain
@@ -29,6 +29,21 @@ from spiders.items import PolicyFileItem
 log = logging.getLogger(__name__)
 PROBE = "policy_snapshot"
 LICENSE_PREFIX = "license#"
+# Above this many fetched bytes a domain's evaluation runs in a worker thread (a 64 KiB robots.txt already
+# takes a few milliseconds to parse and audit); below it the thread hand-off would cost more than it saves.
+THREAD_ABOVE_BYTES = 65_536
+
+
+@dataclasses.dataclass(frozen=True)
+class _Inputs:
+    """A domain's fetched files and what the store knew before them, read on the loop thread."""
+
+    by_file: dict[str, PolicyFileItem]
+    kept: dict[str, PolicyFileItem]
+    digest: str
+    cached: tuple[str, list, list[str]] | None  # the audit's last findings when the inputs are unchanged
+    verdicts: dict | None  # the verdict matrix in force; None when the audit is replayed from ``cached``
+    previous: dict[str, Previous]
 
 
 class PolicySnapshotProbe(ProbeBase):
@@ -89,7 +104,7 @@ class PolicySnapshotProbe(ProbeBase):
         licenses = self.licenses(items)
         if licenses:  # a second, small fetch: the documents robots.txt names
             items += await self.crawl.fetch_policy_files(_bare(domain), licenses)
-        return self._evaluate(domain, items)
+        return await self._evaluate(domain, items)
 
     async def run_many(self, jobs: list[tuple[str, ProtectedDomain]], chunk: int = 500) -> list[Applied]:
         """:meth:`run` for many (job, domain) pairs, fetching ``chunk`` domains per crawl; results in job order.
@@ -114,13 +129,25 @@ class PolicySnapshotProbe(ProbeBase):
                 for name, items in more.items():
                     fetched[name] = fetched[name] + items
             for job, domain in batch:
-                outcome = self._evaluate(domain, fetched[domain.domain])
+                outcome = await self._evaluate(domain, fetched[domain.domain])
                 applied.append(record(self, self.job(job, domain), outcome, started, t0))
                 await asyncio.sleep(0)  # evaluation is CPU work: let the daemon's other tasks breathe
         return applied
 
-    def _evaluate(self, domain: ProtectedDomain, items: list[PolicyFileItem]) -> Outcome:
-        """Everything after the fetch: evaluate each file and audit the matrix (the store writes it)."""
+    async def _evaluate(self, domain: ProtectedDomain, items: list[PolicyFileItem]) -> Outcome:
+        """Everything after the fetch: evaluate each file and audit the matrix (the store writes it).
+
+        The store is read here, on the loop thread that owns its connection; parsing and auditing are pure and,
+        for large inputs (a robots.txt of hundreds of KiB takes a noticeable time to parse), run in a worker
+        thread so that the loop keeps serving HTTP and other jobs meanwhile.
+        """
+        inputs = self._inputs(domain, items)
+        if sum(len(i.body) for i in items) > THREAD_ABOVE_BYTES:
+            return await asyncio.to_thread(self._judge, domain, inputs)
+        return self._judge(domain, inputs)
+
+    def _inputs(self, domain: ProtectedDomain, items: list[PolicyFileItem]) -> _Inputs:
+        """What the evaluation needs besides the fetch: the previous versions and verdicts (store reads)."""
         assert self.store is not None, "the policy probe reads the previous versions from the store"
         by_file = {i.file: i for i in items}
         urls = {file: domain.url(file) for file in domain.files} | self.pages(domain)
@@ -129,20 +156,29 @@ class PolicySnapshotProbe(ProbeBase):
                 by_file[file] = PolicyFileItem(
                     domain.domain, file, url, error_kind="other", error_detail="no result from crawl"
                 )
-        evaluation = Evaluation(scope=f"{PROBE}:{domain.domain}")
         # The audit reads the pages as fetched; what is kept of a page is only its signal summary.
         kept = {file: _summarised(item) if is_page_file(file) else item for file, item in by_file.items()}
         digest = _digest(kept)
         cached = self._unchanged.get(domain.domain)
-        if cached is not None and cached[0] == digest:
+        if cached is not None and cached[0] != digest:
+            cached = None
+        # One job per domain runs at a time (max_instances=1), so these stay current until the write.
+        verdicts = self.store.current_verdicts(domain.domain) if cached is None else None
+        previous = {file: self.store.previous_file(domain.domain, file) for file in kept}
+        return _Inputs(by_file, kept, digest, cached, verdicts, previous)
+
+    def _judge(self, domain: ProtectedDomain, inputs: _Inputs) -> Outcome:
+        """The pure part of the evaluation (no store, no shared state written): safe in a worker thread."""
+        evaluation = Evaluation(scope=f"{PROBE}:{domain.domain}")
+        if inputs.cached is not None:
             cells = previous_cells = None
-            evaluation.findings.extend(cached[1])
-            evaluation.cleared.extend(cached[2])
+            evaluation.findings.extend(inputs.cached[1])
+            evaluation.cleared.extend(inputs.cached[2])
         else:
-            cells, previous_cells = self._audit(domain, by_file, evaluation)
+            cells, previous_cells = self._audit(domain, inputs.by_file, inputs.verdicts or {}, evaluation)
         files: list[tuple[PolicyFileItem, FileVerdict]] = []
-        for file, item in kept.items():
-            verdict = evaluate(_fetched(item), self.store.previous_file(domain.domain, file))
+        for file, item in inputs.kept.items():
+            verdict = evaluate(_fetched(item), inputs.previous[file])
             files.append((item, verdict))
             evaluation.findings.extend(verdict.findings)
             evaluation.cleared.extend(verdict.cleared)
@@ -153,7 +189,7 @@ class PolicySnapshotProbe(ProbeBase):
             files=files,
             cells=cells,
             previous_cells=previous_cells,
-            report=digest,
+            report=inputs.digest,
         )
 
     def committed(self, job: Job, outcome: Outcome, applied: Applied) -> None:
@@ -168,7 +204,7 @@ class PolicySnapshotProbe(ProbeBase):
         _observe(domain, outcome.files)
         log.debug("%s: %s", job.id, ", ".join(f"{i.file}={i.status or i.error_kind}" for i, _ in outcome.files))
 
-    def _audit(self, domain: ProtectedDomain, by_file: dict[str, PolicyFileItem], evaluation: Evaluation):
+    def _audit(self, domain: ProtectedDomain, by_file: dict[str, PolicyFileItem], previous, evaluation: Evaluation):
         """The verdict matrix and the verdicts it replaces; (None, None) when robots.txt is not audited here."""
         signals = _signals(by_file)
         if signals is None:
@@ -180,9 +216,6 @@ class PolicySnapshotProbe(ProbeBase):
             if policy.robots is not None
             else None
         )
-        # One job per domain runs at a time (max_instances=1), so these stay current until the write.
-        assert self.store is not None
-        previous = self.store.current_verdicts(domain.domain)
         result = audit(domain.domain, cells, previous, self.expectation, lints)
         evaluation.findings.extend(result.findings)
         evaluation.cleared.extend(result.cleared)

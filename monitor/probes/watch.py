@@ -3,6 +3,8 @@ turn what it exposes into incidents with evidence."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -17,6 +19,7 @@ from spiders.spiders.watch import WatchSpider
 from spiders.watch_items import WatchResource
 
 PROBE = "exposure_watch"
+THREAD_ABOVE_BYTES = 262_144  # pages per crawl above which the scan runs in a worker thread
 
 
 class ExposureProbe(ProbeBase):
@@ -64,9 +67,13 @@ class ExposureProbe(ProbeBase):
     async def scan(self, target: WatchTarget) -> TargetResult:
         """Crawl and evaluate ``target`` without recording anything."""
         items = await crawl_target(self.crawl, target)
-        return evaluate_crawl(
-            target.name, items, now=datetime.now(UTC), catalogue=self.catalogue, resolve_after=self.resolve_after
-        )
+        scan = functools.partial(evaluate_crawl, target.name, items, now=datetime.now(UTC),
+                                 catalogue=self.catalogue, resolve_after=self.resolve_after)  # fmt: skip
+        if sum(len(item.body) for item in items) > THREAD_ABOVE_BYTES:
+            # A signature scan of big pages (a bundle of several MB) blocks for hundreds of ms: off the loop.
+            # evaluate_crawl is pure and reads only its arguments and the read-only catalogue.
+            return await asyncio.to_thread(scan)
+        return scan()
 
     async def observe(self, job: Job) -> Outcome:
         target: WatchTarget = job.spec

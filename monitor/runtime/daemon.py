@@ -21,10 +21,11 @@ from monitor.db import check_writable, open_db
 from monitor.errors import ConfigError, StartupError
 from monitor.probes.base import Job, Probe, run_probe
 from monitor.probes.registry import all_jobs, build_probes
-from monitor.runtime import components
+from monitor.runtime import components, loop_health
 from monitor.runtime.crawl import CrawlService
 from monitor.settings import Settings
 from monitor.store import Store
+from monitor.web.limits import HttpLimits
 from monitor.web.server import build_site
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,10 @@ class Daemon:
         from twisted.internet.error import CannotListenError
 
         http = self.settings.http
-        site = build_site(self._read_store, self.ready, self.settings.storage.data_dir / "evidence", http.api_token)
+        limits = HttpLimits(http.request_timeout_seconds, http.idle_timeout_seconds, http.max_request_bytes)
+        site = build_site(
+            self._read_store, self.ready, self.settings.storage.data_dir / "evidence", http.api_token, limits
+        )
         try:
             self._port = reactor.listenTCP(http.listen_port, site, interface=http.listen_host)
         except CannotListenError as exc:
@@ -123,6 +127,7 @@ class Daemon:
             metrics.JOB_INTERVAL.labels(job.id).set(job.interval_seconds)
         self._schedule_alerts(now)
         self.scheduler.start()
+        loop_health.start(until=self._stop)
         log.info("scheduler started with %d job(s)", len(self.jobs()))
         await self._stop.wait()
 

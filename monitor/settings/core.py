@@ -57,6 +57,27 @@ class HttpSettings(Section):
         "token field; at least 16 characters); unset: read-only.",
     )
 
+    request_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="A request to the daemon must arrive whole (line, headers, body) this many "
+        "seconds after its first byte, else 408 and the connection is closed.",
+    )
+    idle_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="A connection to the daemon with no request in progress is closed after "
+        "this many seconds of silence.",
+    )
+    max_request_bytes: int = Field(
+        65_536,
+        ge=1024,
+        le=16_777_216,
+        description="Largest request body the daemon accepts; a larger one is refused with 413 before it is read.",
+    )
+
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:

@@ -12,12 +12,12 @@ from typing import Any
 from twisted.web import resource
 
 from monitor.db import SEVERITIES, STATUSES
-from monitor.errors import BadRequest, HttpError, NotFound
+from monitor.errors import BadRequest, NotFound
 from monitor.incidents import MANUAL_ACTIONS
 from monitor.store.core import Store
 from monitor.store.files import EvidenceFiles
 from monitor.web import triage
-from monitor.web.http import MAX_BODY_BYTES, SAFE_HEADER_VALUE, Leaf, authorize, path_parts, query_args, send, send_json
+from monitor.web.http import SAFE_HEADER_VALUE, Leaf, authorize, not_found, path_parts, query_args, send, send_json
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class Api(resource.Resource):
             return Leaf(self._incidents, self._incident_action)
         if path == b"evidence":
             return Leaf(self._evidence)
-        return resource.NoResource("unknown API path; see /api/incidents")
+        return Leaf(not_found)
 
     def _incidents(self, request) -> bytes:
         rest = path_parts(request)
@@ -115,9 +115,7 @@ class Api(resource.Resource):
             raise NotFound("changes go to POST /api/incidents/{id}/actions")
         authorize(request, self._token, None, api=True)
         request.content.seek(0)
-        raw = request.content.read(MAX_BODY_BYTES + 1)
-        if len(raw) > MAX_BODY_BYTES:
-            raise HttpError(413, f"the body is limited to {MAX_BODY_BYTES} bytes")
+        raw = request.content.read()  # at most http.max_request_bytes: monitor.web.limits refused more unread
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:

@@ -9,27 +9,25 @@ import logging
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from twisted.web import resource
 
-from monitor.errors import HttpError, InvalidTransition, NotFound
+from monitor.errors import BadRequest, HttpError, InvalidTransition, NotFound
 from monitor.web import triage
 
 log = logging.getLogger(__name__)
-
-MAX_BODY_BYTES = 65_536
-
 
 SAFE_HEADER_VALUE = re.compile(r"^[\x20-\x7e]{1,200}$")
 
 
 def send(request, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> bytes:
+    """Every response, whatever its status or type, carries the pages' CSP and security headers (unless
+    ``headers`` overrides one, as evidence files do with a sandbox)."""
     request.setResponseCode(status)
     request.setHeader(b"Content-Type", content_type.encode())
     request.setHeader(b"Cache-Control", b"no-store")
-    request.setHeader(b"X-Content-Type-Options", b"nosniff")
-    for name, value in (headers or {}).items():
+    for name, value in {**triage.PAGE_HEADERS, **(headers or {})}.items():
         request.setHeader(name.encode(), value.encode())
     return body
 
@@ -39,7 +37,7 @@ def send_json(request, status: int, data: Any, headers: dict[str, str] | None = 
 
 
 def send_html(request, status: int, page: bytes, headers: dict[str, str] | None = None) -> bytes:
-    return send(request, status, page, "text/html; charset=utf-8", {**triage.PAGE_HEADERS, **(headers or {})})
+    return send(request, status, page, "text/html; charset=utf-8", headers)
 
 
 def path_parts(request) -> list[str]:
@@ -50,8 +48,18 @@ def query_args(request) -> dict[str, str]:
     return {k.decode("utf-8", "replace"): v[-1].decode("utf-8", "replace") for k, v in request.args.items()}
 
 
+def token_in_url(request) -> bool:
+    """Whether the query string names a token parameter (with or without a value)."""
+    query = urlsplit(request.uri).query
+    return any("token" in name.lower() for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+
+
 class Leaf(resource.Resource):
-    """One endpoint: GET (and HEAD) and optionally POST handlers; errors as JSON, or as pages when ``html``."""
+    """One endpoint: GET (and HEAD) and optionally POST handlers; errors as JSON, or as pages when ``html``.
+
+    Every other method is a 405 with ``Allow`` in the same style (Twisted would answer PUT or DELETE with its
+    own unstyled "501 Huh?" page).
+    """
 
     isLeaf = True
 
@@ -59,15 +67,18 @@ class Leaf(resource.Resource):
         super().__init__()
         self._get, self._post, self.send_html = get, post, html
 
-    def render_GET(self, request) -> bytes:
-        return self._run(self._get, request)
-
-    render_HEAD = render_GET
-
-    def render_POST(self, request) -> bytes:
-        if self._post is None:
-            return self._error(request, HttpError(405, "method not allowed", {"Allow": "GET, HEAD"}))
-        return self._run(self._post, request)
+    def render(self, request) -> bytes:
+        handler = {b"GET": self._get, b"HEAD": self._get, b"POST": self._post}.get(request.method)
+        if handler is None:
+            allow = "GET, HEAD, POST" if self._post is not None else "GET, HEAD"
+            method = request.method.decode("latin-1")[:20]
+            return self._error(request, HttpError(405, f"method {method!r} not allowed", {"Allow": allow}))
+        if request.method == b"POST" and token_in_url(request):
+            # Checked before the token itself, so the answer does not depend on whether the URL's token is right:
+            # a secret in a URL reaches logs, history and proxies, and the request is wrong whoever sends it.
+            return self._error(request, BadRequest("send the token in an Authorization header or the form body, "
+                                                   "never in the URL; nothing was changed"))  # fmt: skip
+        return self._run(handler, request)
 
     def _run(self, handler: Callable[[Any], bytes], request) -> bytes:
         try:

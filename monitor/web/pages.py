@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 from monitor.errors import BadRequest, HttpError, NotFound
 from monitor.web import triage
 from monitor.web.api import StoreFactory, action_fields, change
@@ -41,8 +39,6 @@ class TriagePages:
         rest = path_parts(request)
         if len(rest) != 3 or rest[0] != "incidents" or not rest[1].isdigit() or rest[2] != "action":
             raise HttpError(405, "only /triage/incidents/{id}/action accepts POST", {"Allow": "GET, HEAD"})
-        if b"token" in parse_qs(urlsplit(request.uri).query):
-            raise BadRequest("send the token in the form body or an Authorization header, never in the URL")
         authorize(request, self._token, (request.args.get(b"token") or [b""])[-1], api=False)
         form = query_args(request)
         action, note, actor = action_fields(form.get("action"), form.get("note"), form.get("actor"), "triage")

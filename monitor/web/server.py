@@ -13,6 +13,7 @@ from monitor.metrics import REGISTRY
 from monitor.store.files import EvidenceFiles
 from monitor.web.api import Api, ReadyCheck, StoreFactory
 from monitor.web.http import Leaf, not_found, send, send_json
+from monitor.web.limits import HttpLimits, limited_site
 from monitor.web.pages import TriagePages
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,10 @@ def build_site(
     ready: ReadyCheck,
     evidence_root: Path | None = None,
     api_token: SecretStr | str | None = None,
+    limits: HttpLimits | None = None,
 ) -> server.Site:
-    """The resource tree served by the daemon; without ``api_token`` incidents are read-only over HTTP."""
+    """The resource tree served by the daemon; without ``api_token`` incidents are read-only over HTTP.
+    ``limits`` bound what one connection may cost (defaults: HttpLimits())."""
     if isinstance(api_token, SecretStr):
         api_token = api_token.get_secret_value()
     token = api_token.encode() if api_token else None
@@ -47,10 +50,7 @@ def build_site(
     root.putChild(b"api", Api(stores, files, token))
     pages = TriagePages(stores, token)
     root.putChild(b"triage", Leaf(pages.get, pages.post, html=True))
-    site = server.Site(root)
-    site.displayTracebacks = False
-    site.noisy = False
-    return site
+    return limited_site(root, limits or HttpLimits())
 
 
 _INDEX = b"""scrapewatch
