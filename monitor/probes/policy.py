@@ -15,11 +15,11 @@ from monitor.incidents import Evaluation
 from monitor.policy.aitxt import parse_aitxt
 from monitor.policy.audit import Expectation, audit
 from monitor.policy.matrix import DomainSignals, compute
-from monitor.policy.pages import is_page_file, page_file, parse_page, path_class_of, summary
-from monitor.policy.robots import FetchPolicy, fetch_verdict
+from monitor.policy.pages import is_page_file, page_file, parse_page, path_class_of, summary, unsummarise
+from monitor.policy.robots import FetchPolicy, FetchState, fetch_verdict
 from monitor.policy.signals import RSLDocument, parse_license_lines, parse_rsl, parse_tdmrep_json
 from monitor.policy.signals.groups import GroupLine
-from monitor.policy.snapshot import Fetched, FileVerdict, evaluate
+from monitor.policy.snapshot import Fetched, FileVerdict, Previous, evaluate
 from monitor.probes.base import Context, Job, Outcome, ProbeBase, record
 from monitor.runtime.crawl import CrawlService
 from monitor.settings import PolicySettings, ProtectedDomain
@@ -132,6 +132,7 @@ class PolicySnapshotProbe(ProbeBase):
         evaluation = Evaluation(scope=f"{PROBE}:{domain.domain}")
         # The audit reads the pages as fetched; what is kept of a page is only its signal summary.
         kept = {file: _summarised(item) if is_page_file(file) else item for file, item in by_file.items()}
+        previous = {file: self.store.previous_file(domain.domain, file) for file in kept}
         digest = _digest(kept)
         cached = self._unchanged.get(domain.domain)
         if cached is not None and cached[0] == digest:
@@ -139,10 +140,10 @@ class PolicySnapshotProbe(ProbeBase):
             evaluation.findings.extend(cached[1])
             evaluation.cleared.extend(cached[2])
         else:
-            cells, previous_cells = self._audit(domain, by_file, evaluation)
+            cells, previous_cells = self._audit(domain, _last_served(by_file, previous), previous, evaluation)
         files: list[tuple[PolicyFileItem, FileVerdict]] = []
         for file, item in kept.items():
-            verdict = evaluate(_fetched(item), self.store.previous_file(domain.domain, file))
+            verdict = evaluate(_fetched(item), previous[file])
             files.append((item, verdict))
             evaluation.findings.extend(verdict.findings)
             evaluation.cleared.extend(verdict.cleared)
@@ -168,11 +169,25 @@ class PolicySnapshotProbe(ProbeBase):
         _observe(domain, outcome.files)
         log.debug("%s: %s", job.id, ", ".join(f"{i.file}={i.status or i.error_kind}" for i, _ in outcome.files))
 
-    def _audit(self, domain: ProtectedDomain, by_file: dict[str, PolicyFileItem], evaluation: Evaluation):
-        """The verdict matrix and the verdicts it replaces; (None, None) when robots.txt is not audited here."""
-        signals = _signals(by_file)
-        if signals is None:
+    def _audit(
+        self,
+        domain: ProtectedDomain,
+        by_file: dict[str, PolicyFileItem],
+        previous_files: dict[str, Previous],
+        evaluation: Evaluation,
+    ):
+        """The verdict matrix to store and the verdicts it replaces; (None, None) when nothing is stored.
+
+        ``by_file`` holds the last served version of any file that did not answer now (:func:`_last_served`), so a
+        transient failure changes nothing here: it is the file's own unreachable finding. A robots.txt that never
+        answered holds the audit (nothing raised or cleared); a missing or unparseable one is judged for breaches
+        and lints but is not stored, so it never becomes the baseline of a regression.
+        """
+        robots_item = by_file.get("robots.txt")
+        if robots_item is None or _unanswered(robots_item):
             return None, None
+        signals = _signals(by_file)
+        assert signals is not None
         policy = signals.robots
         cells = compute(domain.domain, signals, self.agents, self.policy.path_classes)
         lints = (
@@ -180,15 +195,31 @@ class PolicySnapshotProbe(ProbeBase):
             if policy.robots is not None
             else None
         )
+        served = policy.state == FetchState.PARSED and not any(code == "html" for _, code, _ in lints or ())
         # One job per domain runs at a time (max_instances=1), so these stay current until the write.
         assert self.store is not None
         previous = self.store.current_verdicts(domain.domain)
-        result = audit(domain.domain, cells, previous, self.expectation, lints)
+        robots_prev = previous_files.get("robots.txt")
+        baseline = (
+            f"the robots.txt last served before this run (sha256 {robots_prev.last_present_sha256[:12]})"
+            if robots_prev is not None and robots_prev.last_present_sha256
+            else ""
+        )
+        result = audit(
+            domain.domain,
+            cells,
+            previous,
+            self.expectation,
+            lints,
+            open_regressions=self.store.open_regressions(domain.domain),
+            judge_changes=served,
+            baseline=baseline,
+        )
         evaluation.findings.extend(result.findings)
         evaluation.cleared.extend(result.cleared)
         for cell in result.newly_disallowed:
             log.info("%s: %s is newly disallowed on %s (%s)", domain.domain, cell.agent, cell.path_class, cell.sample)
-        return cells, previous
+        return (cells, previous) if served else (None, None)
 
 
 # A redirect loop still carries the 3xx status of its last hop; it is not an answer about robots.txt.
@@ -214,6 +245,32 @@ def _digest(items: dict[str, PolicyFileItem]) -> str:
 def _robots(status: int | None, body: bytes, too_many_redirects: bool) -> FetchPolicy:
     """fetch_verdict, parsed once per distinct robots.txt (license discovery and the audit both read it)."""
     return fetch_verdict(status, body, too_many_redirects=too_many_redirects)
+
+
+def _unanswered(item: PolicyFileItem) -> bool:
+    """No answer about the file (5xx, 429, timeout, DNS, reset, cut body): RFC 9309's "unreachable"."""
+    if item.error_kind == "redirect_loop":  # too many redirects is an answer: unavailable
+        return False
+    return item.status is None or item.status >= 500 or item.status == 429 or item.error_kind in _NO_ANSWER
+
+
+def _last_served(by_file: dict[str, PolicyFileItem], previous: dict[str, Previous]) -> dict[str, PolicyFileItem]:
+    """The audit's inputs: each file as fetched, or its last served version when it did not answer now."""
+    out = dict(by_file)
+    for file, item in by_file.items():
+        body = previous[file].last_present_body if file in previous else None
+        if body is None or not _unanswered(item):
+            continue
+        status, headers = 200, {}
+        if is_page_file(file):  # a page is kept as its signal summary
+            status, values, body = unsummarise(body)
+            headers = {name: v[0] for name, v in values.items()}
+            out[file] = dataclasses.replace(item, status=status, body=body, headers=headers, header_values=values,
+                                            error_kind=None, error_detail=None)  # fmt: skip
+            continue
+        out[file] = dataclasses.replace(item, status=status, body=body, headers=headers, error_kind=None,
+                                        error_detail=None)  # fmt: skip
+    return out
 
 
 def _ok(item: PolicyFileItem) -> bool:
