@@ -91,7 +91,7 @@ def kind_of(t) -> str:
     return t.finding.kind if t.finding else t.incident.kind
 
 
-# The policy probe meets every failure mode; each other kind meets 503 and one more (kept lean for CI).
+# The policy probe meets every failure mode; the other kinds one or two each (kept lean for CI).
 CASES = [("policy", mode) for mode in ("503", "timeout", "reset", "dns", "truncated")] + [
     ("watch", "503"), ("watch", "timeout"), ("canary", "503"), ("archives", "dns"), ("datasets", "truncated"),
 ]  # fmt: skip
