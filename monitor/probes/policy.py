@@ -140,7 +140,14 @@ class PolicySnapshotProbe(ProbeBase):
             evaluation.findings.extend(cached[1])
             evaluation.cleared.extend(cached[2])
         else:
-            cells, previous_cells = self._audit(domain, _last_served(by_file, previous), previous, evaluation)
+            audited = by_file
+            robots = by_file.get("robots.txt")
+            if robots is not None and _unanswered(robots):  # its last served version still names its licenses
+                known = {r["file"] for r in self.store.snapshots(domain.domain) if r["file"].startswith(LICENSE_PREFIX)}
+                extra = {f: self.store.previous_file(domain.domain, f) for f in known - set(by_file)}
+                missing = {f: PolicyFileItem(domain.domain, f, "", error_kind="other") for f in extra}
+                audited, previous = {**by_file, **missing}, {**previous, **extra}
+            cells, previous_cells = self._audit(domain, _last_served(audited, previous), previous, evaluation)
         files: list[tuple[PolicyFileItem, FileVerdict]] = []
         for file, item in kept.items():
             verdict = evaluate(_fetched(item), previous[file])
