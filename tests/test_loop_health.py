@@ -16,7 +16,7 @@ from monitor import metrics
 from monitor.agents import load_registry
 from monitor.cli.policy import RobotsCache, run_batch
 from monitor.demo.internet import BackgroundInternet
-from monitor.probes import policy as policy_probe
+from monitor.evaluators import policy as policy_evaluation
 from monitor.probes.policy import PolicySnapshotProbe
 from monitor.runtime import loop_health
 from monitor.settings import ProtectedDomain, load_settings
@@ -94,7 +94,7 @@ def test_a_large_robots_audit_leaves_the_loop_responsive(tmp_path, store):
         assert outcome.cells, "the matrix was audited"
         return took, max(lags)
 
-    policy_probe._robots.cache_clear()  # the parse is what is measured, not a cache hit
+    policy_evaluation.robots_policy.cache_clear()  # the parse is what is measured, not a cache hit
     # A full garbage collection stops every thread; the daemon freezes its start-up heap (loop_health.start) so
     # that these stay short, and the test's heap (pytest, Scrapy, Twisted) is frozen the same way.
     gc.collect()

@@ -59,10 +59,13 @@ def test_change_history_versions_bodies_incidents_and_outbox(store):
 
 def test_unreachable_then_recovery_resolves(store):
     run_policy(store, (200, V1))
-    run_policy(store, (None, b""))
+    assert [t.action for t in run_policy(store, (None, b"")).transitions] == []  # one failed fetch is weather
+    run_policy(store, (None, b""))  # the second in a row is an incident
     (inc,) = store.list_incidents(status="open")
     assert inc["kind"] == "policy_file_unreachable"
     run_policy(store, (200, V1))
+    assert store.get_incident(inc["id"])["status"] == "resolved"
+    run_policy(store, (503, b""))
     assert store.get_incident(inc["id"])["status"] == "resolved"
     run_policy(store, (503, b""))
     assert store.get_incident(inc["id"])["status"] == "open"  # reopened
@@ -108,6 +111,7 @@ def test_manual_changes_write_events_and_refuse_invalid(store):
 def test_filters_and_pagination(store):
     for i in range(5):
         run_policy(store, (200, V1), domain=f"d{i}.example")
+        run_policy(store, (None, b""), domain=f"d{i}.example")
         run_policy(store, (None, b""), domain=f"d{i}.example")
     assert store.count_incidents(kind="policy_file_unreachable") == 5
     page = store.list_incidents(limit=2, offset=1)

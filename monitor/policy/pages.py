@@ -9,6 +9,7 @@ summary, so a page sample gets a new version (and a diff) exactly when one of it
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -118,3 +119,22 @@ def summary(status: int | None, headers: Headers | None, body: bytes | None) -> 
     if len(lines) > MAX_SUMMARY_LINES:
         lines = [*lines[:MAX_SUMMARY_LINES], f"... {len(lines) - MAX_SUMMARY_LINES} more signal lines"]
     return ("\n".join(lines) + "\n").encode()
+
+
+def unsummarise(text: bytes) -> tuple[int | None, dict[str, list[str]], bytes]:
+    """A page rebuilt from its :func:`summary` (status, signal headers, an HTML head of its signal meta), so that
+    the audit can read the last served version of a page that is unreachable now."""
+    status: int | None = None
+    headers: dict[str, list[str]] = {"content-type": ["text/html"]}
+    metas: list[str] = []
+    for line in text.decode("utf-8", "replace").splitlines():
+        name, sep, value = line.partition(": ")
+        if not sep:
+            continue
+        if name == "status":
+            status = int(value) if value.isdigit() else None
+        elif name.startswith("meta "):
+            metas.append(f'<meta name="{html.escape(name[5:])}" content="{html.escape(value)}">')
+        elif name in SIGNAL_HEADERS:
+            headers.setdefault(name, []).append(value)
+    return status, headers, f"<!doctype html><html><head>{''.join(metas)}</head></html>".encode()

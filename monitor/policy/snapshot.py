@@ -91,7 +91,9 @@ def evaluate(fetched: Fetched, previous: Previous) -> FileVerdict:
 
     if state == "present":
         cleared += [key("policy_file_missing", d, f), key("policy_file_unreachable", d, f)]
-        if previous.last_present_sha256 is not None and sha != previous.last_present_sha256:
+        if sha == previous.last_present_sha256:  # no new change since the last one: that event is over
+            cleared.append(key("policy_file_changed", d, f))
+        elif previous.last_present_sha256 is not None:
             findings.append(
                 Finding(
                     key("policy_file_changed", d, f),
@@ -107,6 +109,9 @@ def evaluate(fetched: Fetched, previous: Previous) -> FileVerdict:
                         "previous_sha256": previous.last_present_sha256,
                         "diff": _diff(previous.last_present_body, fetched.body),
                         "truncated": fetched.truncated,
+                        # A change is an event: it alerts when it happens (again when it happens again) and
+                        # resolves silently at the next run that finds no newer change.
+                        "resolves_silently": True,
                     },
                 )
             )
@@ -129,7 +134,9 @@ def evaluate(fetched: Fetched, previous: Previous) -> FileVerdict:
                     {"file": f, "status": fetched.status, "previous_sha256": previous.last_present_sha256},
                 )
             )
-    else:
+    elif previous.state == "unreachable":  # the second failed run in a row: a snapshot is kept per state change,
+        # so the latest one being "unreachable" means the run before this one failed too. A single failed fetch is
+        # weather (a deploy, a blip), and alerting on it would bury real changes in open/resolve pairs.
         why = f"HTTP {fetched.status}" if fetched.status is not None else (fetched.error_kind or "no response")
         consequence = " Under RFC 9309 crawlers must then assume everything is disallowed." if robots else ""
         findings.append(

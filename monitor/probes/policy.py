@@ -1,25 +1,30 @@
 """The policy probe: fetch a protected domain's robots.txt, ai.txt, TDMRep, RSL licenses and sampled pages,
-keep every distinct version, audit the verdict matrix of every AI agent, and judge changes."""
+keep every distinct version, audit the verdict matrix of every AI agent, and judge changes against what was served."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import logging
 import time
-from functools import lru_cache
 
 from monitor import metrics
+from monitor.evaluators.policy import (
+    LICENSE_PREFIX,
+    domain_signals,
+    fetched_of,
+    inputs_digest,
+    last_served,
+    license_urls,
+    summarised,
+    unanswered,
+)
 from monitor.incidents import Evaluation
-from monitor.policy.aitxt import parse_aitxt
 from monitor.policy.audit import Expectation, audit
-from monitor.policy.matrix import DomainSignals, compute
-from monitor.policy.pages import is_page_file, page_file, parse_page, path_class_of, summary
-from monitor.policy.robots import FetchPolicy, fetch_verdict
-from monitor.policy.signals import RSLDocument, parse_license_lines, parse_rsl, parse_tdmrep_json
-from monitor.policy.signals.groups import GroupLine
-from monitor.policy.snapshot import Fetched, FileVerdict, Previous, evaluate
+from monitor.policy.matrix import compute
+from monitor.policy.pages import is_page_file, page_file
+from monitor.policy.robots import FetchPolicy, FetchState
+from monitor.policy.snapshot import FileVerdict, Previous, evaluate
 from monitor.probes.base import Context, Job, Outcome, ProbeBase, record
 from monitor.runtime.crawl import CrawlService
 from monitor.settings import PolicySettings, ProtectedDomain
@@ -27,8 +32,11 @@ from monitor.store import Applied, Store, utcnow
 from spiders.items import PolicyFileItem
 
 log = logging.getLogger(__name__)
+
+
 PROBE = "policy_snapshot"
-LICENSE_PREFIX = "license#"
+
+
 # Above this many fetched bytes a domain's evaluation runs in a worker thread (a 64 KiB robots.txt already
 # takes a few milliseconds to parse and audit); below it the thread hand-off would cost more than it saves.
 THREAD_ABOVE_BYTES = 65_536
@@ -44,6 +52,11 @@ class _Inputs:
     cached: tuple[str, list, list[str]] | None  # the audit's last findings when the inputs are unchanged
     verdicts: dict | None  # the verdict matrix in force; None when the audit is replayed from ``cached``
     previous: dict[str, Previous]
+    # What the audit reads when it runs: the files (with the license documents a robots.txt that did not answer named
+    # when it was last served), their previous versions, and the regressions still open.
+    audited: dict[str, PolicyFileItem]
+    audit_previous: dict[str, Previous]
+    open_regressions: dict[str, list[str]]
 
 
 class PolicySnapshotProbe(ProbeBase):
@@ -157,15 +170,25 @@ class PolicySnapshotProbe(ProbeBase):
                     domain.domain, file, url, error_kind="other", error_detail="no result from crawl"
                 )
         # The audit reads the pages as fetched; what is kept of a page is only its signal summary.
-        kept = {file: _summarised(item) if is_page_file(file) else item for file, item in by_file.items()}
-        digest = _digest(kept)
+        kept = {file: summarised(item) if is_page_file(file) else item for file, item in by_file.items()}
+        previous = {file: self.store.previous_file(domain.domain, file) for file in kept}
+        digest = inputs_digest(kept)
         cached = self._unchanged.get(domain.domain)
         if cached is not None and cached[0] != digest:
             cached = None
         # One job per domain runs at a time (max_instances=1), so these stay current until the write.
         verdicts = self.store.current_verdicts(domain.domain) if cached is None else None
         previous = {file: self.store.previous_file(domain.domain, file) for file in kept}
-        return _Inputs(by_file, kept, digest, cached, verdicts, previous)
+        audited, audit_previous, open_regressions = by_file, previous, {}
+        if cached is None:
+            open_regressions = self.store.open_regressions(domain.domain)
+            robots = by_file.get("robots.txt")
+            if robots is not None and unanswered(robots):  # its last served version still names its licenses
+                known = {r["file"] for r in self.store.snapshots(domain.domain) if r["file"].startswith(LICENSE_PREFIX)}
+                extra = {f: self.store.previous_file(domain.domain, f) for f in known - set(by_file)}
+                missing = {f: PolicyFileItem(domain.domain, f, "", error_kind="other") for f in extra}
+                audited, audit_previous = {**by_file, **missing}, {**previous, **extra}
+        return _Inputs(by_file, kept, digest, cached, verdicts, previous, audited, audit_previous, open_regressions)
 
     def _judge(self, domain: ProtectedDomain, inputs: _Inputs) -> Outcome:
         """The pure part of the evaluation (no store, no shared state written): safe in a worker thread."""
@@ -175,10 +198,11 @@ class PolicySnapshotProbe(ProbeBase):
             evaluation.findings.extend(inputs.cached[1])
             evaluation.cleared.extend(inputs.cached[2])
         else:
-            cells, previous_cells = self._audit(domain, inputs.by_file, inputs.verdicts or {}, evaluation)
+            audited = last_served(inputs.audited, inputs.audit_previous)
+            cells, previous_cells = self._audit(domain, audited, inputs, evaluation)
         files: list[tuple[PolicyFileItem, FileVerdict]] = []
         for file, item in inputs.kept.items():
-            verdict = evaluate(_fetched(item), inputs.previous[file])
+            verdict = evaluate(fetched_of(item), inputs.previous[file])
             files.append((item, verdict))
             evaluation.findings.extend(verdict.findings)
             evaluation.cleared.extend(verdict.cleared)
@@ -204,11 +228,26 @@ class PolicySnapshotProbe(ProbeBase):
         _observe(domain, outcome.files)
         log.debug("%s: %s", job.id, ", ".join(f"{i.file}={i.status or i.error_kind}" for i, _ in outcome.files))
 
-    def _audit(self, domain: ProtectedDomain, by_file: dict[str, PolicyFileItem], previous, evaluation: Evaluation):
-        """The verdict matrix and the verdicts it replaces; (None, None) when robots.txt is not audited here."""
-        signals = _signals(by_file)
-        if signals is None:
+    def _audit(
+        self,
+        domain: ProtectedDomain,
+        by_file: dict[str, PolicyFileItem],
+        inputs: _Inputs,
+        evaluation: Evaluation,
+    ):
+        """The verdict matrix to store and the verdicts it replaces; (None, None) when nothing is stored.
+
+        ``by_file`` holds the last served version of any file that did not answer now (:func:`last_served`), so a
+        transient failure changes nothing here: it is the file's own unreachable finding. A robots.txt that never
+        answered holds the audit (nothing raised or cleared); a missing or unparseable one is judged for breaches
+        and lints but is not stored, so it never becomes the baseline of a regression. Pure: what the store knew
+        came with ``inputs``, read on the loop thread.
+        """
+        robots_item = by_file.get("robots.txt")
+        if robots_item is None or unanswered(robots_item):
             return None, None
+        signals = domain_signals(by_file)
+        assert signals is not None
         policy = signals.robots
         cells = compute(domain.domain, signals, self.agents, self.policy.path_classes)
         lints = (
@@ -216,45 +255,34 @@ class PolicySnapshotProbe(ProbeBase):
             if policy.robots is not None
             else None
         )
-        result = audit(domain.domain, cells, previous, self.expectation, lints)
+        served = policy.state == FetchState.PARSED and not any(code == "html" for _, code, _ in lints or ())
+        previous = inputs.verdicts or {}
+        robots_prev = inputs.previous.get("robots.txt")
+        baseline = (
+            f"the robots.txt last served before this run (sha256 {robots_prev.last_present_sha256[:12]})"
+            if robots_prev is not None and robots_prev.last_present_sha256
+            else ""
+        )
+        result = audit(
+            domain.domain,
+            cells,
+            previous,
+            self.expectation,
+            lints,
+            open_regressions=inputs.open_regressions,
+            judge_changes=served,
+            baseline=baseline,
+        )
         evaluation.findings.extend(result.findings)
         evaluation.cleared.extend(result.cleared)
         for cell in result.newly_disallowed:
             log.info("%s: %s is newly disallowed on %s (%s)", domain.domain, cell.agent, cell.path_class, cell.sample)
-        return cells, previous
-
-
-# A redirect loop still carries the 3xx status of its last hop; it is not an answer about robots.txt.
-_NO_ANSWER = frozenset({"redirect_loop", "timeout", "dns", "refused", "tls", "connection", "proxy", "egress_refused"})
+        return (cells, previous) if served else (None, None)
 
 
 # Audit findings that depend only on the current matrix; a regression is a change between two matrices, so with
 # unchanged inputs there is none to replay.
 _AUDIT_KEYS = ("policy_breach:", "policy_contradiction:", "policy_lint:")
-
-
-def _digest(items: dict[str, PolicyFileItem]) -> str:
-    """What the audit depends on, per fetched file: name, status, error kind and body (a page's summary)."""
-    h = hashlib.sha256()
-    for file in sorted(items):
-        item = items[file]
-        h.update(f"{file}\0{item.status}\0{item.error_kind}\0{len(item.body)}\0".encode())
-        h.update(item.body)
-    return h.hexdigest()
-
-
-@lru_cache(maxsize=256)
-def _robots(status: int | None, body: bytes, too_many_redirects: bool) -> FetchPolicy:
-    """fetch_verdict, parsed once per distinct robots.txt (license discovery and the audit both read it)."""
-    return fetch_verdict(status, body, too_many_redirects=too_many_redirects)
-
-
-def _ok(item: PolicyFileItem) -> bool:
-    return item.status is not None and 200 <= item.status < 300
-
-
-def _fetched(item: PolicyFileItem) -> Fetched:
-    return Fetched(item.domain, item.file, item.status, item.body, item.error_kind, item.error_detail, item.truncated)
 
 
 def _observe(domain: str, files: list[tuple[PolicyFileItem, FileVerdict]]) -> None:
@@ -275,63 +303,11 @@ async def audit_once(
     """Fetch and audit any host once, recording nothing (analysts, watchlist sites): items, matrix, robots policy."""
     domain = ProtectedDomain(domain=host, scheme=scheme, interval_seconds=3600, jitter_seconds=0)
     items = await crawl.fetch_policy_files(domain)
-    signals = _signals({i.file: i for i in items})
+    signals = domain_signals({i.file: i for i in items})
     assert signals is not None  # ProtectedDomain's default files include robots.txt
     return items, compute(host, signals, agents, policy.path_classes), signals.robots
-
-
-def _signals(by_file: dict[str, PolicyFileItem]) -> DomainSignals | None:
-    """The parsed signals of one domain's fetched files; None when robots.txt was not fetched."""
-    robots_item = by_file.get("robots.txt")
-    if robots_item is None:
-        return None
-    robots = _robots(
-        robots_item.status if robots_item.error_kind not in _NO_ANSWER else None,
-        robots_item.body,
-        robots_item.error_kind == "redirect_loop",
-    )
-    ai_item, tdm_item = by_file.get("ai.txt"), by_file.get(".well-known/tdmrep.json")
-    pages = {
-        path_class_of(file): parse_page(item.header_values or item.headers, item.body)
-        for file, item in by_file.items()
-        if is_page_file(file) and _ok(item)
-    }
-    documents = [parse_rsl(i.body) for f, i in by_file.items() if f.startswith(LICENSE_PREFIX) and _ok(i)]
-    rsl = (
-        RSLDocument(tuple(c for d in documents for c in d.contents), tuple(e for d in documents for e in d.errors))
-        if documents
-        else None
-    )
-    return DomainSignals(
-        robots,
-        parse_aitxt(ai_item.body, ai_item.headers.get("content-type")) if ai_item and _ok(ai_item) else None,
-        parse_tdmrep_json(tdm_item.body) if tdm_item and _ok(tdm_item) else None,
-        pages,
-        rsl,
-    )
-
-
-def license_urls(items: list[PolicyFileItem], limit: int) -> dict[str, str]:
-    """``license#<n>`` -> URL of the first ``limit`` valid RSL License lines of a fetched robots.txt."""
-    robots_item = next((i for i in items if i.file == "robots.txt"), None)
-    if limit <= 0 or robots_item is None or not _ok(robots_item) or b"license" not in robots_item.body.lower():
-        return {}
-    robots = _robots(robots_item.status, robots_item.body, False).robots
-    if robots is None:
-        return {}
-    refs, _ = parse_license_lines(GroupLine(r.line, r.value, ()) for r in robots.records_for("license"))
-    urls = list(dict.fromkeys(ref.url for ref in refs))[:limit]
-    return {f"{LICENSE_PREFIX}{n}": url for n, url in enumerate(urls, 1)}
 
 
 def _bare(domain: ProtectedDomain) -> ProtectedDomain:
     """``domain`` with no policy files of its own: fetches only the extra URLs it is given."""
     return domain.model_copy(update={"files": []})
-
-
-def _summarised(item: PolicyFileItem) -> PolicyFileItem:
-    """A sampled page as it is kept: its signal summary instead of its (ever-changing) body."""
-    if item.status is None:
-        return item
-    body = summary(item.status, item.header_values or item.headers, item.body)
-    return dataclasses.replace(item, body=body, truncated=False)

@@ -21,6 +21,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
         store = Store(
             open_db(storage.database_path, storage.busy_timeout_ms, migrate),
             EvidenceFiles(storage.data_dir / "evidence"),
+            settings.alerts.storm_threshold,
         )
         if migrate:
             check_writable(store.db)

@@ -90,6 +90,13 @@ class AlertSettings(Section):
     group_threshold: int = Field(
         5, ge=1, description="More pending alerts than this for one (channel, domain) go out as one grouped message."
     )
+    storm_threshold: int = Field(
+        10,
+        ge=0,
+        description="More incidents than this of one kind opened (or resolved) on one domain by one run become one "
+        "summary incident that alerts once; the items are recorded, linked to it, without alerts of their own "
+        "(0: off).",
+    )
     probe_failures: int = Field(
         3, ge=1, description="Consecutive failed runs of one probe job that open a probe_health incident."
     )

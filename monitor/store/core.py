@@ -14,7 +14,17 @@ import sqlite_utils
 
 from monitor.errors import NotFound, StorageError
 from monitor.evaluators import health
-from monitor.incidents import Evaluation, Evidence, IncidentState, Transition, manual_status, transition
+from monitor.incidents import (
+    ACTIVE,
+    Evaluation,
+    Evidence,
+    IncidentState,
+    Transition,
+    contain_storms,
+    manual_status,
+    storm_keys,
+    transition,
+)
 from monitor.policy.matrix import Cell
 from monitor.policy.snapshot import FileVerdict
 from monitor.store import verdicts as store_verdicts
@@ -58,9 +68,11 @@ class Applied:
 class Store(Reads):
     """Reads and writes scrapewatch's tables; every write method is one transaction."""
 
-    def __init__(self, db: sqlite_utils.Database, files: EvidenceFiles | None = None):
+    def __init__(self, db: sqlite_utils.Database, files: EvidenceFiles | None = None, storm_threshold: int = 10):
         self.db = db
         self.files = files
+        # More alerting transitions than this of one kind on one domain in one run become one summary (0: off).
+        self.storm_threshold = storm_threshold
 
     # ---- writes ------------------------------------------------------------------------------------
 
@@ -207,18 +219,36 @@ class Store(Reads):
 
     def _apply_evaluation(self, evaluation: Evaluation, now: str) -> tuple[list[Transition], dict[str, int]]:
         keys = [f.dedupe_key for f in evaluation.findings] + list(evaluation.cleared)
-        previous: dict[str, IncidentState] = {}
-        if keys:
-            marks = ",".join("?" * len(keys))
-            for r in self.db.query(f"SELECT * FROM incidents WHERE dedupe_key IN ({marks})", keys):
-                previous[r["dedupe_key"]] = IncidentState(
-                    r["id"], r["dedupe_key"], r["kind"], r["severity"], r["status"], r["occurrences"], r["clean_runs"]
-                )
+        previous = self._incident_states(keys)
         transitions = transition(evaluation, previous)
+        summaries = storm_keys(transitions, self.storm_threshold)
+        if summaries:
+            previous |= self._incident_states(sorted(summaries))
+            linked = {
+                key: {r[0] for r in self.db.execute(
+                    "SELECT dedupe_key FROM incidents WHERE status IN (?, ?) AND json_extract(data, '$.summary') = ?",
+                    [*ACTIVE, key])}
+                for key in summaries
+            }  # fmt: skip
+            transitions = contain_storms(transitions, previous, self.storm_threshold, linked)
         ids: dict[str, int] = {}
         for t in transitions:
             ids[t.dedupe_key] = self._write_transition(t, evaluation.scope, now)
         return transitions, ids
+
+    def _incident_states(self, keys: Sequence[str]) -> dict[str, IncidentState]:
+        previous: dict[str, IncidentState] = {}
+        for at in range(0, len(keys), 500):  # SQLite's bound on host parameters
+            chunk = keys[at : at + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.query(f"SELECT * FROM incidents WHERE dedupe_key IN ({marks})", chunk):
+                data = json.loads(r["data"] or "{}")
+                previous[r["dedupe_key"]] = IncidentState(
+                    r["id"], r["dedupe_key"], r["kind"], r["severity"], r["status"], r["occurrences"],
+                    r["clean_runs"], r["domain"], bool(data.get("quiet")), data.get("summary"),
+                    bool(data.get("resolves_silently")),
+                )  # fmt: skip
+        return previous
 
     def _write_transition(self, t: Transition, scope: str, now: str) -> int:
         f, prev = t.finding, t.incident
@@ -226,13 +256,17 @@ class Store(Reads):
             assert prev is not None
             self.db.execute("UPDATE incidents SET clean_runs = clean_runs + 1 WHERE id = ?", [prev.id])
             return prev.id
+        # An incident announced by a storm summary keeps the link, so that the summary resolves with it.
+        data = json.dumps({**f.data, "summary": t.summary} if f is not None and t.summary else f.data if f else {})
+        resolved_at = now if t.status == "resolved" else None  # a storm's summary of resolutions is born resolved
         if prev is None:
             assert f is not None
             cur = self.db.execute(
                 "INSERT INTO incidents (dedupe_key, kind, severity, status, domain, scope, title, detail, data, "
-                "first_seen, last_seen, occurrences, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                "first_seen, last_seen, occurrences, updated_at, resolved_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
                 [f.dedupe_key, f.kind, t.severity, t.status, f.domain, scope, f.title, f.detail,
-                 json.dumps(f.data), now, now, now],
+                 data, now, now, now, resolved_at],
             )  # fmt: skip
             incident_id = cur.lastrowid
         else:
@@ -240,9 +274,9 @@ class Store(Reads):
             if f is not None:
                 self.db.execute(
                     "UPDATE incidents SET severity = ?, status = ?, title = ?, detail = ?, data = ?, "
-                    "last_seen = ?, occurrences = occurrences + 1, updated_at = ?, resolved_at = NULL, "
+                    "last_seen = ?, occurrences = occurrences + 1, updated_at = ?, resolved_at = ?, "
                     "clean_runs = 0 WHERE id = ?",
-                    [t.severity, t.status, f.title, f.detail, json.dumps(f.data), now, now, incident_id],
+                    [t.severity, t.status, f.title, f.detail, data, now, now, resolved_at, incident_id],
                 )
                 if t.status == "false_positive":  # keep the human decision's resolved_at
                     self.db.execute("UPDATE incidents SET resolved_at = updated_at WHERE id = ?", [incident_id])

@@ -179,6 +179,16 @@ class Reads:
         """The verdict matrix in force for ``domain``, keyed by (agent, path class)."""
         return store_verdicts.current(self.db, domain)
 
+    def open_regressions(self, domain: str) -> dict[str, list[str]]:
+        """Agent -> path classes of each active policy_regression incident of ``domain``."""
+        rows = self.db.execute(
+            "SELECT json_extract(data, '$.agent'), json_extract(data, '$.path_classes') FROM incidents "
+            "WHERE kind = 'policy_regression' AND domain = ? AND status IN ('open', 'acknowledged') "
+            "AND dedupe_key NOT LIKE 'storm:%'",
+            [domain],
+        ).fetchall()
+        return {agent: json.loads(classes or "[]") for agent, classes in rows if agent}
+
     @staticmethod
     def _where(
         statuses: tuple[str, ...] = (),

@@ -81,8 +81,13 @@ def test_regression_when_an_agent_is_newly_allowed_and_event_when_newly_disallow
     again = audit("soundcloud.com", list(matrix(tightened).values()), after, EXPECT, [])
     assert not [f for f in again.findings if f.kind == "policy_regression"]
     assert {c.agent for c in again.newly_disallowed} == {"CCBot"}  # recorded, not alerted
-    fixed = audit("soundcloud.com", list(before.values()), after, EXPECT, [])
+    # A regression resolves once every path class it names is disallowed again (the audit is told which are open).
+    opened = {"GPTBot": reg.data["path_classes"]}
+    fixed = audit("soundcloud.com", list(before.values()), after, EXPECT, [], open_regressions=opened)
     assert "policy_regression:soundcloud.com:GPTBot" in fixed.cleared
+    still = audit("soundcloud.com", list(after.values()), after, EXPECT, [], open_regressions=opened)
+    assert "policy_regression:soundcloud.com:GPTBot" not in still.cleared
+    assert not [f for f in still.findings if f.kind == "policy_regression"]  # unchanged: stays open, no news
 
 
 def test_first_audit_is_a_baseline():

@@ -66,13 +66,16 @@ def test_never_present_file_missing_is_quiet():
     assert v.findings == [] and v.state == "missing"
 
 
-def test_unreachable_is_a_finding_that_clears_nothing():
+def test_one_failed_fetch_is_weather_the_second_in_a_row_a_finding():
     v = evaluate(fetched(None, error_kind="timeout"), present())
+    assert v.findings == [] and v.cleared == [] and v.state == "unreachable" and v.new_version
+    h = hashlib.sha256(V1).hexdigest()
+    v = evaluate(fetched(None, error_kind="timeout"), Previous("unreachable", None, h, V1))
     (finding,) = v.findings
     assert finding.kind == "policy_file_unreachable" and "timeout" in finding.detail
     assert "disallowed" in finding.detail  # RFC 9309: unreachable robots.txt means disallow all
     assert v.cleared == []
-    assert v.new_version  # the state changed to unreachable
+    assert not v.new_version  # still unreachable: no new version
 
 
 def test_recovery_after_unreachable_compares_with_last_present_body():
@@ -83,6 +86,17 @@ def test_recovery_after_unreachable_compares_with_last_present_body():
     assert "policy_file_unreachable:soundcloud.com:robots.txt" in v.cleared
     v2 = evaluate(fetched(body=V2), after_outage)
     assert [f.kind for f in v2.findings] == ["policy_file_changed"]
+
+
+def test_a_change_is_an_event_that_resolves_silently_when_nothing_newer_came():
+    changed = evaluate(fetched(body=V2), present())
+    assert changed.findings[0].data["resolves_silently"] is True
+    h2 = hashlib.sha256(V2).hexdigest()
+    same = evaluate(fetched(body=V2), Previous("present", h2, h2, V2))
+    assert same.findings == [] and "policy_file_changed:soundcloud.com:robots.txt" in same.cleared
+    newer = evaluate(fetched(body=V1), Previous("present", h2, h2, V2))
+    assert [f.kind for f in newer.findings] == ["policy_file_changed"]
+    assert "policy_file_changed:soundcloud.com:robots.txt" not in newer.cleared
 
 
 def test_diff_is_bounded():
