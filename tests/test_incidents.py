@@ -109,13 +109,11 @@ def test_clean_runs_are_counted_in_the_store_and_reset_when_seen_again(tmp_path)
 
 
 def test_an_event_resolves_without_an_alert_and_reopens_with_one():
-    from monitor.incidents import Evaluation, IncidentState, transition
-
     prev = IncidentState(7, "k", "policy_file_changed", "medium", "open", resolves_silently=True)
     (resolved,) = transition(Evaluation("s", cleared=["k"]), {"k": prev})
     assert resolved.action == "resolved" and not resolved.alerts
     done = IncidentState(7, "k", "policy_file_changed", "medium", "resolved", resolves_silently=True)
-    (again,) = transition(Evaluation("s", findings=[finding("k")]), {"k": done})
+    (again,) = transition(Evaluation("s", findings=[f("k")]), {"k": done})
     assert again.action == "reopened" and again.alerts
     plain = IncidentState(8, "p", "policy_file_missing", "high", "open")
     (loud,) = transition(Evaluation("s", cleared=["p"]), {"p": plain})
