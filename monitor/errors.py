@@ -103,6 +103,8 @@ class ErrorKind(StrEnum):
     ROBOTS_DISALLOWED = "robots_disallowed"
     # Not a failure of the site either: the probe itself raised (a bug, a full disk); the run records the exception.
     CRASH = "crash"
+    # Nor this: the daemon stopped the run at shutdown because it outlasted scheduler.shutdown_grace_seconds.
+    SHUTDOWN = "shutdown"
     OTHER = "other"
 
 
