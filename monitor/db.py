@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from monitor.errors import StorageError
+from monitor.errors import DatabaseDamaged, DatabaseTooNew, StorageError
 
 migrations = Migrations("scrapewatch")
 
@@ -277,10 +277,24 @@ def _m0005(db: sqlite_utils.Database) -> None:
     db.execute(f"PRAGMA schema_version = {version + 1}")
 
 
+# Below this size the full integrity_check runs at start-up (about a second per 100 MiB); above it the faster
+# quick_check, which skips index-versus-table consistency.
+FULL_CHECK_BELOW_BYTES = 64 * 1024 * 1024
+CHECK_ERRORS_SHOWN = 5
+
+
+def known_migrations() -> list[str]:
+    """The names of every migration this build knows, oldest first."""
+    return [m.name for m in migrations.pending(sqlite_utils.Database(memory=True))]
+
+
 def open_db(path: Path, busy_timeout_ms: int = 5000, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the database at ``path``, in WAL mode, migrated to the latest schema.
 
-    Raises :class:`StorageError` with a readable reason when the file or its directory is unusable.
+    With ``migrate`` (start-up, CLI commands) an existing file is checked first and never written when it fails:
+    :class:`DatabaseDamaged` when SQLite's integrity check finds damage, :class:`DatabaseTooNew` when it holds
+    migrations this build does not know. Raises :class:`StorageError` with a readable reason when the file or its
+    directory is unusable.
     """
     path = Path(path)
     try:
@@ -288,18 +302,57 @@ def open_db(path: Path, busy_timeout_ms: int = 5000, migrate: bool = True) -> sq
     except OSError as exc:
         raise StorageError(f"cannot create the database directory {path.parent}: {exc.strerror}") from exc
     try:
+        existing = path.stat().st_size if path.exists() else 0
         conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         conn.execute("PRAGMA foreign_keys = ON")
         db = sqlite_utils.Database(conn)
+        if migrate and existing:
+            # Before anything writes (switching to WAL writes the header; migrations write the schema).
+            _check_integrity(db, path, existing)
+            _check_version(db, path)
         if db.journal_mode != "wal":
             db.enable_wal()
         conn.execute("PRAGMA synchronous = NORMAL")
         if migrate:
             migrations.apply(db)
+            known = len(known_migrations())
+            if conn.execute("PRAGMA user_version").fetchone()[0] != known:
+                conn.execute(f"PRAGMA user_version = {known}")
+    except StorageError:
+        raise
     except sqlite3.DatabaseError as exc:
         raise StorageError(f"cannot open the database {path}: {exc}") from exc
     return db
+
+
+def _check_integrity(db: sqlite_utils.Database, path: Path, size: int) -> None:
+    pragma = "integrity_check" if size < FULL_CHECK_BELOW_BYTES else "quick_check"
+    try:
+        problems = [row[0] for row in db.conn.execute(f"PRAGMA {pragma}({CHECK_ERRORS_SHOWN})")]
+    except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+        problems = [str(exc)]
+    if problems != ["ok"]:
+        db.conn.close()
+        raise DatabaseDamaged(
+            f"the database {path} is damaged ({pragma}: {'; '.join(problems[:CHECK_ERRORS_SHOWN])}); scrapewatch "
+            f"will not write to it. Restore it from a backup, or salvage what is readable with "
+            f"`sqlite3 {path} .recover | sqlite3 recovered.db`, check that file and put it in its place"
+        )
+
+
+def _check_version(db: sqlite_utils.Database, path: Path) -> None:
+    known = known_migrations()
+    applied = [m.name for m in migrations.applied(db)]
+    unknown = [name for name in applied if name not in known]
+    version = db.conn.execute("PRAGMA user_version").fetchone()[0]
+    if unknown or version > len(known):
+        found = f"migration(s) {', '.join(unknown)}" if unknown else f"schema version {version}"
+        db.conn.close()
+        raise DatabaseTooNew(
+            f"the database {path} was written by a newer scrapewatch ({found}); this build knows schema version "
+            f"{len(known)} (newest migration {known[-1]}). Run the newer version, or restore a backup made by this one"
+        )
 
 
 def check_writable(db: sqlite_utils.Database) -> None:

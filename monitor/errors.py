@@ -24,6 +24,14 @@ class StorageError(ScrapewatchError):
     """The database cannot be opened, migrated or written."""
 
 
+class DatabaseDamaged(StorageError):
+    """SQLite's integrity check found damage in the database file; nothing is written to it."""
+
+
+class DatabaseTooNew(StorageError):
+    """The database holds migrations (or a schema version) newer than this build knows."""
+
+
 class StartupError(ScrapewatchError):
     """The daemon cannot start (port in use, unwritable data directory, ...)."""
 
