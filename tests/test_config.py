@@ -188,7 +188,7 @@ def test_nesting_and_numbers_within_the_limits_still_load(tmp_path):
     # A 4,000-digit integer is a number (then too large for the setting), not a loader error.
     long = tmp_path / "long.yaml"
     long.write_text("http:\n  retries: 1" + "0" * 3999 + "\n")
-    with pytest.raises(ConfigError, match="http.retries") as err:
+    with pytest.raises(ConfigError, match=r"http\.retries") as err:
         load_settings(long)
     assert "too long" not in str(err.value)
 
