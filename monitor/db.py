@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -277,6 +278,12 @@ def _m0005(db: sqlite_utils.Database) -> None:
     db.execute(f"PRAGMA schema_version = {version + 1}")
 
 
+@migrations(name="0006_heartbeat")
+def _m0006(db: sqlite_utils.Database) -> None:
+    # One row, rewritten by every readiness check: a committed write is the only proof the database takes writes.
+    db.execute("CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)")
+
+
 # Below this size the full integrity_check runs at start-up (about a second per 100 MiB); above it the faster
 # quick_check, which skips index-versus-table consistency.
 FULL_CHECK_BELOW_BYTES = 64 * 1024 * 1024
@@ -355,10 +362,37 @@ def _check_version(db: sqlite_utils.Database, path: Path) -> None:
         )
 
 
-def check_writable(db: sqlite_utils.Database) -> None:
-    """Raise :class:`StorageError` unless a write transaction can be started right now."""
+def check_writable(db: sqlite_utils.Database, min_free_bytes: int = 0) -> None:
+    """Raise :class:`StorageError` unless the database takes a committed write right now and its filesystem has at
+    least ``min_free_bytes`` free.
+
+    BEGIN IMMEDIATE + ROLLBACK proves only the lock: on a full disk it succeeds, and so does a write that is rolled
+    back, since in WAL mode nothing reaches the disk before COMMIT. So the heartbeat row is committed. Even that can
+    succeed on a full disk, because a WAL file keeps its size after a checkpoint and a small commit reuses its
+    frames; the free-space check catches the full disk before a probe's larger commit fails.
+    """
+    path = db.conn.execute("PRAGMA database_list").fetchone()[2]
+    if min_free_bytes and path:
+        try:
+            fs = os.statvfs(Path(path).parent)
+        except OSError as exc:
+            raise StorageError(f"database not writable: cannot stat its filesystem: {exc.strerror}") from exc
+        free = fs.f_bavail * fs.f_frsize
+        if free < min_free_bytes:
+            raise StorageError(
+                f"database not writable: {free} bytes free on its filesystem, below storage.min_free_bytes "
+                f"({min_free_bytes})"
+            )
     try:
         db.conn.execute("BEGIN IMMEDIATE")
-        db.conn.execute("ROLLBACK")
+        try:
+            db.conn.execute(
+                "INSERT INTO heartbeat (id, at) VALUES (1, strftime('%Y-%m-%dT%H:%M:%fZ')) "
+                "ON CONFLICT (id) DO UPDATE SET at = excluded.at"
+            )
+            db.conn.execute("COMMIT")
+        finally:
+            if db.conn.in_transaction:  # a failed COMMIT (SQLITE_FULL) can leave the transaction open
+                db.conn.execute("ROLLBACK")
     except sqlite3.DatabaseError as exc:
         raise StorageError(f"database not writable: {exc}") from exc

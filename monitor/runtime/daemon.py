@@ -272,7 +272,7 @@ class Daemon:
         try:
             store = self._read_store()
             try:
-                check_writable(store.db)
+                check_writable(store.db, self.settings.storage.min_free_bytes)
             finally:
                 store.db.close()
             checks["database"] = "ok"
