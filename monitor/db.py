@@ -1,292 +1,38 @@
-"""Opens the SQLite database (WAL, busy timeout, foreign keys) and applies numbered migrations."""
+"""Opens the SQLite database (WAL, busy timeout, foreign keys): refuses a damaged or newer file, applies the
+numbered migrations (``monitor.migrations``), and proves the database takes writes."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
 import sqlite_utils
-from sqlite_utils import Migrations
 
-from monitor.errors import StorageError
+from monitor.errors import DatabaseDamaged, DatabaseTooNew, StorageError
+from monitor.migrations import migrations
 
-migrations = Migrations("scrapewatch")
-
-SEVERITIES = ("info", "low", "medium", "high", "critical")
-STATUSES = ("open", "acknowledged", "resolved", "false_positive")
+__all__ = ["check_writable", "known_migrations", "migrations", "open_db"]
 
 
-@migrations(name="0001_initial")
-def _m0001(db: sqlite_utils.Database) -> None:
-    db.executescript(
-        """
-        CREATE TABLE probe_runs (
-            id INTEGER PRIMARY KEY,
-            job TEXT NOT NULL,
-            probe TEXT NOT NULL,
-            domain TEXT NOT NULL,
-            started_at TEXT NOT NULL,
-            finished_at TEXT NOT NULL,
-            outcome TEXT NOT NULL CHECK (outcome IN ('success', 'failure')),
-            error_kind TEXT,
-            duration_seconds REAL NOT NULL,
-            observations INTEGER NOT NULL DEFAULT 0
-        );
-        CREATE INDEX probe_runs_job ON probe_runs (job, finished_at);
-
-        -- Each distinct body is stored once, addressed by its SHA-256.
-        CREATE TABLE bodies (
-            sha256 TEXT PRIMARY KEY,
-            size INTEGER NOT NULL,
-            content BLOB NOT NULL,
-            first_stored_at TEXT NOT NULL
-        );
-
-        CREATE TABLE observations (
-            id INTEGER PRIMARY KEY,
-            run_id INTEGER NOT NULL REFERENCES probe_runs (id),
-            domain TEXT NOT NULL,
-            file TEXT NOT NULL,
-            url TEXT NOT NULL,
-            final_url TEXT,
-            fetched_at TEXT NOT NULL,
-            status INTEGER,
-            error_kind TEXT,
-            error_detail TEXT,
-            sha256 TEXT REFERENCES bodies (sha256),
-            size INTEGER NOT NULL DEFAULT 0,
-            truncated INTEGER NOT NULL DEFAULT 0,
-            headers TEXT NOT NULL DEFAULT '{}',
-            redirects TEXT NOT NULL DEFAULT '[]',
-            duration_seconds REAL NOT NULL DEFAULT 0
-        );
-        CREATE INDEX observations_domain_file ON observations (domain, file, fetched_at);
-
-        -- Every distinct version of a policy file, in the order seen; a version ends when the next starts.
-        CREATE TABLE snapshots (
-            id INTEGER PRIMARY KEY,
-            domain TEXT NOT NULL,
-            file TEXT NOT NULL,
-            state TEXT NOT NULL CHECK (state IN ('present', 'missing', 'unreachable')),
-            status INTEGER,
-            sha256 TEXT REFERENCES bodies (sha256),
-            first_seen TEXT NOT NULL,
-            last_seen TEXT NOT NULL,
-            observations INTEGER NOT NULL DEFAULT 1
-        );
-        CREATE INDEX snapshots_domain_file ON snapshots (domain, file, id);
-
-        CREATE TABLE incidents (
-            id INTEGER PRIMARY KEY,
-            dedupe_key TEXT NOT NULL UNIQUE,
-            kind TEXT NOT NULL,
-            severity TEXT NOT NULL CHECK (severity IN ('info', 'low', 'medium', 'high', 'critical')),
-            status TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved', 'false_positive')),
-            domain TEXT NOT NULL,
-            scope TEXT NOT NULL,
-            title TEXT NOT NULL,
-            detail TEXT NOT NULL DEFAULT '',
-            data TEXT NOT NULL DEFAULT '{}',
-            first_seen TEXT NOT NULL,
-            last_seen TEXT NOT NULL,
-            occurrences INTEGER NOT NULL DEFAULT 1,
-            resolved_at TEXT,
-            updated_at TEXT NOT NULL
-        );
-        CREATE INDEX incidents_status ON incidents (status, severity);
-        CREATE INDEX incidents_scope ON incidents (scope, status);
-
-        -- The audit trail: every change to an incident and who made it.
-        CREATE TABLE incident_events (
-            id INTEGER PRIMARY KEY,
-            incident_id INTEGER NOT NULL REFERENCES incidents (id),
-            at TEXT NOT NULL,
-            action TEXT NOT NULL,
-            actor TEXT NOT NULL,
-            from_status TEXT,
-            to_status TEXT,
-            from_severity TEXT,
-            to_severity TEXT,
-            note TEXT,
-            data TEXT NOT NULL DEFAULT '{}'
-        );
-        CREATE INDEX incident_events_incident ON incident_events (incident_id, id);
-
-        -- Alerts written in the same transaction as the incident change; drained by the alert sender.
-        CREATE TABLE alert_outbox (
-            id INTEGER PRIMARY KEY,
-            incident_id INTEGER NOT NULL REFERENCES incidents (id),
-            event_id INTEGER NOT NULL REFERENCES incident_events (id),
-            idempotency_key TEXT NOT NULL UNIQUE,
-            transition TEXT NOT NULL,
-            severity TEXT NOT NULL,
-            payload TEXT NOT NULL,
-            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at TEXT NOT NULL,
-            last_error TEXT,
-            created_at TEXT NOT NULL,
-            sent_at TEXT
-        );
-        CREATE INDEX alert_outbox_pending ON alert_outbox (status, next_attempt_at);
-        """
-    )
+# Below this size the full integrity_check runs at start-up (about a second per 100 MiB); above it the faster
+# quick_check, which skips index-versus-table consistency.
+FULL_CHECK_BELOW_BYTES = 64 * 1024 * 1024
+CHECK_ERRORS_SHOWN = 5
 
 
-@migrations(name="0002_policy_verdicts")
-def _m0002(db: sqlite_utils.Database) -> None:
-    db.executescript(
-        """
-        -- The verdict matrix as versions: a row holds from valid_from until valid_to (NULL: still current),
-        -- so the policy in force at any past moment can be answered.
-        CREATE TABLE policy_verdicts (
-            id INTEGER PRIMARY KEY,
-            domain TEXT NOT NULL,
-            agent TEXT NOT NULL,
-            path_class TEXT NOT NULL,
-            crawl_allowed INTEGER NOT NULL,
-            sample TEXT NOT NULL,
-            grp TEXT NOT NULL,
-            rule_line INTEGER,
-            rule_directive TEXT,
-            rule_pattern TEXT,
-            train_ai TEXT,
-            train_ai_source TEXT,
-            ai_input TEXT,
-            ai_input_source TEXT,
-            search TEXT,
-            search_source TEXT,
-            restriction TEXT NOT NULL CHECK (restriction IN ('full', 'partial', 'none')),
-            contradictions INTEGER NOT NULL DEFAULT 0,
-            valid_from TEXT NOT NULL,
-            valid_to TEXT
-        );
-        CREATE UNIQUE INDEX policy_verdicts_current
-            ON policy_verdicts (domain, agent, path_class) WHERE valid_to IS NULL;
-        CREATE INDEX policy_verdicts_time ON policy_verdicts (domain, valid_from, valid_to);
-        """
-    )
-
-
-@migrations(name="0003_alert_deliveries")
-def _m0003(db: sqlite_utils.Database) -> None:
-    db.executescript(
-        """
-        -- When the sender first saw an outbox row and fanned it out to the channels.
-        ALTER TABLE alert_outbox ADD COLUMN routed_at TEXT;
-        UPDATE alert_outbox SET routed_at = sent_at WHERE status != 'pending';
-
-        -- One row per (outbox row x channel), or per (digest period x channel): what each channel got.
-        CREATE TABLE alert_deliveries (
-            id INTEGER PRIMARY KEY,
-            outbox_id INTEGER REFERENCES alert_outbox (id),
-            incident_id INTEGER REFERENCES incidents (id),
-            channel TEXT NOT NULL,
-            idempotency_key TEXT NOT NULL UNIQUE,
-            transition TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            severity TEXT NOT NULL,
-            domain TEXT NOT NULL,
-            payload TEXT,
-            status TEXT NOT NULL DEFAULT 'pending'
-                CHECK (status IN ('pending', 'sent', 'dead', 'muted', 'filtered')),
-            detail TEXT,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at TEXT NOT NULL,
-            last_attempt_at TEXT,
-            last_error TEXT,
-            message_key TEXT,
-            created_at TEXT NOT NULL,
-            sent_at TEXT
-        );
-        CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_attempt_at);
-        CREATE INDEX alert_deliveries_outbox ON alert_deliveries (outbox_id);
-
-        -- Mutes set from the CLI (`scrapewatch mute add`); configured mutes live in the settings.
-        CREATE TABLE alert_mutes (
-            id INTEGER PRIMARY KEY,
-            domain TEXT,
-            kind TEXT,
-            until TEXT NOT NULL,
-            reason TEXT NOT NULL DEFAULT '',
-            actor TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            lifted_at TEXT,
-            lifted_by TEXT,
-            CHECK (domain IS NOT NULL OR kind IS NOT NULL)
-        );
-        """
-    )
-
-
-@migrations(name="0004_exposure")
-def _m0004(db: sqlite_utils.Database) -> None:
-    db.executescript(
-        """
-        -- Consecutive clean runs of an active incident (exposure incidents resolve after K of them).
-        ALTER TABLE incidents ADD COLUMN clean_runs INTEGER NOT NULL DEFAULT 0;
-
-        -- One row per occurrence of a finding: what was matched where, with hashes of the files kept under the
-        -- data directory (evidence/<sha256[:2]>/<sha256>): the response body, a screenshot, the request log.
-        CREATE TABLE evidence (
-            id INTEGER PRIMARY KEY,
-            incident_id INTEGER NOT NULL REFERENCES incidents (id),
-            run_id INTEGER NOT NULL REFERENCES probe_runs (id),
-            at TEXT NOT NULL,
-            url TEXT NOT NULL,
-            page_url TEXT NOT NULL,
-            signature TEXT NOT NULL,
-            severity TEXT NOT NULL,
-            detail TEXT NOT NULL DEFAULT '',
-            snippet TEXT NOT NULL DEFAULT '',
-            headers TEXT NOT NULL DEFAULT '{}',
-            body_sha256 TEXT,
-            screenshot_sha256 TEXT,
-            requests_sha256 TEXT,
-            data TEXT NOT NULL DEFAULT '{}'
-        );
-        CREATE INDEX evidence_incident ON evidence (incident_id, id);
-
-        -- Files kept under the data directory, addressed by SHA-256 (each stored once).
-        CREATE TABLE evidence_files (
-            sha256 TEXT PRIMARY KEY,
-            size INTEGER NOT NULL,
-            kind TEXT NOT NULL,
-            content_type TEXT NOT NULL DEFAULT '',
-            first_stored_at TEXT NOT NULL
-        );
-        """
-    )
-
-
-@migrations(name="0005_run_error_detail")
-def _m0005(db: sqlite_utils.Database) -> None:
-    # Why a run failed in words: a probe that raised records the exception's class and message here.
-    db.execute("ALTER TABLE probe_runs ADD COLUMN error_detail TEXT")
-    # A run is now also 'error' (the probe itself raised). SQLite cannot ALTER a CHECK constraint; widening it in the
-    # stored schema is the documented way when every existing row satisfies the new one (they all do: it only
-    # allows one more value). Rebuilding the table instead would fight the foreign keys that point at it.
-    old = "CHECK (outcome IN ('success', 'failure'))"
-    new = "CHECK (outcome IN ('success', 'failure', 'error'))"
-    version = db.execute("PRAGMA schema_version").fetchone()[0]
-    db.execute("PRAGMA writable_schema = ON")
-    db.execute(
-        "UPDATE sqlite_master SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'probe_runs'", [old, new]
-    )
-    db.execute("PRAGMA writable_schema = OFF")
-    db.execute(f"PRAGMA schema_version = {version + 1}")
-
-
-@migrations(name="0006_probe_state")
-def _m0006(db: sqlite_utils.Database) -> None:
-    # Where a job's next run resumes (an archive query's page, resume key, crawl): JSON, written with the run.
-    db.execute("CREATE TABLE probe_state (job TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at TEXT NOT NULL)")
+def known_migrations() -> list[str]:
+    """The names of every migration this build knows, oldest first."""
+    return [m.name for m in migrations.pending(sqlite_utils.Database(memory=True))]
 
 
 def open_db(path: Path, busy_timeout_ms: int = 5000, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the database at ``path``, in WAL mode, migrated to the latest schema.
 
-    Raises :class:`StorageError` with a readable reason when the file or its directory is unusable.
+    With ``migrate`` (start-up, CLI commands) an existing file is checked first and never written when it fails:
+    :class:`DatabaseDamaged` when SQLite's integrity check finds damage, :class:`DatabaseTooNew` when it holds
+    migrations this build does not know. Raises :class:`StorageError` with a readable reason when the file or its
+    directory is unusable.
     """
     path = Path(path)
     try:
@@ -294,24 +40,90 @@ def open_db(path: Path, busy_timeout_ms: int = 5000, migrate: bool = True) -> sq
     except OSError as exc:
         raise StorageError(f"cannot create the database directory {path.parent}: {exc.strerror}") from exc
     try:
+        existing = path.stat().st_size if path.exists() else 0
         conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         conn.execute("PRAGMA foreign_keys = ON")
         db = sqlite_utils.Database(conn)
+        if migrate and existing:
+            # Before anything writes (switching to WAL writes the header; migrations write the schema).
+            _check_integrity(db, path, existing)
+            _check_version(db, path)
         if db.journal_mode != "wal":
             db.enable_wal()
         conn.execute("PRAGMA synchronous = NORMAL")
         if migrate:
             migrations.apply(db)
+            known = len(known_migrations())
+            if conn.execute("PRAGMA user_version").fetchone()[0] != known:
+                conn.execute(f"PRAGMA user_version = {known}")
+    except StorageError:
+        raise
     except sqlite3.DatabaseError as exc:
         raise StorageError(f"cannot open the database {path}: {exc}") from exc
     return db
 
 
-def check_writable(db: sqlite_utils.Database) -> None:
-    """Raise :class:`StorageError` unless a write transaction can be started right now."""
+def _check_integrity(db: sqlite_utils.Database, path: Path, size: int) -> None:
+    pragma = "integrity_check" if size < FULL_CHECK_BELOW_BYTES else "quick_check"
+    try:
+        problems = [row[0] for row in db.conn.execute(f"PRAGMA {pragma}({CHECK_ERRORS_SHOWN})")]
+    except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+        problems = [str(exc)]
+    if problems != ["ok"]:
+        db.conn.close()
+        raise DatabaseDamaged(
+            f"the database {path} is damaged ({pragma}: {'; '.join(problems[:CHECK_ERRORS_SHOWN])}); scrapewatch "
+            f"will not write to it. Restore it from a backup, or salvage what is readable with "
+            f"`sqlite3 {path} .recover | sqlite3 recovered.db`, check that file and put it in its place"
+        )
+
+
+def _check_version(db: sqlite_utils.Database, path: Path) -> None:
+    known = known_migrations()
+    applied = [m.name for m in migrations.applied(db)]
+    unknown = [name for name in applied if name not in known]
+    version = db.conn.execute("PRAGMA user_version").fetchone()[0]
+    if unknown or version > len(known):
+        found = f"migration(s) {', '.join(unknown)}" if unknown else f"schema version {version}"
+        db.conn.close()
+        raise DatabaseTooNew(
+            f"the database {path} was written by a newer scrapewatch ({found}); this build knows schema version "
+            f"{len(known)} (newest migration {known[-1]}). Run the newer version, or restore a backup made by this one"
+        )
+
+
+def check_writable(db: sqlite_utils.Database, min_free_bytes: int = 0) -> None:
+    """Raise :class:`StorageError` unless the database takes a committed write right now and its filesystem has at
+    least ``min_free_bytes`` free.
+
+    BEGIN IMMEDIATE + ROLLBACK proves only the lock: on a full disk it succeeds, and so does a write that is rolled
+    back, since in WAL mode nothing reaches the disk before COMMIT. So the heartbeat row is committed. Even that can
+    succeed on a full disk, because a WAL file keeps its size after a checkpoint and a small commit reuses its
+    frames; the free-space check catches the full disk before a probe's larger commit fails.
+    """
+    path = db.conn.execute("PRAGMA database_list").fetchone()[2]
+    if min_free_bytes and path:
+        try:
+            fs = os.statvfs(Path(path).parent)
+        except OSError as exc:
+            raise StorageError(f"database not writable: cannot stat its filesystem: {exc.strerror}") from exc
+        free = fs.f_bavail * fs.f_frsize
+        if free < min_free_bytes:
+            raise StorageError(
+                f"database not writable: {free} bytes free on its filesystem, below storage.min_free_bytes "
+                f"({min_free_bytes})"
+            )
     try:
         db.conn.execute("BEGIN IMMEDIATE")
-        db.conn.execute("ROLLBACK")
+        try:
+            db.conn.execute(
+                "INSERT INTO heartbeat (id, at) VALUES (1, strftime('%Y-%m-%dT%H:%M:%fZ')) "
+                "ON CONFLICT (id) DO UPDATE SET at = excluded.at"
+            )
+            db.conn.execute("COMMIT")
+        finally:
+            if db.conn.in_transaction:  # a failed COMMIT (SQLITE_FULL) can leave the transaction open
+                db.conn.execute("ROLLBACK")
     except sqlite3.DatabaseError as exc:
         raise StorageError(f"database not writable: {exc}") from exc

@@ -24,6 +24,14 @@ class StorageError(ScrapewatchError):
     """The database cannot be opened, migrated or written."""
 
 
+class DatabaseDamaged(StorageError):
+    """SQLite's integrity check found damage in the database file; nothing is written to it."""
+
+
+class DatabaseTooNew(StorageError):
+    """The database holds migrations (or a schema version) newer than this build knows."""
+
+
 class StartupError(ScrapewatchError):
     """The daemon cannot start (port in use, unwritable data directory, ...)."""
 
@@ -103,6 +111,8 @@ class ErrorKind(StrEnum):
     ROBOTS_DISALLOWED = "robots_disallowed"
     # Not a failure of the site either: the probe itself raised (a bug, a full disk); the run records the exception.
     CRASH = "crash"
+    # Nor this: the daemon stopped the run at shutdown because it outlasted scheduler.shutdown_grace_seconds.
+    SHUTDOWN = "shutdown"
     OTHER = "other"
 
 

@@ -1,10 +1,13 @@
 """Configuration: defaults, YAML, environment overrides, proxies, and errors that name the key."""
 
+import random
+
 import pytest
 
 from monitor.errors import ConfigError
 from monitor.net import is_private_host, mask_url
 from monitor.settings import load_settings, masked_dump
+from tests.helpers.proc import cli
 
 
 def write(tmp_path, text):
@@ -139,3 +142,57 @@ def test_policy_path_samples_must_be_paths(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_settings(p, env={})
     assert info.value.errors[0][0] == "policy.path_classes"
+
+
+# ---- any file content, value size and nesting depth: exit 2 with a message, never a traceback -----------------
+
+HOSTILE_FILES = {
+    "binary": (bytes(random.Random(4).randbytes(3000)), "not UTF-8 text"),
+    "latin-1": ("http:\n  user_agent: caf\xe9\n".encode("latin-1"), "not UTF-8 text (byte 0xe9 on line 2)"),
+    "5001-digit integer": (b"http:\n  timeout_seconds: " + b"9" * 5001 + b"\n", "an integer of 5001 characters"),
+    "5000-deep flow sequence": (b"storage: " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested more than 50 levels"),
+    "1000-deep block mappings": (
+        "".join(f"{' ' * i}k:\n" for i in range(1000)).encode(),
+        "nested more than 50 levels",
+    ),
+    "over 1 MiB": (b"http:\n  user_agent: " + b"a" * (1024 * 1024) + b"\n", "larger than 1024 KiB"),
+    "a number as a section name": (b"1: x\n", "a section name must be text"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_FILES))
+def test_hostile_config_files_are_exit_2_with_a_message(tmp_path, name):
+    content, reason = HOSTILE_FILES[name]
+    cfg = tmp_path / "c.yaml"
+    cfg.write_bytes(content)
+    out = cli("config", "check", str(cfg), cwd=tmp_path, timeout=60)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert out.stderr.startswith(f"error: invalid configuration in {cfg}:"), out.stderr[-2000:]
+    assert reason in out.stderr and "Traceback" not in out.stderr
+
+
+def test_run_refuses_a_hostile_config_file_the_same_way(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_bytes(b"storage: " + b"{a: " * 5000 + b"1" + b"}" * 5000 + b"\n")
+    out = cli("run", "--once", "--config", str(cfg), cwd=tmp_path, timeout=60)
+    assert out.returncode == 2 and "nested more than 50 levels" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_nesting_and_numbers_within_the_limits_still_load(tmp_path):
+    # 49 levels of nesting parse (the value is then refused by validation, not by the loader).
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("storage: " + "[" * 48 + "]" * 48 + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(deep)
+    assert "nested" not in str(err.value) and "storage" in str(err.value)
+    # A 4,000-digit integer is a number (then too large for the setting), not a loader error.
+    long = tmp_path / "long.yaml"
+    long.write_text("http:\n  retries: 1" + "0" * 3999 + "\n")
+    with pytest.raises(ConfigError, match=r"http\.retries") as err:
+        load_settings(long)
+    assert "too long" not in str(err.value)
+
+
+def test_a_deeply_nested_environment_value_is_a_config_error():
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_settings(env={"SCRAPEWATCH_PROTECTED_DOMAINS": "[" * 5000 + "]" * 5000})

@@ -104,7 +104,7 @@ def test_run_probe_records_the_exception_and_a_clean_run_resolves_probe_health(s
     assert applied.outcome == "success" and [t.action for t in applied.transitions] == ["resolved"]
 
 
-def test_cancellation_is_not_swallowed(store):
+def test_cancellation_is_recorded_and_not_swallowed(store):
     probe = _Flaky(store)
 
     async def observe(job):
@@ -113,7 +113,9 @@ def test_cancellation_is_not_swallowed(store):
     probe.observe = observe
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(run_probe(probe, probe.job("flaky:one", None)))
-    assert store.last_runs() == {}
+    # Only the daemon's shutdown cancels a run: it is kept as an error of kind 'shutdown', not lost.
+    rows = list(store.db.query("SELECT outcome, error_kind FROM probe_runs"))
+    assert rows == [{"outcome": "error", "error_kind": "shutdown"}]
 
 
 def test_every_registered_kind_goes_through_the_boundary():

@@ -130,7 +130,7 @@ def test_unwritable_location_is_a_clear_storage_error(tmp_path):
 def test_not_a_database_is_a_clear_storage_error(tmp_path):
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StorageError, match="cannot open the database"):
+    with pytest.raises(StorageError, match=r"bad.db is damaged \(integrity_check: file is not a database\)"):
         open_db(bad)
 
 

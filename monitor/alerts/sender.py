@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import random
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
@@ -23,12 +24,14 @@ from monitor import metrics
 from monitor.alerts import templates
 from monitor.alerts.channels import Channel, Message, SendResult, build_channels
 from monitor.alerts.router import Mute
+from monitor.errors import StorageError
 from monitor.settings import AlertChannel, Settings
 from monitor.store import alerts as store_alerts
 from monitor.store.core import Store
 
 log = logging.getLogger("scrapewatch.alerts")
 DIGEST_LIMIT = 20
+STORAGE_BACKOFF_MAX_SECONDS = 300.0
 
 
 def backoff_seconds(failed_attempts: int, base: float, cap: float, rng: random.Random | None = None) -> float:
@@ -83,6 +86,8 @@ class AlertSender:
         self._again = False
         self._stopping = False
         self._tasks: set[asyncio.Future] = set()
+        self._storage_failures = 0  # drains in a row that the database refused
+        self._storage_retry_at = self._clock()
         self._window: dict[str, deque[float]] = {name: deque() for name in self.channels}
         for name in self.channels:  # every configured channel exports its counters from the start
             metrics.ALERTS_SENT.labels(name)
@@ -109,6 +114,8 @@ class AlertSender:
     async def run_job(self, what: str = "drain") -> None:
         """The scheduler job (``drain`` or ``digest``). APScheduler cancels running jobs when it shuts down; the
         work runs shielded so that a send in flight is finished and recorded (``stop()`` waits for it)."""
+        if self._storage_failures and self._clock() < self._storage_retry_at:
+            return  # backing off: the database refused the last drain
         task = asyncio.ensure_future(self.drain() if what == "drain" else self.enqueue_digest())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -116,6 +123,25 @@ class AlertSender:
             await asyncio.shield(task)
         except asyncio.CancelledError:
             log.debug("alert sender: the scheduler stopped; the %s in progress finishes on its own", what)
+        except (StorageError, sqlite3.Error) as exc:
+            self._storage_failed(exc)
+        else:
+            self._storage_recovered()
+
+    def _storage_failed(self, exc: Exception) -> None:
+        """Back off (the drain interval doubled per failure, up to 5 minutes); one log line when it starts."""
+        self._storage_failures += 1
+        delay = min(STORAGE_BACKOFF_MAX_SECONDS, self.settings.drain_interval_seconds * 2**self._storage_failures)
+        self._storage_retry_at = self._clock() + timedelta(seconds=delay)
+        if self._storage_failures == 1:
+            log.error("alert sender: the database refused a drain (%s); retrying with backoff, alerts wait in the "
+                      "outbox", exc)  # fmt: skip
+
+    def _storage_recovered(self) -> None:
+        if self._storage_failures:
+            log.warning("alert sender: the database takes writes again after %d failed drain(s); sending resumes",
+                        self._storage_failures)  # fmt: skip
+            self._storage_failures = 0
 
     def drain_again(self) -> None:
         """New alerts were committed during a drain: go round once more before returning."""

@@ -33,9 +33,9 @@ from monitor.cli.alerts import alerts, mute
 from monitor.cli.policy import policy
 from monitor.cli.scan import scan
 from monitor.cli.scraping import probe
-from monitor.db import SEVERITIES, STATUSES
 from monitor.errors import InvalidTransition, NotFound, StartupError
 from monitor.settings import masked_dump
+from monitor.vocabulary import SEVERITIES, STATUSES
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -120,6 +120,14 @@ async def run_probe(probe: Probe, job: Job) -> Applied:
     try:
         outcome = await probe.observe(job)
     except asyncio.CancelledError:
+        # Only the daemon's shutdown cancels a run, after the grace period: the run still happened and is
+        # recorded (outcome 'error', kind 'shutdown'), then the cancellation goes on.
+        detail = "stopped by the daemon's shutdown before it finished (scheduler.shutdown_grace_seconds)"
+        outcome = Outcome(Evaluation(scope=f"{job.kind}:{job.domain}"), ErrorKind.SHUTDOWN.value, detail)
+        try:
+            record(probe, job, outcome, started, t0, status="error")
+        except Exception:
+            log.exception("%s: the run stopped at shutdown could not be recorded", job.id)
         raise
     except Exception as exc:
         log.exception("%s raised; the run is recorded as an error", job.id)

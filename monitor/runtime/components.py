@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from monitor.agents import RegistryError, load_registry
 from monitor.db import check_writable, open_db
-from monitor.errors import ConfigError, StartupError, StorageError
+from monitor.errors import ConfigError, DatabaseDamaged, DatabaseTooNew, StartupError, StorageError
 from monitor.probes.base import Context
 from monitor.runtime.crawl import CrawlService
 from monitor.settings import Settings
@@ -25,6 +25,8 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
         )
         if migrate:
             check_writable(store.db)
+    except (DatabaseDamaged, DatabaseTooNew) as exc:  # the message says what to do
+        raise StartupError(str(exc)) from exc
     except StorageError as exc:
         raise StartupError(f"{exc} (check storage.data_dir / storage.database and permissions)") from exc
     except OSError as exc:

@@ -113,7 +113,7 @@ class Daemon:
         now = datetime.now(UTC)
         for probe, job in self._jobs:
             self.scheduler.add_job(
-                self._run_job,
+                self._scheduled_run,
                 IntervalTrigger(seconds=job.interval_seconds, jitter=job.jitter_seconds or None),
                 args=[probe, job],
                 id=job.id,
@@ -184,8 +184,11 @@ class Daemon:
         return all(results)
 
     async def stop(self) -> None:
-        """Stop scheduling, give running crawls the grace period, stop the rest, flush and close."""
+        """Stop scheduling, give running jobs the grace period to finish and commit, then stop their crawls,
+        cancel what is left, flush and close."""
         if self.scheduler is not None and self.scheduler.running:
+            # This cancels the scheduler's own tasks (AsyncIOExecutor.shutdown); the runs themselves are separate
+            # tasks (see _scheduled_run) and are drained below.
             self.scheduler.shutdown(wait=False)
         grace = self.settings.scheduler.shutdown_grace_seconds
         if self._running:
@@ -198,6 +201,8 @@ class Daemon:
                 _, pending = await asyncio.wait(pending, timeout=5)
                 for task in pending:
                     task.cancel()
+                if pending:  # let each cancelled run record itself (run_probe) before the store closes
+                    await asyncio.wait(pending, timeout=5)
         if self.alerts is not None:
             await self.alerts.stop()
         if self._port is not None:
@@ -214,6 +219,18 @@ class Daemon:
         log.info("stopped")
 
     # ---- jobs --------------------------------------------------------------------------------------
+
+    async def _scheduled_run(self, probe: Probe, job: Job) -> None:
+        """The scheduler's job: the run is a task of its own, awaited shielded. APScheduler's AsyncIOScheduler
+        cancels every job task it started on ``shutdown()``, which would throw away a run in flight before the
+        shutdown grace began; shielded, the run carries on and ``stop()`` decides when it is stopped."""
+        task = asyncio.ensure_future(self._run_job(probe, job))
+        self._running.add(task)  # at once: stop() may run before the task's first step
+        task.add_done_callback(self._running.discard)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            log.debug("job %s: the scheduler stopped; the run in progress is drained by stop()", job.id)
 
     async def _run_job(self, probe: Probe, job: Job) -> bool:
         """Run one probe job through run_probe (which records a run even when the probe raises); only a failure
@@ -262,7 +279,7 @@ class Daemon:
         try:
             store = self._read_store()
             try:
-                check_writable(store.db)
+                check_writable(store.db, self.settings.storage.min_free_bytes)
             finally:
                 store.db.close()
             checks["database"] = "ok"

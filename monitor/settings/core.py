@@ -25,6 +25,11 @@ class StorageSettings(Section):
     data_dir: Path = Field(Path("data"), description="Directory for the database and evidence files.")
     database: Path | None = Field(None, description="SQLite database file; defaults to DATA_DIR/scrapewatch.db.")
     busy_timeout_ms: int = Field(5000, ge=0, description="How long a writer waits for a lock (ms).")
+    min_free_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=0,
+        description="/readyz is unready when the database's filesystem has less free space than this (0: no check).",
+    )
 
     @property
     def database_path(self) -> Path:

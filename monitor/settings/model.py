@@ -94,22 +94,72 @@ class Settings(BaseSettings):
         raise KeyError(name)
 
 
+# A configuration file is a few kilobytes; these bound what a damaged or hostile one can make the loader do.
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_NESTING = 50
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with a nesting limit (its composer recurses: 5,000 levels is a RecursionError) and
+    integers too long for Python's int() (more than 4,300 digits) reported as YAML errors at their line."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_NESTING} levels deep", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_yaml_int(self, node: Any) -> int:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:
+            digits = len(str(node.value))
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of {digits} characters is too long", node.start_mark
+            ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError([("(file)", f"cannot read {path}: {exc.strerror or exc}")], str(path)) from exc
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            [("(file)", f"larger than {MAX_CONFIG_BYTES // 1024} KiB: not a configuration file")], str(path)
+        )
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        problem = f"not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}): not a configuration file?"
+        raise ConfigError([("(file)", problem)], str(path)) from None
+    try:
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader: plain data only
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([("(yaml)", f"{where}{problem}")], str(path)) from exc
+        raise ConfigError([("(yaml)", f"{where}{problem}")], str(path)) from None
+    except RecursionError:  # a last guard: _Loader limits nesting well before Python's stack ends
+        raise ConfigError([("(yaml)", "nested too deeply")], str(path)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError([("(root)", "the file must hold a mapping of sections")], str(path))
+    keys = [key for key in data if not isinstance(key, str)]
+    if keys:
+        raise ConfigError([(str(keys[0]), "a section name must be text")], str(path))
     return data
 
 
@@ -152,6 +202,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         raise ConfigError(errors, source) from None
     except ValueError as exc:  # pydantic-settings raises SettingsError for unparsable env JSON
         raise ConfigError([("(environment)", str(exc))], source) from None
+    except RecursionError:  # a value nested within the limit can still be deep for validation (env JSON)
+        raise ConfigError([("(root)", "a value is nested too deeply")], source) from None
     proxy, no_proxy = _proxy_env(env)
     http_data = data.get("http") or {}
     try:

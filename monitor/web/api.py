@@ -11,11 +11,11 @@ from typing import Any
 
 from twisted.web import resource
 
-from monitor.db import SEVERITIES, STATUSES
 from monitor.errors import BadRequest, NotFound
 from monitor.incidents import MANUAL_ACTIONS
 from monitor.store.core import Store
 from monitor.store.files import EvidenceFiles
+from monitor.vocabulary import SEVERITIES, STATUSES
 from monitor.web import triage
 from monitor.web.http import SAFE_HEADER_VALUE, Leaf, authorize, not_found, path_parts, query_args, send, send_json
 

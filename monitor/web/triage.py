@@ -14,8 +14,8 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-from monitor.db import SEVERITIES, STATUSES
 from monitor.incidents import MANUAL_ACTIONS, SEVERITY_RANK
+from monitor.vocabulary import SEVERITIES, STATUSES
 
 PAGE_SIZE = 50
 EVIDENCE_SHOWN = 200  # Store.evidence's default limit
