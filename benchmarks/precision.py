@@ -8,6 +8,7 @@ Prints incidents and alert messages (outbox rows) by kind and transition; result
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import sys
 import tempfile
@@ -99,7 +100,7 @@ def main() -> None:
                         changes += 1
                         weakenings += variant in WEAKENED
                     served = robots
-                outcome = probe._evaluate(domain, items(domain, pages, robots, failure))
+                outcome = asyncio.run(probe._evaluate(domain, items(domain, pages, robots, failure)))
                 record(probe, job, outcome, "", time.monotonic())
         elapsed = time.perf_counter() - t0
         db = store.db

@@ -53,10 +53,13 @@ def open_db(path: Path, busy_timeout_ms: int = 5000, migrate: bool = True) -> sq
             db.enable_wal()
         conn.execute("PRAGMA synchronous = NORMAL")
         if migrate:
+            pending = migrations.pending(db)
             migrations.apply(db)
             known = len(known_migrations())
             if conn.execute("PRAGMA user_version").fetchone()[0] != known:
                 conn.execute(f"PRAGMA user_version = {known}")
+            if pending:  # move the migrations out of the WAL: a new database would otherwise keep ~300 KB there
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     except StorageError:
         raise
     except sqlite3.DatabaseError as exc:

@@ -31,7 +31,7 @@ def test_content_is_stored_once_by_hash(tmp_path):
 def test_a_full_disk_is_a_storage_error_and_leaves_no_partial_file(tiny_disk):  # noqa: F811
     files = EvidenceFiles(tiny_disk / "evidence")
     with pytest.raises(StorageError, match="evidence file"):
-        files.put(b"x" * 1_000_000, "body")
+        files.put(b"x" * 2_000_000, "body")
     assert not [p for p in (tiny_disk / "evidence").rglob("*") if p.is_file()]
 
 

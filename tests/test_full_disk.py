@@ -22,10 +22,10 @@ from tests.test_store import V1, run_policy
 
 @pytest.fixture
 def tiny_disk(tmp_path):
-    """A 384 KiB tmpfs (CI runs as root, which mount needs)."""
+    """A 1 MiB tmpfs (CI runs as root, which mount needs): room for the schema, little more."""
     mnt = tmp_path / "tiny"
     mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=384k", "tmpfs", str(mnt)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True)
     yield mnt
     subprocess.run(["umount", "-l", str(mnt)], check=False)
 

@@ -177,7 +177,8 @@ def seed(data_dir: Path, extra_low: int = 0) -> Seeded:
     """A database and evidence directory as the exposure probes would leave them (plus ``extra_low`` incidents)."""
     db_path = data_dir / "scrapewatch.db"
     files = EvidenceFiles(data_dir / "evidence")
-    store = Store(open_db(db_path), EvidenceFiles(data_dir / "evidence"))
+    # Storm control off: these are many incidents to page through, not a storm to summarise.
+    store = Store(open_db(db_path), EvidenceFiles(data_dir / "evidence"), storm_threshold=0)
     try:
         body = files.put(HOSTILE_BODY, "body", "text/html; charset=utf-8")
         binary = files.put(b"ID3\x04\x00\x00\x00\x00\x00\x00\xff\xfb\x90\x00" * 8, "body", "audio/mpeg")
