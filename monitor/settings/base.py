@@ -11,7 +11,8 @@ Severity = Literal["info", "low", "medium", "high", "critical"]
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # No infinities or NaN: `timeout_seconds: 1e999999` is a mistake, not a wish for an endless timeout.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 def http_url(value: str, what: str) -> str:

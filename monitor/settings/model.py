@@ -99,13 +99,24 @@ MAX_CONFIG_BYTES = 1024 * 1024
 MAX_NESTING = 50
 
 
+MAX_ALIASES = 100  # a configuration may reuse blocks with anchors; thousands of aliases is an attack
+
+
 class _Loader(yaml.SafeLoader):
     """PyYAML's safe loader with a nesting limit (its composer recurses: 5,000 levels is a RecursionError) and
     integers too long for Python's int() (more than 4,300 digits) reported as YAML errors at their line."""
 
     _depth = 0
+    _aliases = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.events.AliasEvent):
+            # Each alias is a reference, cheap for the loader but walked again by validation: anchors nested
+            # into each other ("billion laughs") would make a small file cost exponential time downstream.
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(None, None, f"more than {MAX_ALIASES} aliases (*name)", mark)
         self._depth += 1
         try:
             if self._depth > MAX_NESTING:
