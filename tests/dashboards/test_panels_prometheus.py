@@ -146,7 +146,7 @@ def stack(tmp_path_factory):
             try:
                 wait_for(lambda: get(f"{prometheus}/-/ready")[0] == 200, timeout=30, what="Prometheus ready")
                 wait_for(lambda: _both_demo_phases(get(f"{daemon}/metrics")[1].decode()),
-                         timeout=75, interval=1, what="both demo phases on /metrics")  # fmt: skip
+                         timeout=200, interval=1, what="both demo phases on /metrics")  # fmt: skip
                 # Prometheus has scraped them, and its rules have run on them (the demo's critical exposures).
                 wait_for(lambda: _scraped(prometheus), timeout=20, interval=0.5, what="Prometheus scraping both")
             except AssertionError as exc:
