@@ -277,6 +277,25 @@ def _m0005(db: sqlite_utils.Database) -> None:
     db.execute(f"PRAGMA schema_version = {version + 1}")
 
 
+@migrations(name="0007_audio_index")
+def _m0007(db: sqlite_utils.Database) -> None:
+    # Reference fingerprints of the catalogue (raw Chromaprint frames, little-endian uint32). The inverted index is
+    # rebuilt in memory from them at load (a second or two for thousands of tracks), so it never goes stale.
+    db.executescript(
+        """
+        CREATE TABLE audio_references (
+            track_id TEXT PRIMARY KEY,
+            path TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            frames BLOB,
+            seconds REAL NOT NULL DEFAULT 0,
+            reason TEXT NOT NULL DEFAULT '',
+            indexed_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 def open_db(path: Path, busy_timeout_ms: int = 5000, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the database at ``path``, in WAL mode, migrated to the latest schema.
 

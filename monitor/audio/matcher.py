@@ -1,0 +1,36 @@
+"""The matcher: picks the best identification of one file among its plain and speed-corrected fingerprints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from monitor.audio.index import AudioIndex
+from monitor.audio.model import AudioMatch, Fingerprint
+
+
+class Matcher:
+    """An in-memory index of the catalogue's reference fingerprints (pure: give it fingerprints, get matches)."""
+
+    def __init__(self, references: Mapping[str, np.ndarray]):
+        self.index = AudioIndex(references)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def best(self, fingerprints: Iterable[Fingerprint]) -> AudioMatch | None:
+        """The first fingerprint's match when the plain decode matches (the common case, and the cheap one);
+        otherwise the strongest match among the speed-corrected variants, so that the reported offset comes
+        from the correction closest to the alteration."""
+        best: tuple[tuple, AudioMatch] | None = None
+        for n, fingerprint in enumerate(fingerprints):
+            found, alignment = self.index.match(fingerprint)
+            if found is None or alignment is None:
+                continue
+            if n == 0:
+                return found
+            rank = (alignment.longest_run, alignment.score)
+            if best is None or rank > best[0]:
+                best = (rank, found)
+        return best[1] if best else None
