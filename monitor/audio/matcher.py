@@ -9,6 +9,10 @@ import numpy as np
 from monitor.audio.index import AudioIndex
 from monitor.audio.model import AudioMatch, Fingerprint
 
+# A plain-decode match this good ends the search; a weaker one (a sped-up copy still matching a few windows) is
+# compared with the corrected decodes, which place the offset and the matched duration better.
+STRONG_SCORE = 0.85
+
 
 class Matcher:
     """An in-memory index of the catalogue's reference fingerprints (pure: give it fingerprints, get matches)."""
@@ -20,15 +24,15 @@ class Matcher:
         return len(self.index)
 
     def best(self, fingerprints: Iterable[Fingerprint]) -> AudioMatch | None:
-        """The first fingerprint's match when the plain decode matches (the common case, and the cheap one);
-        otherwise the strongest match among the speed-corrected variants, so that the reported offset comes
-        from the correction closest to the alteration."""
+        """The first fingerprint's match when it is strong (the common case, and the cheap one); otherwise the
+        strongest match among all fingerprints, so that the offset comes from the correction closest to the
+        alteration."""
         best: tuple[tuple, AudioMatch] | None = None
         for n, fingerprint in enumerate(fingerprints):
             found, alignment = self.index.match(fingerprint)
             if found is None or alignment is None:
                 continue
-            if n == 0:
+            if n == 0 and found.score >= STRONG_SCORE:
                 return found
             rank = (alignment.longest_run, alignment.score)
             if best is None or rank > best[0]:
