@@ -10,6 +10,7 @@ from pathlib import Path
 import sqlite_utils
 
 from monitor.audio.decode import Limits, fingerprint_file
+from monitor.audio.identify import AudioIdentifier
 from monitor.audio.matcher import Matcher
 from monitor.errors import AudioUnusable
 from monitor.signatures.catalogue import Catalogue
@@ -73,3 +74,16 @@ def index_catalogue(
 def load_matcher(db: sqlite_utils.Database) -> Matcher:
     """The matcher over every stored reference fingerprint (built in memory)."""
     return Matcher(load_references(db))
+
+
+def catalogue_identifier(catalogue: Catalogue, db: sqlite_utils.Database, audio) -> tuple[AudioIdentifier | None, str]:
+    """Index the catalogue's reference audio (unchanged files are skipped) and the identifier probes hold, with
+    the one line to log; None when no track names reference audio or none could be fingerprinted."""
+    if not any(t.audio for t in catalogue.tracks):
+        return None, "audio matching off: no catalogue track names reference audio (the catalogue's audio column)"
+    report = index_catalogue(catalogue, db, Limits.from_settings(audio, reference=True))
+    matcher = load_matcher(db)
+    line = f"audio index: {report.line()}; {len(matcher)} reference(s) loaded"
+    if not len(matcher):
+        return None, f"{line}: audio matching off"
+    return AudioIdentifier(matcher, Limits.from_settings(audio), audio.speed_variants), line

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 
 from monitor.audio.decode import Limits, fingerprints
@@ -24,3 +26,15 @@ class AudioIdentifier:
             return AudioResult(self.matcher.best(fingerprints(source, self.limits, self.variants)))
         except AudioUnusable as exc:
             return AudioResult(None, exc.reason, exc.detail)
+
+    def identify_many(self, sources: Mapping[str, bytes]) -> dict[str, AudioResult]:
+        """``url -> result`` for fetched bodies (blocking: probes call it in a worker thread). Identical bodies
+        (the same file under two URLs) are decoded once."""
+        done: dict[bytes, AudioResult] = {}
+        out = {}
+        for url, body in sources.items():
+            key = hashlib.sha256(body).digest()
+            if key not in done:
+                done[key] = self.identify(body)
+            out[url] = done[key]
+        return out

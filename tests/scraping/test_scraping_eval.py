@@ -73,7 +73,7 @@ def test_a_live_signed_url_for_the_canary_is_a_critical_delivery():
     assert data["filename"] == "Night Drive (soundcloud).mp3" and data["tags"]["WOAF"] == PERMALINK
     assert {"SC-CDN-PROGRESSIVE", "SC-SIGNED-POLICY", "SC-FILE-PURL"} <= set(data["signatures"])
     assert data["submitted"] == {"method": "POST", "url": "http://dl.example/submit", "body": "url=x"}
-    assert result.cleared == ["canary_recipe_broken:dl"]
+    assert result.cleared == ["canary_recipe_broken:dl", "canary_unknown:dl:1234567890"]
     # Evidence: the submission (request body, headers, response) and the file head, hashed.
     assert [e.data["step"] for e in result.evidence] == ["submit", "download"]
     assert result.evidence[0].data["request_body"] == "url=x" and result.evidence[1].body == tagged
@@ -139,7 +139,7 @@ def test_a_recipe_that_stops_working_is_probe_health_never_silence(items, kind, 
 def test_a_working_recipe_without_soundcloud_audio_clears_both_keys():
     result = canary([fetch("submit", b"<html><body><p>Your file is being prepared.</p></body></html>")])
     assert (result.outcome, result.findings) == ("not_delivered", [])
-    assert result.cleared == ["canary:dl:1234567890", "canary_recipe_broken:dl"]
+    assert result.cleared == ["canary:dl:1234567890", "canary_recipe_broken:dl", "canary_unknown:dl:1234567890"]
 
 
 def test_a_huge_non_audio_download_is_no_delivery():
