@@ -217,9 +217,10 @@ def evaluate_canary(
     """Did ``service`` deliver SoundCloud audio for ``canary``? A working recipe that delivers is a critical
     ``canary_delivered`` finding; one that cannot be followed (or ends on an error page) is ``probe_health``.
 
-    ``audio`` holds what the probe's matcher made of each downloaded file (by URL): a fingerprint match of the
-    canary confirms a delivery whatever the tags say; fingerprinted audio that is not the canary (no match, or
-    another track) is ``canary_unknown_audio``, high: the service answers with audio we cannot vouch for."""
+    ``audio`` holds what the probe's matcher made of each downloaded file (by URL after redirects, as
+    ``download_facts`` reports it): a fingerprint match of the canary confirms a delivery whatever the tags say;
+    fingerprinted audio that is not the canary (no match, or another track) is ``canary_unknown_audio``, high:
+    the service answers with audio we cannot vouch for."""
     key, broken, unknown = canary_key(service, canary), broken_key(service), unknown_key(service, canary)
     heard = {u: r for u, r in (audio or {}).items() if r.usable}
     confirmed = {u: r.match for u, r in heard.items() if r.match is not None and r.match.track == canary.id}
@@ -294,9 +295,11 @@ def _unknown_audio(
 ) -> CanaryResult:  # fmt: skip
     """The service answered with decodable audio that is not the canary: high (it rips something, maybe ours)."""
     key = unknown_key(service, canary)
-    files = [i for i in items if i.step == "download" and i.url in heard]
-    facts = [download_facts(i) | {"audio_match": heard[i.url].match.as_dict() if heard[i.url].match else None}
-             for i in files]  # fmt: skip
+    files = [i for i in items if i.step == "download" and (i.final_url or i.url) in heard]
+    facts = []
+    for i in files:
+        found = heard[i.final_url or i.url].match
+        facts.append(download_facts(i) | {"audio_match": found.as_dict() if found else None})
     other = next((f["audio_match"]["track"] for f in facts if f["audio_match"]), None)
     first = facts[0]
     data = {

@@ -61,9 +61,10 @@ async def submit_canary(crawl: CrawlService, recipe: DownloaderRecipe, canary_ur
 
 
 async def identify_downloads(identifier: AudioIdentifier | None, items: list[CanaryFetch]) -> dict[str, AudioResult]:
-    """``download URL -> result`` for the file heads a downloader delivered, identified in a worker thread (the
-    decoder runs for seconds; the reactor's loop must keep serving). Empty without reference audio."""
-    heads = {i.url: i.body for i in items if i.step == "download" and i.status in (200, 206) and i.body}
+    """``download URL (after redirects) -> result`` for the file heads a downloader delivered, identified in a
+    worker thread (the decoder runs for seconds; the reactor's loop must keep serving). Empty without references."""
+    downloads = [i for i in items if i.step == "download" and i.status in (200, 206) and i.body]
+    heads = {(i.final_url or i.url): i.body for i in downloads}
     if identifier is None or not heads:
         return {}
     return await asyncio.to_thread(identifier.identify_many, heads)
