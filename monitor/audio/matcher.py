@@ -12,6 +12,11 @@ from monitor.audio.model import AudioMatch, Fingerprint
 # A plain-decode match this good ends the search; a weaker one (a sped-up copy still matching a few windows) is
 # compared with the corrected decodes, which place the offset and the matched duration better.
 STRONG_SCORE = 0.85
+# A match found only under a speed correction needs a longer run (~10 s) than a plain one (MIN_RUN, ~6 s): each of
+# the 12 corrections is one more chance for chance agreement. Measured (benchmarks/audio_match.py, 600 s
+# references, 30 s excerpts of 4 unindexed tracks): corrected decodes of unrelated music ran 3-4 windows (score
+# 0.72-0.77) in 4 of 12 excerpts, while true +-4 % copies mostly run 8-9 windows (score >= 0.80).
+VARIANT_MIN_RUN = 5
 
 
 class Matcher:
@@ -31,6 +36,8 @@ class Matcher:
         for n, fingerprint in enumerate(fingerprints):
             found, alignment = self.index.match(fingerprint)
             if found is None or alignment is None:
+                continue
+            if n > 0 and alignment.longest_run < VARIANT_MIN_RUN:
                 continue
             if n == 0 and found.score >= STRONG_SCORE:
                 return found

@@ -71,3 +71,18 @@ def test_an_empty_matcher_says_why():
     result = AudioIdentifier(Matcher({}), QUERY_LIMITS).identify(b"whatever")
     assert result.match is None and result.reason == "no_references"
     assert pytest.approx(0.1238, abs=1e-4) == FRAME_SECONDS
+
+
+@pytest.mark.parametrize(("windows", "as_variant", "matched"), [(4, False, True), (4, True, False), (6, True, True)])
+def test_a_match_under_a_speed_correction_needs_a_longer_run(windows, as_variant, matched):
+    """Twelve corrections are twelve more chances of chance agreement: a corrected decode needs ~10 s, not ~6 s."""
+    rng = np.random.default_rng(11)
+    ref = rng.integers(0, 2**32, 2000, dtype=np.uint32)
+    query = rng.integers(0, 2**32, 160, dtype=np.uint32)
+    query[: windows * 16] = ref[512 : 512 + windows * 16]  # `windows` windows of 16 frames agree, exactly
+    noise = Fingerprint(rng.integers(0, 2**32, 160, dtype=np.uint32))  # the plain decode: nothing
+    fingerprints = [noise, Fingerprint(query, "speed+2.5%")] if as_variant else [Fingerprint(query)]
+    found = Matcher({"t": ref}).best(fingerprints)
+    assert (found is not None) == matched
+    if found is not None:
+        assert found.track == "t" and found.offset_seconds == pytest.approx(512 * FRAME_SECONDS)
