@@ -13,7 +13,9 @@ score of 0.89-0.99; +-4 % speed/tempo/pitch copies run 3 to 13 (score 0.72-0.87)
 Among every (query x variant x candidate) alignment of six unrelated 60 s excerpts no run exceeded 2 windows at
 WINDOW_BER = 0.30 (runs of 5 at 0.35), hence MIN_RUN = 3: no false match measured, with a margin of one window
 (benchmarks/RESULTS.md has the numbers). One pair of the package (music007 against music005) runs 9 windows under
-a -5 % correction: a shared theme, transposed, which is what the variants are meant to find.
+a -5 % correction: a shared theme, transposed, which is what the variants are meant to find. Against longer (600 s)
+references, corrected decodes of unrelated music reached runs of 3-4, so a match found only under a correction
+needs more (``matcher.VARIANT_MIN_RUN``).
 """
 
 from __future__ import annotations
