@@ -64,6 +64,14 @@ class CrawlError(ScrapewatchError):
     """A crawl could not run, or ended without one item per requested file (a bug or a shutdown)."""
 
 
+class AudioUnusable(ScrapewatchError):
+    """A file could not be decoded or fingerprinted; ``reason`` is one of a small set (not_audio, timeout, ...)."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason, self.detail = reason, detail
+
+
 class RegistryError(ScrapewatchError):
     """An agent registry file is unreadable or invalid; the message names the line and field."""
 

@@ -185,7 +185,7 @@ JOB_INTERVAL = Gauge(
 # Scraping probes (labels: service = a configured downloader, source = wayback | common_crawl | the hub's name).
 CANARY_PROBES = Counter(
     "scrapewatch_canary_probes_total",
-    "Canary probes of downloader services by outcome (delivered, not_delivered, recipe_broken).",
+    "Canary probes of downloader services by outcome (delivered, delivered_unknown, not_delivered, recipe_broken).",
     ["service", "outcome"],
     registry=REGISTRY,
 )

@@ -279,3 +279,22 @@ def _m0006(db: sqlite_utils.Database) -> None:
 def _m0007(db: sqlite_utils.Database) -> None:
     # One row, rewritten by every readiness check: a committed write is the only proof the database takes writes.
     db.execute("CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)")
+
+
+@migrations(name="0008_audio_index")
+def _m0008(db: sqlite_utils.Database) -> None:
+    # Reference fingerprints of the catalogue (raw Chromaprint frames, little-endian uint32). The inverted index is
+    # rebuilt in memory from them at load (a second or two for thousands of tracks), so it never goes stale.
+    db.executescript(
+        """
+        CREATE TABLE audio_references (
+            track_id TEXT PRIMARY KEY,
+            path TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            frames BLOB,
+            seconds REAL NOT NULL DEFAULT 0,
+            reason TEXT NOT NULL DEFAULT '',
+            indexed_at TEXT NOT NULL
+        );
+        """
+    )

@@ -34,7 +34,7 @@ class WatchTargetArgs:
     follow_sitemap: bool = True
     obey_robots: bool = True
     render: bool = False
-    audio_byte_cap: int = 256 * 1024
+    audio_byte_cap: int = 512 * 1024  # the audio matcher needs ~6 s of sound: 13 s at 320 kbit/s
     extra_hosts: list[str] = field(default_factory=list)
 
 

@@ -18,7 +18,15 @@ LONG_MODULES = {
     "spiders/spiders/archives.py": "Wayback and Common Crawl pagination and rate limits read best as one spider",
 }
 # Evaluators are pure: findings from inputs, no I/O, no storage, no metrics, no clock of their own.
-EVALUATORS = ("monitor.policy", "monitor.signatures", "monitor.evaluators", "monitor.incidents")
+EVALUATORS = (
+    "monitor.policy",
+    "monitor.signatures",
+    "monitor.evaluators",
+    "monitor.incidents",
+    "monitor.audio.model",
+    "monitor.audio.index",
+    "monitor.audio.matcher",
+)
 IMPURE = (
     "monitor.store",
     "monitor.db",

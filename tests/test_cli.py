@@ -36,6 +36,15 @@ def test_demo_once_leaves_incidents_that_list_shows(demo_dir):
     critical = {(i["domain"], i["kind"]) for i in incidents if i["severity"] == "critical"}
     assert ("sc2mp3-fast.example", "exposure_downloader") in critical
     assert ("scplayer.example", "exposure_proxy") in critical
+    # planetblupi-music-ogg is installed here: untagged audio is recognised by its fingerprint alone - the no-AI
+    # track re-encoded on the re-upload site, and the canary ripped by a downloader whose page names nothing.
+    heard = next(i for i in incidents if i["kind"] == "exposure_audio_match")
+    assert (heard["domain"], heard["severity"], heard["data"]["catalogue_track"]["id"]) == (
+        "reupload.example", "critical", "1234500001"
+    )  # fmt: skip
+    assert heard["data"]["audio_match"]["score"] >= 0.8
+    ripped = next(i for i in incidents if i["kind"] == "canary_delivered" and i["domain"] == "rip-plain.example")
+    assert ripped["severity"] == "critical" and ripped["data"]["fingerprint"]["track"] == "1234567890"
     # The CDN dropped the track page's noai header in the same change: a page-signal change with its diff.
     page = next(
         i

@@ -7,8 +7,10 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from monitor.demo.audio_sites import DemoAudio, demo_audio
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.scraping_config import demo_scraping_settings
+from monitor.demo.sites import demo_sites
 from monitor.runtime.crawl import CrawlService
 from monitor.runtime.daemon import Daemon
 from monitor.settings import Settings, WatchTarget
@@ -17,8 +19,9 @@ log = logging.getLogger(__name__)
 DEMO_INTERVAL = 15
 WATCH_INTERVAL = 60
 # The simulated third parties (monitor/demo/exposure_sites.py, embed_sites.py): a "SoundCloud to MP3" downloader, a
-# JS player proxying HLS (rendered in Chromium), a re-upload page with a tagged MP3, a mirror, and a blog with the
-# official widget (rendered: the widget's own requests come from its frame) that must raise nothing.
+# JS player proxying HLS (rendered in Chromium), a re-upload page with a tagged MP3 (and, with planetblupi music, an
+# untagged re-encode found by its fingerprint), a mirror, and a blog with the official widget (rendered: the
+# widget's own requests come from its frame) that must raise nothing.
 DEMO_TARGETS = (
     ("sc2mp3-fast", "https://sc2mp3-fast.example/", False),
     ("scplayer", "https://scplayer.example/", True),
@@ -28,9 +31,10 @@ DEMO_TARGETS = (
 )
 
 
-def demo_settings(settings: Settings, proxy_url: str) -> Settings:
+def demo_settings(settings: Settings, proxy_url: str, audio: DemoAudio | None = None) -> Settings:
     """The user's settings with every probe routed to the simulated internet and short intervals; unless the user
-    configured their own, a simulated watchlist, downloader canaries, archives and a dataset hub are probed too."""
+    configured their own, a simulated watchlist, downloader canaries, archives and a dataset hub are probed too
+    (with ``audio``: a catalogue naming reference audio, and a downloader that rips it without tags)."""
     demo = settings.model_copy(deep=True)
     demo.http.proxy = proxy_url
     demo.http.no_proxy = []
@@ -41,6 +45,10 @@ def demo_settings(settings: Settings, proxy_url: str) -> Settings:
     if not demo.scraping.downloaders and not demo.scraping.wayback.enabled and demo.catalogue.path is None:
         fragment = demo_scraping_settings(proxy_url)
         demo.catalogue.path = Path(fragment["catalogue"]["path"])
+        if audio is not None:
+            fragment["scraping"]["downloaders"].append({**audio.recipe, "interval_seconds": DEMO_INTERVAL})
+            demo.catalogue.path = audio.catalogue
+            demo.audio.max_reference_seconds = min(demo.audio.max_reference_seconds, 120)  # a quick start-up
         demo.scraping = type(demo.scraping).model_validate(fragment["scraping"])
     if not demo.watch.targets:
         demo.watch.targets = [
@@ -58,8 +66,13 @@ async def run_demo(
     ``once``: one cycle with the original files, switch the simulated robots.txt, one more cycle, exit.
     Otherwise the switch happens after ``change_after`` seconds and the daemon runs until stopped.
     """
-    with BackgroundInternet() as net:
-        demo = demo_settings(settings, net.url)
+    sites = demo_sites()
+    audio, line = demo_audio(settings.storage.data_dir / "demo-audio", sites)
+    echo(line)
+    if audio is not None:
+        sites.update(audio.sites)
+    with BackgroundInternet(sites) as net:
+        demo = demo_settings(settings, net.url, audio)
         echo(f"simulated internet (forward proxy) at {net.url}; no real site is contacted")
         echo(f"database: {demo.storage.database_path}")
         # Chromium trusts the simulated internet's TLS key (by its SPKI pin) for the rendered targets.

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from monitor.audio.model import AudioResult
 from monitor.evaluators.scraping import sha256, text_of
 from monitor.incidents import SEVERITY_RANK, Evidence, Finding
 from monitor.signatures import (
@@ -39,7 +41,8 @@ MAIN_STEPS = ("form", "submit", "api", "browser")
 
 @dataclass(frozen=True)
 class CanaryResult:
-    """One canary probe: ``outcome`` is delivered, not_delivered or recipe_broken (``reason`` says why)."""
+    """One canary probe: ``outcome`` is delivered, delivered_unknown (audio that is not the canary), not_delivered
+    or recipe_broken (``reason`` says why)."""
 
     outcome: str
     reason: str
@@ -197,12 +200,30 @@ def _names(m: Match, track: CatalogueTrack) -> bool:
     return m.data.get("catalogue_track", {}).get("id") == track.id
 
 
+def unknown_key(service: str, canary: CatalogueTrack) -> str:
+    """Dedupe key of "service answers the canary with audio that is not the canary"."""
+    return f"canary_unknown:{service}:{canary.id}"
+
+
 def evaluate_canary(
-    service: str, kind: str, canary: CatalogueTrack, items: list[CanaryFetch], catalogue: Catalogue, now: datetime
+    service: str,
+    kind: str,
+    canary: CatalogueTrack,
+    items: list[CanaryFetch],
+    catalogue: Catalogue,
+    now: datetime,
+    audio: Mapping[str, AudioResult] | None = None,
 ) -> CanaryResult:
     """Did ``service`` deliver SoundCloud audio for ``canary``? A working recipe that delivers is a critical
-    ``canary_delivered`` finding; one that cannot be followed (or ends on an error page) is ``probe_health``."""
-    key, broken = canary_key(service, canary), broken_key(service)
+    ``canary_delivered`` finding; one that cannot be followed (or ends on an error page) is ``probe_health``.
+
+    ``audio`` holds what the probe's matcher made of each downloaded file (by URL after redirects, as
+    ``download_facts`` reports it): a fingerprint match of the canary confirms a delivery whatever the tags say;
+    fingerprinted audio that is not the canary (no match, or another track) is ``canary_unknown_audio``, high:
+    the service answers with audio we cannot vouch for."""
+    key, broken, unknown = canary_key(service, canary), broken_key(service), unknown_key(service, canary)
+    heard = {u: r for u, r in (audio or {}).items() if r.usable}
+    confirmed = {u: r.match for u, r in heard.items() if r.match is not None and r.match.track == canary.id}
     domain = (urlsplit(items[0].url).hostname or service) if items else service
     main = [i for i in items if i.step in MAIN_STEPS]
     result = main[-1] if main else None
@@ -211,9 +232,9 @@ def evaluate_canary(
     matches = escalate(scan_page(page_url, resources, requests, now=now), catalogue) if page_url else []
     ours = [m for m in matches if SEVERITY_RANK[m.severity] and _names(m, canary)]
     downloads = [download_facts(i) for i in items if i.step == "download" and i.status in (200, 206) and i.body]
-    audio = [d for d in downloads if d["audio"]]
+    audio_files = [d for d in downloads if d["audio"] or d["url"] in confirmed]
     mention = result is not None and any(s in text_of(result.body, 2_000_000) for s in (canary.id, canary.permalink))
-    delivered = bool(ours) or bool(audio and mention)
+    delivered = bool(ours) or bool(audio_files and mention) or bool(confirmed)
     problem = recipe_problem(items, kind)
     if problem is None and not delivered and result is not None and (text := error_page(result)):
         problem = (f"HTML error page with status {result.status}: {text[:160]!r}", result)
@@ -231,9 +252,15 @@ def evaluate_canary(
         finding = Finding(broken, "probe_health", "medium", domain, title, reason, data)
         evidence = [_fetch_evidence(broken, culprit, page_url, matches, "medium")] if culprit else []
         return CanaryResult("recipe_broken", reason, [finding], [], evidence, matches)
+    if not delivered and heard and problem is None:
+        return _unknown_audio(service, canary, domain, page_url, items, heard, matches, now)
     if not delivered:
-        return CanaryResult("not_delivered", "no SoundCloud audio for the canary", [], [key, broken], [], matches)
-    first = audio[0] if audio else {}
+        return CanaryResult(
+            "not_delivered", "no SoundCloud audio for the canary", [], [key, broken, unknown], [], matches
+        )
+    # The file the fingerprint confirmed is the one whose facts the finding carries.
+    first = next((d for d in audio_files if d["url"] in confirmed), audio_files[0] if audio_files else {})
+    fingerprint = confirmed.get(first.get("url", ""))
     data = {
         "service": service,
         "canary": canary.summary(),
@@ -246,14 +273,43 @@ def evaluate_canary(
         "tags": first.get("tags", {}),
         "downloads": downloads,
         "signatures": sorted({m.signature for m in ours}),
+        "fingerprint": fingerprint.as_dict() if fingerprint else None,
         "submitted": {"method": result.method, "url": result.url, "body": text_of(result.request_body, 4096)}
         if result
         else None,
     }
     what = ", ".join(data["signatures"]) or "audio bytes"
+    if fingerprint:
+        what = f"{what}; fingerprint match of the canary, score {fingerprint.score:.2f}"
     detail = f"{service} answered the canary {canary.permalink} with SoundCloud audio ({what})."
     title = f"{service} delivers SoundCloud audio for canary {canary.title or canary.id} ({canary.id})"
     finding = Finding(key, "canary_delivered", "critical", domain, title, detail, data)
     fetched = [i for i in items if i.step != "form" and i.status is not None]
     evidence = [_fetch_evidence(key, i, page_url, matches, "critical") for i in fetched]
-    return CanaryResult("delivered", detail, [finding], [broken], evidence, matches)
+    return CanaryResult("delivered", detail, [finding], [broken, unknown], evidence, matches)
+
+
+def _unknown_audio(
+    service: str, canary: CatalogueTrack, domain: str, page_url: str, items: list[CanaryFetch],
+    heard: Mapping[str, AudioResult], matches: list[Match], now: datetime,
+) -> CanaryResult:  # fmt: skip
+    """The service answered with decodable audio that is not the canary: high (it rips something, maybe ours)."""
+    key = unknown_key(service, canary)
+    files = [i for i in items if i.step == "download" and (i.final_url or i.url) in heard]
+    facts = []
+    for i in files:
+        found = heard[i.final_url or i.url].match
+        facts.append(download_facts(i) | {"audio_match": found.as_dict() if found else None})
+    other = next((f["audio_match"]["track"] for f in facts if f["audio_match"]), None)
+    first = facts[0]
+    data = {
+        "service": service, "canary": canary.summary(), "page_url": page_url, "content_type": first["content_type"],
+        "bytes": first["bytes"], "sha256": first["sha256"], "filename": first["filename"], "tags": first["tags"],
+        "downloads": facts, "matched_track": other,
+    }  # fmt: skip
+    what = f"catalogue track {other}" if other else "audio that matches no catalogue track"
+    detail = f"{service} answered the canary {canary.permalink} with {what}, not the canary ({first['filename']})."
+    title = f"{service} delivers unknown audio for canary {canary.title or canary.id} ({canary.id})"
+    finding = Finding(key, "canary_unknown_audio", "high", domain, title, detail, data)
+    evidence = [_fetch_evidence(key, i, page_url, matches, "high") for i in files]
+    return CanaryResult("delivered_unknown", detail, [finding], [broken_key(service)], evidence, matches)

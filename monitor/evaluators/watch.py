@@ -8,7 +8,7 @@ to a finding becomes one evidence record (capped per finding and run).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,7 @@ from monitor.signatures import (
     Resource,
     escalate,
     read_tags,
+    scan_audio_match,
     scan_page,
 )
 from monitor.signatures.model import severity_rank
@@ -45,6 +46,7 @@ FAMILY_PHRASES = {
     "private-token": "exposes private SoundCloud track links",
     "archive": "holds captures of SoundCloud audio",
     "dataset": "lists SoundCloud tracks in a dataset",
+    "audio-match": "hosts a copy of a protected track (audio fingerprint)",
 }
 
 
@@ -175,8 +177,10 @@ def evaluate_crawl(
     now: datetime,
     catalogue: Catalogue | None = None,
     resolve_after: int = 3,
+    audio_matches: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> TargetResult:
-    """Scan every page of a watch crawl and group its matches into findings (severity low and up)."""
+    """Scan every page of a watch crawl and group its matches into findings (severity low and up).
+    ``audio_matches`` (audio URL -> the matcher's answer, ``AudioMatch.as_dict()``) adds SC-AUDIO-MATCH."""
     result = TargetResult(Evaluation(scope(target), resolve_after=resolve_after))
     by_url = {}
     tags: dict[int, FileTags | None] = {}
@@ -200,6 +204,9 @@ def evaluate_crawl(
         matches = scan_page(page_url, resources, requests, now=now, site_host=site_of(page_url))
         if catalogue is not None:
             matches = escalate(matches, catalogue)
+        for kid in kids if audio_matches else ():
+            if kid.kind == "audio" and (found := audio_matches.get(kid.url)):
+                matches.extend(scan_audio_match(kid.final_url or kid.url, found, catalogue))
         result.matches.extend(matches)
         for m in matches:
             if severity_rank(m.severity) < severity_rank("low"):
@@ -266,6 +273,8 @@ def _finding(key: str, target: str, matches: list[Match], robots_override: bool)
     catalogue = next((m.data["catalogue_track"] for m in matches if "catalogue_track" in m.data), None)
     track = key.split(":", 3)[3] if key.count(":") >= 3 else "-"
     about = f" (track {catalogue['id']})" if catalogue else ""
+    if catalogue and family == "audio-match" and catalogue.get("title"):  # no URL names it: say which one
+        about = f" (track {catalogue['id']}, {catalogue['title']!r})"
     detail = (
         f"{_EXPLANATION.get(top.signature, top.detail)} Found {len(matches)} time(s) on {site}: "
         + ", ".join(signatures)
@@ -282,6 +291,9 @@ def _finding(key: str, target: str, matches: list[Match], robots_override: bool)
     }
     if catalogue:
         data["catalogue_track"] = catalogue
+    heard = [m.data["audio_match"] for m in matches if "audio_match" in m.data]
+    if heard:  # the best fingerprint match: score, offset and matched seconds
+        data["audio_match"] = max(heard, key=lambda a: (a.get("matched_seconds", 0), a.get("score", 0)))
     if robots_override:
         data["robots_override"] = True  # the target was crawled with obey_robots: false
     return Finding(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from monitor import metrics
+from monitor.audio.identify import AudioIdentifier
 from monitor.errors import ErrorKind
 from monitor.incidents import Evaluation, Evidence
 from monitor.policy.matrix import Cell
@@ -36,6 +37,7 @@ class Context:
     store: Store | None
     catalogue: Catalogue
     agents: tuple[str, ...]
+    audio: AudioIdentifier | None = None  # None when the catalogue has no indexed reference audio
 
 
 @dataclass(frozen=True)

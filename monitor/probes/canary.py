@@ -3,11 +3,14 @@ a service that delivers SoundCloud audio is critical, a broken recipe a probe-he
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from monitor import metrics
+from monitor.audio.identify import AudioIdentifier
+from monitor.audio.model import AudioResult
 from monitor.errors import ConfigError
 from monitor.evaluators.canary import evaluate_canary
 from monitor.incidents import Evaluation, Evidence
@@ -57,6 +60,16 @@ async def submit_canary(crawl: CrawlService, recipe: DownloaderRecipe, canary_ur
     )
 
 
+async def identify_downloads(identifier: AudioIdentifier | None, items: list[CanaryFetch]) -> dict[str, AudioResult]:
+    """``download URL (after redirects) -> result`` for the file heads a downloader delivered, identified in a
+    worker thread (the decoder runs for seconds; the reactor's loop must keep serving). Empty without references."""
+    downloads = [i for i in items if i.step == "download" and i.status in (200, 206) and i.body]
+    heads = {(i.final_url or i.url): i.body for i in downloads}
+    if identifier is None or not heads:
+        return {}
+    return await asyncio.to_thread(identifier.identify_many, heads)
+
+
 class CanaryProbe(ScrapingProbe):
     """Submits the canary tracks to one downloader; "delivers SoundCloud audio" is critical, a broken recipe a
     probe-health incident. Canary incidents resolve after ``scraping.canary_resolve_after_clean_runs`` clean runs."""
@@ -93,7 +106,10 @@ class CanaryProbe(ScrapingProbe):
         evidence: list[Evidence] = []
         for canary in spec.canaries:
             items = await submit_canary(self.crawl, spec.recipe, canary.permalink)
-            result = evaluate_canary(service, spec.recipe.kind, canary, items, self.catalogue, datetime.now(UTC))
+            heard = await identify_downloads(self.audio, items)
+            result = evaluate_canary(
+                service, spec.recipe.kind, canary, items, self.catalogue, datetime.now(UTC), audio=heard
+            )
             report.fetched += len(items)
             report.outcomes.append((canary.id, result.outcome, result.reason))
             if result.outcome == "recipe_broken":

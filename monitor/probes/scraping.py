@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from monitor.audio.identify import AudioIdentifier
 from monitor.evaluators.scraping import Candidate, new_or_grown
 from monitor.incidents import Evaluation, Evidence, Finding
 from monitor.probes.base import Context, Job, Outcome, ProbeBase, record
@@ -89,8 +90,14 @@ class ScrapingProbe(ProbeBase):
     """A scraping probe kind: ``evaluate`` fetches and evaluates one job into a report; the base records it."""
 
     def __init__(
-        self, store: Store | None, crawl: CrawlService, settings: Settings, catalogue: Catalogue | None = None
+        self,
+        store: Store | None,
+        crawl: CrawlService,
+        settings: Settings,
+        catalogue: Catalogue | None = None,
+        audio: AudioIdentifier | None = None,
     ):
+        self.audio = audio  # the canary probe identifies what downloaders deliver
         self.store = store
         self.crawl = crawl
         self.settings = settings
@@ -99,7 +106,7 @@ class ScrapingProbe(ProbeBase):
 
     @classmethod
     def build(cls, ctx: Context) -> ScrapingProbe:
-        return cls(ctx.store, ctx.crawl, ctx.settings, ctx.catalogue)
+        return cls(ctx.store, ctx.crawl, ctx.settings, ctx.catalogue, ctx.audio)
 
     @abstractmethod
     async def evaluate(self, job_id: str, spec: Any) -> tuple[ScrapingReport, Evaluation, list[Evidence]]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from monitor import metrics
+from monitor.audio.identify import AudioIdentifier
 from monitor.evaluators.watch import AUDIO_OUTCOMES, TargetResult, evaluate_crawl, scope
 from monitor.probes.base import Context, Job, Outcome, ProbeBase
 from monitor.runtime.crawl import CrawlError, CrawlService
@@ -20,6 +22,7 @@ from spiders.watch_items import WatchResource
 
 PROBE = "exposure_watch"
 THREAD_ABOVE_BYTES = 262_144  # pages per crawl above which the scan runs in a worker thread
+log = logging.getLogger(__name__)
 
 
 class ExposureProbe(ProbeBase):
@@ -35,7 +38,9 @@ class ExposureProbe(ProbeBase):
         resolve_after: int = 3,
         targets: list[WatchTarget] | None = None,
         health_threshold: int | None = None,
+        audio: AudioIdentifier | None = None,
     ):
+        self.audio = audio
         self.store = store
         self.crawl = crawl
         self.catalogue = catalogue
@@ -53,6 +58,7 @@ class ExposureProbe(ProbeBase):
             watch.resolve_after_clean_runs,
             watch.targets,
             ctx.settings.alerts.probe_failures,
+            ctx.audio,
         )
 
     def jobs(self) -> list[Job]:
@@ -67,8 +73,9 @@ class ExposureProbe(ProbeBase):
     async def scan(self, target: WatchTarget) -> TargetResult:
         """Crawl and evaluate ``target`` without recording anything."""
         items = await crawl_target(self.crawl, target)
-        scan = functools.partial(evaluate_crawl, target.name, items, now=datetime.now(UTC),
-                                 catalogue=self.catalogue, resolve_after=self.resolve_after)  # fmt: skip
+        heard = await identify_audio(self.audio, items, target.name)
+        scan = functools.partial(evaluate_crawl, target.name, items, now=datetime.now(UTC), catalogue=self.catalogue,
+                                 resolve_after=self.resolve_after, audio_matches=heard)  # fmt: skip
         if sum(len(item.body) for item in items) > THREAD_ABOVE_BYTES:
             # A signature scan of big pages (a bundle of several MB) blocks for hundreds of ms: off the loop.
             # evaluate_crawl is pure and reads only its arguments and the read-only catalogue.
@@ -110,6 +117,26 @@ async def crawl_target(crawl: CrawlService, target: WatchTarget) -> list[WatchRe
     return await crawl.run_spider(
         WatchSpider, target.name, item_type=WatchResource, render=target.render, target=spider_target
     )
+
+
+async def identify_audio(
+    identifier: AudioIdentifier | None, items: list[WatchResource], target: str
+) -> dict[str, dict]:
+    """``audio URL -> match`` for the audio heads the crawl fetched, identified against the catalogue in a worker
+    thread (decoding takes seconds; the reactor's loop keeps serving the other crawls)."""
+    heads = {
+        i.url: i.body
+        for i in items
+        if i.kind == "audio" and i.body and i.status in (200, 206) and i.error_kind != "robots_disallowed"
+    }
+    if identifier is None or not heads:
+        return {}
+    results = await asyncio.to_thread(identifier.identify_many, heads)
+    unusable = sorted({r.reason for r in results.values() if r.reason})
+    matched = sum(r.match is not None for r in results.values())
+    extra = f"; unusable: {unusable}" if unusable else ""
+    log.info("%s: %d audio file(s) fingerprinted, %d matched%s", target, len(results), matched, extra)
+    return {url: r.match.as_dict() for url, r in results.items() if r.match is not None}
 
 
 def _crawl_metrics(target: str, result: TargetResult) -> None:

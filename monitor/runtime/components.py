@@ -3,7 +3,15 @@ the protected catalogue, the agent registry, and the probes of every kind."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
 from monitor.agents import RegistryError, load_registry
+from monitor.audio.catalogue_index import catalogue_identifier
+from monitor.audio.identify import AudioIdentifier
 from monitor.db import check_writable, open_db
 from monitor.errors import ConfigError, DatabaseDamaged, DatabaseTooNew, StartupError, StorageError
 from monitor.probes.base import Context
@@ -11,6 +19,8 @@ from monitor.runtime.crawl import CrawlService
 from monitor.settings import Settings
 from monitor.signatures import Catalogue, load_catalogue
 from monitor.store import EvidenceFiles, Store
+
+log = logging.getLogger(__name__)
 
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
@@ -52,10 +62,39 @@ def build(
         agents = tuple(load_registry(settings.policy.agents_file).tokens())
     except RegistryError as exc:
         raise StartupError(f"policy.agents_file: {exc}") from exc
+    catalogue = load_protected_catalogue(settings)
     return Context(
         settings=settings,
         crawl=crawl if crawl is not None else CrawlService(settings),
         store=store,
-        catalogue=load_protected_catalogue(settings),
+        catalogue=catalogue,
         agents=agents,
+        audio=audio_identifier(settings, catalogue, store),
     )
+
+
+def audio_identifier(settings: Settings, catalogue: Catalogue, store: Store | None) -> AudioIdentifier | None:
+    """The matcher over the catalogue's reference audio, indexed now when files changed (one log line). Without
+    a store (one-off scans) the stored references are copied into memory and only changed files are fingerprinted
+    there: a scan never writes the database."""
+    db = store.db if store is not None else _scratch_index(settings.storage.database_path)
+    identifier, line = catalogue_identifier(catalogue, db, settings.audio)
+    log.info("%s", line)
+    return identifier
+
+
+def _scratch_index(database: Path) -> sqlite_utils.Database:
+    db = open_db(Path(":memory:"))
+    if not Path(database).is_file():
+        return db
+    try:
+        disk = sqlite3.connect(f"file:{Path(database).resolve()}?mode=ro", uri=True)
+        try:
+            rows = disk.execute("SELECT * FROM audio_references").fetchall()
+        finally:
+            disk.close()
+    except sqlite3.DatabaseError:  # an older schema or a busy file: fingerprint from scratch
+        return db
+    if rows:
+        db.conn.executemany(f"INSERT INTO audio_references VALUES ({','.join('?' * len(rows[0]))})", rows)
+    return db

@@ -4,6 +4,7 @@ This package is the only place that reads configuration files and the environmen
 """
 
 from monitor.settings.alerts import AlertChannel, AlertMute, AlertSettings, url_problem
+from monitor.settings.audio import AudioSettings
 from monitor.settings.base import Section, Severity
 from monitor.settings.core import DEFAULT_USER_AGENT, HttpSettings, SchedulerSettings, StorageSettings
 from monitor.settings.domains import POLICY_FILES, ProtectedDomain
@@ -29,6 +30,7 @@ __all__ = [
     "AlertChannel",
     "AlertMute",
     "AlertSettings",
+    "AudioSettings",
     "CatalogueSettings",
     "CommonCrawlEndpoint",
     "DatasetHubEndpoint",

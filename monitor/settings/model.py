@@ -16,6 +16,7 @@ from pydantic_settings.sources.utils import parse_env_vars
 from monitor.errors import ConfigError
 from monitor.net import mask_url
 from monitor.settings.alerts import AlertSettings
+from monitor.settings.audio import AudioSettings
 from monitor.settings.core import HttpSettings, SchedulerSettings, StorageSettings
 from monitor.settings.domains import ProtectedDomain, default_domains
 from monitor.settings.policy import CatalogueSettings, PolicySettings
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings, description="The AI-policy audit.")
     catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings, description="Protected tracks.")
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alert channels.")
+    audio: AudioSettings = Field(default_factory=AudioSettings, description="Audio matching (ffmpeg, fpcalc).")
     scraping: ScrapingSettings = Field(
         default_factory=ScrapingSettings, description="Downloader canaries, archive and dataset probes."
     )

@@ -32,7 +32,11 @@ class WatchTarget(Section):
     )
     render: bool = Field(False, description="Render pages in Chromium and capture every request with its frame.")
     audio_byte_cap: int = Field(
-        262_144, ge=1, le=67_108_864, description="Bytes fetched from the head of each linked audio file."
+        524_288,
+        ge=1,
+        le=67_108_864,
+        description="Bytes fetched from the head of each linked audio file (512 KiB: 13 s at 320 kbit/s, enough to "
+        "fingerprint; tags sit in the head).",
     )
     extra_hosts: list[str] = Field(
         default_factory=list, description="Hosts besides the start URLs' sites whose links may be followed."

@@ -34,6 +34,7 @@ class CatalogueTrack:
     artist: str = ""
     no_ai: bool = False
     canary: bool = False
+    audio: str = ""  # reference audio file (absolute once loaded; relative to the catalogue file in it)
 
     def summary(self) -> dict:
         """What a match records about the track."""
@@ -117,7 +118,8 @@ def _row(raw: dict, where: str, errors: list[tuple[str, str]]) -> CatalogueTrack
     if len(errors) > before:
         return None
     title, artist = str(raw.get("title") or "").strip(), str(raw.get("artist") or "").strip()
-    return CatalogueTrack(tid, permalink, tuple(tokens), title, artist, no_ai, canary)
+    audio = str(raw.get("audio") or "").strip()
+    return CatalogueTrack(tid, permalink, tuple(tokens), title, artist, no_ai, canary, audio)
 
 
 def _csv_rows(text: str, errors: list[tuple[str, str]]) -> Iterable[tuple[str, dict]]:
@@ -170,6 +172,8 @@ def load_catalogue(path: str | Path | None) -> Catalogue:
     """Load a catalogue from CSV (``media_tokens`` space/``;``-separated) or YAML (a list, or ``tracks:``); no path
     (``catalogue.path`` unset) is the empty catalogue.
 
+    An optional ``audio`` column names the track's reference audio file, relative to the catalogue file.
+
     Raises :class:`monitor.errors.ConfigError` naming the file, the line and the column of every problem:
     missing columns, bad booleans, malformed ids/tokens/permalinks, and duplicate ids, tokens or permalinks.
     """
@@ -197,6 +201,8 @@ def load_catalogue(path: str | Path | None) -> Catalogue:
         if dupes:
             continue
         first_seen.update(dict.fromkeys(keys, where))
+        if track.audio:
+            track = replace(track, audio=str((path.parent / track.audio).resolve()))
         cat.add(track)
     if errors:
         raise ConfigError(errors, str(path))

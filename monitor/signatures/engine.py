@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from monitor.signatures.archive import CDX_RULES, cdx_rows
+from monitor.signatures.audio import AUDIO_RULES
 from monitor.signatures.context import Document, PageContext, build_context
 from monitor.signatures.data import SIGNATURES, Signature, signatures_table
 from monitor.signatures.datasets import DATASET_RULES, page_listing, read_dataset, regex_rows
@@ -45,7 +46,7 @@ __all__ = [
 PAGE_SCOPES = frozenset({"url", "html", "script", "playlist", "headers", "file-tags"})
 MAX_PER_SIGNATURE = 200
 PAGE_RULES: dict[str, Callable] = {**_DIRECT_RULES, **FILE_RULES}
-RULES: dict[str, Callable] = {**PAGE_RULES, **CDX_RULES, **DATASET_RULES}
+RULES: dict[str, Callable] = {**PAGE_RULES, **CDX_RULES, **DATASET_RULES, **AUDIO_RULES}
 
 
 def _epoch(now: datetime) -> float:

@@ -47,7 +47,7 @@ _DEFAULTS: dict[str, Any] = {
     "headers": {},
     "steps": [],
     "result_selector": None,
-    "byte_cap": 262_144,
+    "byte_cap": 524_288,
     "max_downloads": 3,
     "step_timeout_seconds": 15.0,
 }

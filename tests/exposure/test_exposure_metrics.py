@@ -78,7 +78,7 @@ def up(target: str) -> float | None:
 
 
 def test_a_reupload_crawl_counts_its_bytes_and_one_tagged_file(probe):
-    target = WatchTarget(name="metrics-reupload", start_urls=["https://reupload.example/"])
+    target = WatchTarget(name="metrics-reupload", start_urls=["https://reupload.example/"], audio_byte_cap=262_144)
     before = snapshot(target.name)
     reactor.run(probe.run("exposure_watch:metrics-reupload", target))
     (audio,) = [i for i in probe.crawl.items if i.kind == "audio"]

@@ -81,7 +81,7 @@ def test_recipes_of_each_kind(tmp_path):
         load_settings(write(tmp_path, text), env={})
     settings = load_settings(write(tmp_path, text.replace("api/json", "api/json?u={url}")), env={})
     form, api, browser = settings.scraping.downloaders
-    assert (form.method, form.byte_cap, form.max_downloads, form.interval_seconds) == (None, 262144, 3, 21600)
+    assert (form.method, form.byte_cap, form.max_downloads, form.interval_seconds) == (None, 524288, 3, 21600)
     assert api.headers == {"Content-Type": "application/json"} and api.body_template == '{"url": "{url}"}'
     assert [s.value for s in browser.steps] == ["{canary}", "{canary}", "{canary}"]
 

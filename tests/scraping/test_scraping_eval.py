@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.audio.model import AudioMatch, AudioResult
 from monitor.demo.exposure_media import PERMALINK, mp3_frames, signed_progressive_url, tagged_reupload
 from monitor.demo.scraping_config import demo_catalogue_path
 from monitor.evaluators.archives import archive_candidates
@@ -73,7 +74,7 @@ def test_a_live_signed_url_for_the_canary_is_a_critical_delivery():
     assert data["filename"] == "Night Drive (soundcloud).mp3" and data["tags"]["WOAF"] == PERMALINK
     assert {"SC-CDN-PROGRESSIVE", "SC-SIGNED-POLICY", "SC-FILE-PURL"} <= set(data["signatures"])
     assert data["submitted"] == {"method": "POST", "url": "http://dl.example/submit", "body": "url=x"}
-    assert result.cleared == ["canary_recipe_broken:dl"]
+    assert result.cleared == ["canary_recipe_broken:dl", "canary_unknown:dl:1234567890"]
     # Evidence: the submission (request body, headers, response) and the file head, hashed.
     assert [e.data["step"] for e in result.evidence] == ["submit", "download"]
     assert result.evidence[0].data["request_body"] == "url=x" and result.evidence[1].body == tagged
@@ -139,7 +140,45 @@ def test_a_recipe_that_stops_working_is_probe_health_never_silence(items, kind, 
 def test_a_working_recipe_without_soundcloud_audio_clears_both_keys():
     result = canary([fetch("submit", b"<html><body><p>Your file is being prepared.</p></body></html>")])
     assert (result.outcome, result.findings) == ("not_delivered", [])
-    assert result.cleared == ["canary:dl:1234567890", "canary_recipe_broken:dl"]
+    assert result.cleared == ["canary:dl:1234567890", "canary_recipe_broken:dl", "canary_unknown:dl:1234567890"]
+
+
+PLAIN_RESULT = b'<html><body><div class="result"><a href="/file/x.mp3" download>Download</a></div></body></html>'
+
+
+@pytest.mark.parametrize(
+    ("heard", "outcome", "kind", "severity"),
+    [
+        (AudioResult(AudioMatch("1234567890", 0.91, 40.0, 18.0)), "delivered", "canary_delivered", "critical"),
+        (AudioResult(AudioMatch("1234500001", 0.88, 12.0, 16.0)), "delivered_unknown", "canary_unknown_audio", "high"),
+        (AudioResult(None), "delivered_unknown", "canary_unknown_audio", "high"),
+        (AudioResult(None, "silence", "0 s"), "not_delivered", None, None),  # nothing usable: no claim either way
+    ],
+)
+def test_what_the_matcher_heard_decides_an_untagged_download(heard, outcome, kind, severity):
+    """The matcher's answer (made in the probe) for an untagged MP3 on a result page that names nothing."""
+    body = mp3_frames(40)
+    url = "http://dl.example/file/x.mp3"
+    download = fetch("download", body, ctype="audio/mpeg", url=url, found_on="http://dl.example/submit")
+    items = [fetch("form", b"<form></form>"), fetch("submit", PLAIN_RESULT, method="POST"), download]
+    result = evaluate_canary("dl", "form", CANARY, items, CATALOGUE, NOW, audio={url: heard})
+    assert result.outcome == outcome
+    assert [(f.kind, f.severity) for f in result.findings] == ([(kind, severity)] if kind else [])
+    if outcome == "delivered":
+        data = result.findings[0].data
+        assert data["fingerprint"]["score"] == 0.91 and data["sha256"] == sha256(body)
+        assert (data["content_type"], data["bytes"], data["filename"], data["tags"]) == (
+            "audio/mpeg",
+            len(body),
+            "x.mp3",
+            {},
+        )
+    if outcome == "delivered_unknown":
+        data = result.findings[0].data
+        assert data["matched_track"] == (heard.match.track if heard.match else None)
+        assert result.cleared == ["canary_recipe_broken:dl"]
+    # Without the matcher the same answer is what it was: no SoundCloud audio for the canary.
+    assert evaluate_canary("dl", "form", CANARY, items, CATALOGUE, NOW).outcome == "not_delivered"
 
 
 def test_a_huge_non_audio_download_is_no_delivery():

@@ -22,8 +22,11 @@ from sig_helpers import (
 
 from monitor.signatures import (
     SIGNATURES,
+    Catalogue,
+    CatalogueTrack,
     NetworkRequest,
     Resource,
+    scan_audio_match,
     scan_cdx_row,
     scan_dataset_text,
     scan_page,
@@ -34,6 +37,7 @@ from monitor.signatures.engine import RULES
 CF = f"https://cf-media.sndcdn.com/{TOKEN}.128.mp3"
 AAC = f"https://playback.media-streaming.soundcloud.cloud/{TOKEN}/aac_160k/{UUID}/playlist.m3u8"
 CLIENT = "Zq8xLm3Np7Rt2Vw9Yb4Cd6Ef1Gh5Jk0M"
+REUPLOAD = "https://files.example/u/beat.mp3"
 ART = "https://i1.sndcdn.com/artworks-Qx7TzLm2Rk0aBcDe-9fGhIj-t500x500.jpg"
 
 
@@ -225,12 +229,17 @@ EXAMPLES = {
         page(f'<img src="{ART}">'),
         page('<img src="https://a1.sndcdn.com/images/default_avatar_large.png">'),
     ),
+    # The matcher's answer for a file (tests/audio and tests/exposure run the real decoder and matcher).
+    "SC-AUDIO-MATCH": (
+        lambda tmp: scan_audio_match(REUPLOAD, {"track": "1001", "score": 0.93, "offset_seconds": 40.0}),
+        lambda tmp: scan_audio_match(REUPLOAD, None),
+    ),
 }
 
 
 def test_every_signature_has_examples_and_resolvable_rule():
     assert {s.id for s in SIGNATURES} == set(EXAMPLES)
-    assert sorted({s.number for s in SIGNATURES}) == list(range(1, 35))
+    assert sorted({s.number for s in SIGNATURES}) == list(range(1, 36))
     for s in SIGNATURES:
         assert (s.pattern is None) != (s.rule is None), s.id
         assert s.rule is None or s.rule in RULES, s.id
@@ -262,3 +271,22 @@ def test_ogg_opus_raw_transcode_and_purl(tmp_path):
     got = {m.signature: m for m in tagged(tmp_path)}
     assert got["SC-FILE-PURL"].data["frame"] == "WWWAUDIOFILE"
     assert "SC-FILE-RAW-TRANSCODE" not in got
+
+
+def test_audio_match_severity_follows_the_catalogue_row():
+    tracks = [
+        CatalogueTrack("1001", "soundcloud.com/a/one", title="One", artist="A", no_ai=True),
+        CatalogueTrack("1002", "soundcloud.com/a/two", title="Two", artist="A"),
+    ]
+    cat = Catalogue()
+    for t in tracks:
+        cat.add(t)
+    answer = {"track": "1001", "score": 0.91, "offset_seconds": 12.5, "matched_seconds": 16.0, "variant": ""}
+    (protected,) = scan_audio_match(REUPLOAD, answer, cat)
+    (plain,) = scan_audio_match(REUPLOAD, {**answer, "track": "1002"}, cat)
+    (gone,) = scan_audio_match(REUPLOAD, {**answer, "track": "9999"}, cat)
+    assert (protected.severity, plain.severity, gone.severity) == ("critical", "high", "high")
+    assert protected.data["catalogue_track"]["title"] == "One" and protected.data["audio_match"]["score"] == 0.91
+    assert "One by A" in protected.detail and "12.5 s" in protected.detail
+    assert gone.data["catalogue_track"] == {"id": "9999"}
+    assert scan_audio_match(REUPLOAD, {"track": None, "score": 0.2}, cat) == []

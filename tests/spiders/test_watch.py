@@ -233,5 +233,5 @@ def test_bad_targets_are_refused(target, message):
 
 def test_target_as_json_text_with_defaults():
     parsed = parse_target('{"name": "x", "start_urls": ["http://x.example/"], "extra_hosts": ["CDN.X.example."]}')
-    assert (parsed.max_depth, parsed.max_pages, parsed.audio_byte_cap, parsed.follow_sitemap) == (2, 50, 262_144, True)
+    assert (parsed.max_depth, parsed.max_pages, parsed.audio_byte_cap, parsed.follow_sitemap) == (2, 50, 524_288, True)
     assert (parsed.obey_robots, parsed.render, parsed.extra_hosts) == (True, False, ["cdn.x.example"])

@@ -40,7 +40,7 @@ def test_watch_target_defaults():
         "follow_sitemap": True,
         "obey_robots": True,
         "render": False,
-        "audio_byte_cap": 262_144,
+        "audio_byte_cap": 524_288,  # 13 s at 320 kbit/s: enough for the audio matcher
         "extra_hosts": [],
     }
     assert WatchSettings().chromium_path == "/usr/bin/chromium"

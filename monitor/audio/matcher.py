@@ -1,0 +1,47 @@
+"""The matcher: picks the best identification of one file among its plain and speed-corrected fingerprints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from monitor.audio.index import AudioIndex
+from monitor.audio.model import AudioMatch, Fingerprint
+
+# A plain-decode match this good ends the search; a weaker one (a sped-up copy still matching a few windows) is
+# compared with the corrected decodes, which place the offset and the matched duration better.
+STRONG_SCORE = 0.85
+# A match found only under a speed correction needs a longer run (~10 s) than a plain one (MIN_RUN, ~6 s): each of
+# the 12 corrections is one more chance for chance agreement. Measured (benchmarks/audio_match.py, 600 s
+# references, 30 s excerpts of 4 unindexed tracks): corrected decodes of unrelated music ran 3-4 windows (score
+# 0.72-0.77) in 3 of 12 excerpts, while true +-4 % copies mostly run 8-9 windows (score >= 0.80).
+VARIANT_MIN_RUN = 5
+
+
+class Matcher:
+    """An in-memory index of the catalogue's reference fingerprints (pure: give it fingerprints, get matches)."""
+
+    def __init__(self, references: Mapping[str, np.ndarray]):
+        self.index = AudioIndex(references)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def best(self, fingerprints: Iterable[Fingerprint]) -> AudioMatch | None:
+        """The first fingerprint's match when it is strong (the common case, and the cheap one); otherwise the
+        strongest match among all fingerprints, so that the offset comes from the correction closest to the
+        alteration."""
+        best: tuple[tuple, AudioMatch] | None = None
+        for n, fingerprint in enumerate(fingerprints):
+            found, alignment = self.index.match(fingerprint)
+            if found is None or alignment is None:
+                continue
+            if n > 0 and alignment.longest_run < VARIANT_MIN_RUN:
+                continue
+            if n == 0 and found.score >= STRONG_SCORE:
+                return found
+            rank = (alignment.longest_run, alignment.score)
+            if best is None or rank > best[0]:
+                best = (rank, found)
+        return best[1] if best else None
