@@ -25,7 +25,7 @@ def db_dir(tmp_path_factory):
     """A configuration whose database holds 250 incidents, written in two runs (two last_seen values)."""
     d = tmp_path_factory.mktemp("incidents")
     write_config(d / "c.yaml", {"storage": {"data_dir": str(d / "data")}})
-    store = Store(open_db(d / "data" / "scrapewatch.db"))
+    store = Store(open_db(d / "data" / "scrapewatch.db"), storm_threshold=0)  # many incidents, not a storm
     for start, stop in ((0, 150), (150, TOTAL)):
         findings = [
             Finding(f"test:{n}", "test_kind", "high" if n % 2 else "low", "example.org", f"incident {n}", "", {})
@@ -85,7 +85,7 @@ def test_all_with_limit_is_a_usage_error(db_dir):
 
 
 def test_iter_incidents_reads_bounded_pages_across_equal_timestamps(db_dir):
-    store = Store(open_db(db_dir / "data" / "scrapewatch.db"))
+    store = Store(open_db(db_dir / "data" / "scrapewatch.db"), storm_threshold=0)  # many incidents, not a storm
     try:
         everything = [r["id"] for r in store.list_incidents(limit=1000)]
         statements: list[str] = []

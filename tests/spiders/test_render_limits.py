@@ -13,8 +13,9 @@ pytestmark = pytest.mark.browser
 
 MIB = 1 << 20
 # PSS growth of the test process plus every Chromium process, browser launch included, while one capped page renders:
-# 660-775 MiB measured. Uncapped, the attack run measured 3.3-6.8 GB for an endless body and 2.3 GB for a gzip bomb.
-TREE_BUDGET = 1500 * MIB
+# 660-775 MiB measured alone, up to 1.5 GiB on a loaded machine (other tests rendering at the same time). Uncapped,
+# the attack run measured 3.3-6.8 GB for an endless body and 2.3 GB for a gzip bomb (this one inflates to 2 GiB).
+TREE_BUDGET = 2000 * MIB
 
 
 def render_one(url: str, **overrides):
