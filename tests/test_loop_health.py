@@ -7,6 +7,7 @@ import asyncio
 import gc
 import io
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -23,6 +24,8 @@ from monitor.settings import ProtectedDomain, load_settings
 from spiders.items import PolicyFileItem
 from tests.helpers.proc import COMMAND, clean_env, free_port, get, wait_for
 from tests.test_daemon import daemon_config
+
+LAG_OBSERVED = re.compile(rb"^scrapewatch_event_loop_lag_seconds_count [1-9]", re.MULTILINE)
 
 
 def sample_count() -> float:
@@ -129,8 +132,9 @@ def test_the_daemon_exports_loop_lag_and_applies_its_http_limits(tmp_path):
         base = f"http://127.0.0.1:{port}"
         try:
             wait_for(lambda: get(f"{base}/healthz")[0] == 200, what="/healthz")
-            wait_for(lambda: b"scrapewatch_event_loop_lag_seconds_count" in get(f"{base}/metrics")[1],
-                     what="the loop lag metric")  # fmt: skip
+            # The histogram is exported at 0 from the start: wait for the monitor's first observation.
+            wait_for(lambda: LAG_OBSERVED.search(get(f"{base}/metrics")[1]),
+                     what="the loop lag metric's first observation")  # fmt: skip
             text = get(f"{base}/metrics")[1].decode()
             count = next(line for line in text.splitlines() if line.startswith("scrapewatch_event_loop_lag_seconds_c"))
             assert float(count.split()[-1]) >= 1 and "scrapewatch_event_loop_lag_max_seconds " in text

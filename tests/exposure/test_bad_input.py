@@ -40,17 +40,27 @@ def net():
         yield running
 
 
-@pytest.fixture(scope="module")
-def service(net):
+def _service(net, timeout_seconds: float) -> CrawlService:
     settings = load_settings(env={})
     settings.http.proxy = net.url
     settings.http.retries = 0
-    settings.http.timeout_seconds = 5
+    settings.http.timeout_seconds = timeout_seconds
     assert settings.http.max_response_bytes == CAP
     service = CrawlService(settings, scrapy_overrides=FAST)
     # A first crawl pays for Scrapy's own start-up, so that memory measured afterwards is the page's.
     reactor.run(crawl_target(service, target("/loop/a", max_depth=0)))
     return service
+
+
+@pytest.fixture(scope="module")
+def service(net):
+    return _service(net, 5)
+
+
+@pytest.fixture(scope="module")
+def patient_service(net):
+    """For downloads that are big on purpose: a loaded CI machine must not turn them into timeouts."""
+    return _service(net, 60)
 
 
 def target(path: str, **fields) -> WatchTarget:
@@ -148,7 +158,8 @@ def test_binary_served_as_html_is_a_page_without_findings(service):
     assert not alerting(result) and not result.evaluation.findings
 
 
-def test_decompression_bomb_page_inflates_only_to_the_cap(service):
+def test_decompression_bomb_page_inflates_only_to_the_cap(patient_service):
+    service = patient_service
     served = bomb_body()
     # What the site sends: under 2 MB of gzip that inflates to 1.9 GB (the gzip trailer's size, mod 2**32).
     assert len(served) < CAP and struct.unpack("<I", served[-4:])[0] == (BOMB_INFLATED_BYTES + 30) % 2**32
@@ -159,7 +170,8 @@ def test_decompression_bomb_page_inflates_only_to_the_cap(service):
     assert page.status == 200 and page.truncated and len(page.body) == CAP
     assert page.body.startswith(b"<!doctype html><html><body><p>") and page.body.endswith(b" " * 1024)
     assert page.error_kind is None and f"inflates beyond {CAP} bytes" in page.error_detail  # the recorded reason
-    assert seconds < 15 and memory.growth < 64 * MIB, memory.growth / MIB
+    # Inflating the whole bomb would take minutes and 1.9 GB; stopping at the cap takes seconds and no memory.
+    assert seconds < 60 and memory.growth < 64 * MIB, memory.growth / MIB
     assert result.pages_ok == 1 and not result.evaluation.findings
 
 
