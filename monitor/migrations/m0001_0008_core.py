@@ -1,11 +1,10 @@
-"""The database schema as numbered migrations (sqlite-utils ``Migrations``): append new ones, never edit old ones."""
+"""Migrations 0001-0008: runs, policy files, incidents, alerts, verdicts, evidence, probe state, audio references."""
 
 from __future__ import annotations
 
 import sqlite_utils
-from sqlite_utils import Migrations
 
-migrations = Migrations("scrapewatch")
+from monitor.migrations.registry import migrations
 
 
 @migrations(name="0001_initial")

@@ -1,0 +1,10 @@
+"""The database schema as numbered migrations (sqlite-utils ``Migrations``): append new ones, never edit old ones.
+
+Each module registers its migrations on import, so the import order below IS the migration order: a new migration
+goes in a new module, imported last.
+"""
+
+from monitor.migrations import m0001_0008_core, m0009_cases  # noqa: F401  (registration order)
+from monitor.migrations.registry import migrations
+
+__all__ = ["migrations"]
