@@ -14,8 +14,8 @@ from monitor.evaluators import health
 from monitor.incidents import ACTIVE, SEVERITY_RANK
 from monitor.policy.matrix import Cell
 from monitor.policy.snapshot import Previous
-from monitor.store.case_reads import CaseReads
 from monitor.store import verdicts as store_verdicts
+from monitor.store.case_reads import CaseReads
 
 
 class Reads(CaseReads):

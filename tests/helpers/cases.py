@@ -106,8 +106,9 @@ def finding(
     domain: str, n: int, severity: str = "high", data: dict[str, Any] | None = None, title: str = ""
 ) -> Finding:
     """An exposure finding on ``domain`` (the n-th of its site)."""
-    return Finding(f"exposure:{domain}:downloader:{n}", "exposure_downloader", severity, domain,
-                   title or f"{domain} serves SoundCloud audio #{n}", f"detail {n}", data or {"site": domain})  # fmt: skip
+    key = f"exposure:{domain}:downloader:{n}"
+    title = title or f"{domain} serves SoundCloud audio #{n}"
+    return Finding(key, "exposure_downloader", severity, domain, title, f"detail {n}", data or {"site": domain})
 
 
 def host_facts(domain: str, provider: str = "Example Hosting") -> dict[str, Any]:
