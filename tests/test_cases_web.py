@@ -33,6 +33,7 @@ class Cases:
     big: int  # a case with 260 incidents and evidence rows
     others: list[int]
     shot_sha: str
+    loose: int  # an incident in no case
 
 
 def _seed(data: Path) -> Cases:
@@ -62,7 +63,8 @@ def _seed(data: Path) -> Cases:
             ids = store_findings(store, [finding(f"o{i}.example", i)], minute=5)
             others.append(insert_case(store, f"o{i}.example", list(ids.values()), minute=5, severity="medium"))
         shot = store.case_evidence(hostile)[0]["screenshot_sha256"]
-        return Cases(data / "scrapewatch.db", data / "evidence", hostile, plain, big, others, shot)
+        (loose,) = store_findings(store, [finding("loose.example", 1)], minute=6).values()
+        return Cases(data / "scrapewatch.db", data / "evidence", hostile, plain, big, others, shot, loose)
     finally:
         store.db.close()
 
@@ -222,6 +224,9 @@ def test_case_page_with_host_intel_tracks_and_screenshot(site):
     status, headers, shot = request(f"{base}/api/evidence/{c.shot_sha}")
     assert status == 200 and headers["Content-Type"] == "image/png" and decode_png(shot)[:2] == (32, 24)
     assert 'href="/triage/incidents/' in html  # incidents and timeline entries lead to the triage page
+    incident = re.search(r'href="/triage/incidents/(\d+)"', html).group(1)
+    assert f'<a id="case" href="/cases/{c.hostile}">' in request(f"{base}/triage/incidents/{incident}")[2].decode()
+    assert 'id="case"' not in request(f"{base}/triage/incidents/{c.loose}")[2].decode()
 
 
 def test_case_page_without_host_intel(site):

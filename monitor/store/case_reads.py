@@ -137,6 +137,11 @@ class CaseReads:
         rows = list(self.db.query("SELECT * FROM cases WHERE id = ?", [case_id]))
         return rows[0] if rows else None
 
+    def incident_case(self, incident_id: int) -> int | None:
+        """The id of the case an incident belongs to, or None."""
+        row = self.db.execute("SELECT case_id FROM case_incidents WHERE incident_id = ?", [incident_id]).fetchone()
+        return row[0] if row else None
+
     def case_facts(self, case_id: int, catalogue: Catalogue | None = None) -> dict[str, Any] | None:
         """Everything known about a case, in the shape notices and bundles consume (docs: cases-contract), or None.
 

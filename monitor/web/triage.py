@@ -298,8 +298,11 @@ def _evidence(evidence: list[dict[str, Any]]) -> str:
     )
 
 
-def render_detail(incident: dict[str, Any], evidence: list[dict[str, Any]], writable: bool) -> bytes:
-    """One incident: summary, actions (only when writable), timeline, data (diff first) and evidence."""
+def render_detail(
+    incident: dict[str, Any], evidence: list[dict[str, Any]], writable: bool, case_id: int | None = None
+) -> bytes:
+    """One incident: summary (with its case, if it belongs to one), actions (only when writable), timeline, data
+    (diff first) and evidence."""
     facts = [
         ("severity", badge(incident["severity"])),
         ("status", f'<span class="status" id="status">{e(incident["status"])}</span>'),
@@ -312,6 +315,8 @@ def render_detail(incident: dict[str, Any], evidence: list[dict[str, Any]], writ
         ("resolved at", when(incident.get("resolved_at"))),
         ("dedupe key", f"<code>{e(incident['dedupe_key'])}</code>"),
     ]
+    if case_id is not None:
+        facts.insert(2, ("case", f'<a id="case" href="/cases/{int(case_id)}">case #{int(case_id)}</a>'))
     data = dict(incident.get("data") or {})
     diff = data.pop("diff", None)
     parts = [
