@@ -172,11 +172,12 @@ class CaseReads:
         ))  # fmt: skip
 
     def case_incidents(self, case_id: int, after: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """The case's incidents, oldest first (first_seen, id); ``after`` a cursor from ``section_cursor``."""
-        where, args = _after(after, "(i.first_seen, i.id) > (?, ?)", (str, int))
+        """The case's incidents, oldest first (by id: the order they were opened in, which the case index keeps, so
+        a page reads only its rows); ``after`` a cursor from ``section_cursor``."""
+        where, args = _after(after, "ci.incident_id > ?", (int,))
         rows = self.db.query(
             f"SELECT {_INCIDENT_COLUMNS} FROM case_incidents ci JOIN incidents i ON i.id = ci.incident_id "
-            f"WHERE ci.case_id = ? {where} ORDER BY i.first_seen, i.id LIMIT ?",
+            f"WHERE ci.case_id = ? {where} ORDER BY ci.incident_id LIMIT ?",
             [case_id, *args, _cap(limit)],
         )
         return [{**r, "data": json.loads(r["data"])} for r in rows]
@@ -292,9 +293,7 @@ def case_counts(conn: Any) -> dict[str, Any]:
 
 def section_cursor(section: str, entry: dict[str, Any]) -> str:
     """The cursor that continues a paged section (incidents, evidence, timeline) after ``entry``."""
-    if section == "incidents":
-        return encode_cursor(entry["first_seen"], entry["id"])
-    if section == "evidence":
+    if section in ("incidents", "evidence"):
         return encode_cursor(entry["id"])
     return encode_cursor(entry["at"], entry["src"], entry["id"])
 
