@@ -85,7 +85,9 @@ class CaseReads:
         ``q`` a substring of the title; ``after`` the cursor of the last row of the previous page (``list_cursor``;
         raises ValueError when malformed). Cases merged into another are left out unless ``merged``. Each row
         carries ``domains`` (all of the case's domains) and ``incidents`` (how many)."""
-        clauses: list[str] = [] if merged else ["merged_into IS NULL"]
+        # "+merged_into": not through the counts' index (cases_live), so that a page walks cases_last_seen in order
+        # and stops after ``limit`` rows instead of sorting every live case.
+        clauses: list[str] = [] if merged else ["+merged_into IS NULL"]
         args: list[Any] = []
         if status == "active":
             clauses.append(f"status IN ({','.join('?' * len(ACTIVE_CASE_STATUSES))})")
@@ -105,8 +107,8 @@ class CaseReads:
             args.append("%" + re.sub(r"([\\%_])", r"\\\1", q) + "%")
         if after:
             last_seen, last_id = decode_cursor(after, (str, int))
-            clauses.append("(last_seen < ? OR (last_seen = ? AND id < ?))")
-            args.extend([last_seen, last_seen, last_id])
+            clauses.append("(last_seen, id) < (?, ?)")
+            args.extend([last_seen, last_id])
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         rows = list(
             self.db.query(
