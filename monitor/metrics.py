@@ -14,6 +14,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from monitor import __version__
+from monitor.store.case_reads import case_counts
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +289,7 @@ class StoreCollector(Collector):
                 outbox.add_metric([], pending)
                 _alert_metrics(conn, depth, oldest, dead)
                 _policy_metrics(conn, allowed, restriction, contradictions, last_change, present)
+                cases = _case_metrics(conn)
             finally:
                 conn.close()
             up.add_metric([], 1)
@@ -307,6 +309,30 @@ class StoreCollector(Collector):
         yield contradictions
         yield last_change
         yield present
+        yield from cases
+
+
+def _case_metrics(conn) -> list:
+    counts = case_counts(conn)
+    by_status = GaugeMetricFamily("scrapewatch_cases", "Cases (not merged into another) by status.", labels=["status"])
+    for status, n in counts["by_status"].items():
+        by_status.add_metric([status], n)
+    notices = GaugeMetricFamily(
+        "scrapewatch_case_notices_sent", "Takedown notices recorded as sent, by recipient.", labels=["recipient"]
+    )
+    for recipient, n in counts["notices_sent"].items():
+        notices.add_metric([recipient], n)
+    takedowns = GaugeMetricFamily(
+        "scrapewatch_case_takedowns_confirmed", "Cases whose takedown the re-check confirmed (taken_down_at set)."
+    )
+    takedowns.add_metric([], counts["takedowns_confirmed"])
+    median = GaugeMetricFamily(
+        "scrapewatch_case_time_to_takedown_seconds",
+        "Median time from a case's first detection to its confirmed takedown (no sample before the first takedown).",
+    )
+    if counts["median_seconds"] is not None:
+        median.add_metric([], counts["median_seconds"])
+    return [by_status, notices, takedowns, median]
 
 
 def _alert_metrics(conn, depth, oldest, dead) -> None:

@@ -1,10 +1,12 @@
 """Exposure & scraping: open exposure incidents, signature matches by signature and severity, watched sites, and
-the scraping probes (downloader canaries, archive captures, dataset listings, API errors).
+the scraping probes (downloader canaries, archive captures, dataset listings, API errors), and the cases they add
+up to (cases by status, notices, takedowns).
 
 Each part is one row: a function returning a ``Row``, listed in ``dashboard()``."""
 
 from __future__ import annotations
 
+from dashboards.generator.cases import cases_row
 from dashboards.generator.model import Dashboard, Link, Query, Row, or_zero, triage
 from dashboards.generator.panels import (
     BLUE,
@@ -315,5 +317,5 @@ def dashboard() -> Dashboard:
         title="scrapewatch / Exposure & scraping",
         description="Who exposes SoundCloud audio: exposure incidents, signature matches, watched sites, and who "
         "scrapes it: downloader canaries, archive captures, dataset listings.",
-        rows=[incidents_row(), findings_row(), sites_row(), crawls_row(), scraping_row()],
+        rows=[incidents_row(), findings_row(), sites_row(), crawls_row(), scraping_row(), cases_row()],
     )

@@ -44,6 +44,7 @@ class Daemon:
         self._jobs: list[tuple[Probe, Job]] = []
         self._port: Any = None
         self._collector: metrics.StoreCollector | None = None
+        self._catalogue = None  # the protected catalogue, once start() built it
         self._running: set[asyncio.Task] = set()
         self._last_finished: dict[str, float] = {}  # job id -> when a run last finished without crashing
         self._crashes: dict[str, int] = {}  # job id -> runs in a row that raised
@@ -57,6 +58,7 @@ class Daemon:
         """Open the database (migrating it), build the probes, listen on HTTP. Raises StartupError."""
         ctx = components.build(self.settings, crawl=self.crawl)
         self.store, self.crawl = ctx.store, ctx.crawl
+        self._catalogue = ctx.catalogue  # describes the tracks on the case pages
         self.probes = build_probes(ctx)
         try:
             self._jobs = all_jobs(self.probes)
@@ -78,7 +80,12 @@ class Daemon:
         http = self.settings.http
         limits = HttpLimits(http.request_timeout_seconds, http.idle_timeout_seconds, http.max_request_bytes)
         site = build_site(
-            self._read_store, self.ready, self.settings.storage.data_dir / "evidence", http.api_token, limits
+            self._read_store,
+            self.ready,
+            self.settings.storage.data_dir / "evidence",
+            http.api_token,
+            limits,
+            catalogue=self._catalogue,
         )
         try:
             self._port = reactor.listenTCP(http.listen_port, site, interface=http.listen_host)

@@ -15,10 +15,12 @@ from monitor.incidents import ACTIVE, SEVERITY_RANK
 from monitor.policy.matrix import Cell
 from monitor.policy.snapshot import Previous
 from monitor.store import verdicts as store_verdicts
+from monitor.store.case_reads import CaseReads
 
 
-class Reads:
-    """Read queries over scrapewatch's tables (no transaction: SQLite reads see the last commit)."""
+class Reads(CaseReads):
+    """Read queries over scrapewatch's tables (no transaction: SQLite reads see the last commit); the case reads
+    come from ``CaseReads``."""
 
     db: sqlite_utils.Database
 

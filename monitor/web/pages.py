@@ -29,7 +29,8 @@ class TriagePages:
                 return send_html(request, 200, page)
             if len(rest) == 2 and rest[0] == "incidents" and rest[1].isdigit():
                 incident = store.get_incident(int(rest[1]))
-                page = triage.render_detail(incident, store.evidence(incident["id"]), self._token is not None)
+                evidence, case_id = store.evidence(incident["id"]), store.incident_case(incident["id"])
+                page = triage.render_detail(incident, evidence, self._token is not None, case_id)
                 return send_html(request, 200, page)
         finally:
             store.db.close()

@@ -10,8 +10,11 @@ from pydantic import SecretStr
 from twisted.web import resource, server
 
 from monitor.metrics import REGISTRY
+from monitor.signatures.catalogue import Catalogue
 from monitor.store.files import EvidenceFiles
 from monitor.web.api import Api, ReadyCheck, StoreFactory
+from monitor.web.case_pages import CaseLeaf, CasePages
+from monitor.web.cases_api import CasesApi
 from monitor.web.http import Leaf, not_found, send, send_json
 from monitor.web.limits import HttpLimits, limited_site
 from monitor.web.pages import TriagePages
@@ -30,9 +33,11 @@ def build_site(
     evidence_root: Path | None = None,
     api_token: SecretStr | str | None = None,
     limits: HttpLimits | None = None,
+    catalogue: Catalogue | None = None,
 ) -> server.Site:
     """The resource tree served by the daemon; without ``api_token`` incidents are read-only over HTTP.
-    ``limits`` bound what one connection may cost (defaults: HttpLimits())."""
+    ``limits`` bound what one connection may cost (defaults: HttpLimits()); ``catalogue`` describes the tracks
+    of cases (without it, as their incidents recorded them)."""
     if isinstance(api_token, SecretStr):
         api_token = api_token.get_secret_value()
     token = api_token.encode() if api_token else None
@@ -47,9 +52,12 @@ def build_site(
         return send_json(request, 200 if ok else 503, {"ready": ok, **details})
 
     root.putChild(b"readyz", Leaf(readyz))
-    root.putChild(b"api", Api(stores, files, token))
+    api = Api(stores, files, token)
+    api.putChild(b"cases", Leaf(CasesApi(stores, catalogue).get))
+    root.putChild(b"api", api)
     pages = TriagePages(stores, token)
     root.putChild(b"triage", Leaf(pages.get, pages.post, html=True))
+    root.putChild(b"cases", CaseLeaf(CasePages(stores, token, catalogue).get, html=True))
     return limited_site(root, limits or HttpLimits())
 
 
@@ -63,4 +71,9 @@ _INDEX = b"""scrapewatch
 /api/incidents/{id}                 one incident with its events and evidence
 POST /api/incidents/{id}/actions    {"action", "note", "actor"} with Authorization: Bearer <http.api_token>
 /api/evidence/{sha256}              an evidence file (bodies of third-party pages as text attachments)
+/cases                              cases page (filters: status, severity, domain, owner, q; after)
+/cases/{id}                         one case: domains, tracks, host intel, incidents, timeline, evidence
+/api/cases                          cases (status, severity, domain, owner, q, merged, after, limit)
+/api/cases/{id}                     one case's facts (sections bounded; "more" cursors continue them)
+/api/cases/{id}/{section}           incidents, evidence or timeline of a case, page by page (after, limit)
 """

@@ -150,7 +150,7 @@ img.shot{max-width:320px;border:1px solid #ccc}code.sig{white-space:nowrap;word-
 """
 
 
-def _page(title: str, body: str, writable: bool | None) -> bytes:
+def layout(title: str, body: str, writable: bool | None) -> bytes:
     if writable is None:
         mode = ""
     elif writable:
@@ -161,7 +161,8 @@ def _page(title: str, body: str, writable: bool | None) -> bytes:
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{e(title)} · scrapewatch</title><style>{_CSS}</style></head><body>"
-        f'<header><a href="/triage">scrapewatch triage</a><a href="/triage?status=all">all incidents</a>{mode}</header>'
+        f'<header><a href="/triage">scrapewatch triage</a><a href="/triage?status=all">all incidents</a>'
+        f'<a href="/cases">cases</a>{mode}</header>'
         f"<main>{body}</main></body></html>\n"
     ).encode()
 
@@ -171,13 +172,13 @@ def badge(severity: str) -> str:
     return f'<span class="sev sev-{cls}">{e(severity)}</span>'
 
 
-def _when(at: str | None) -> str:
+def when(at: str | None) -> str:
     if not at:
         return ""
     return f'<time datetime="{e(at)}">{e(at[:19].replace("T", " "))}</time>'
 
 
-def _select(name: str, choices: list[tuple[str, str]], current: str) -> str:
+def select(name: str, choices: list[tuple[str, str]], current: str) -> str:
     options = "".join(
         f'<option value="{e(v)}"{" selected" if v == current else ""}>{e(label)}</option>' for v, label in choices
     )
@@ -195,10 +196,10 @@ def render_list(
     status_labels = {"active": "open + acknowledged", "all": "any status"}
     filters = (
         '<form class="filters" method="get" action="/triage">'
-        f"<label>status{_select('status', [(s, status_labels.get(s, s)) for s in STATUS_CHOICES], f.status)}</label>"
-        f"<label>severity{_select('severity', [('', 'any'), *[(s, s) for s in SEVERITIES]], f.severity)}</label>"
-        f"<label>kind{_select('kind', [('', 'any'), *[(k, k) for k in kinds]], f.kind)}</label>"
-        f"<label>domain{_select('domain', [('', 'any'), *[(d, d) for d in domains]], f.domain)}</label>"
+        f"<label>status{select('status', [(s, status_labels.get(s, s)) for s in STATUS_CHOICES], f.status)}</label>"
+        f"<label>severity{select('severity', [('', 'any'), *[(s, s) for s in SEVERITIES]], f.severity)}</label>"
+        f"<label>kind{select('kind', [('', 'any'), *[(k, k) for k in kinds]], f.kind)}</label>"
+        f"<label>domain{select('domain', [('', 'any'), *[(d, d) for d in domains]], f.domain)}</label>"
         f'<label>title contains<input type="search" name="q" value="{e(f.q)}" maxlength="200"></label>'
         '<button type="submit">Filter</button> <a href="/triage">reset</a></form>'
     )
@@ -207,7 +208,7 @@ def render_list(
         f'<td>{badge(i["severity"])}</td><td><span class="status">{e(i["status"])}</span></td>'
         f"<td>{e(i['kind'])}</td><td>{e(i['domain'])}</td>"
         f'<td><a href="{incident_path(i["id"])}">{e(i["title"])}</a></td>'
-        f"<td>{int(i['occurrences'])}</td><td>{_when(i['last_seen'])}</td></tr>"
+        f"<td>{int(i['occurrences'])}</td><td>{when(i['last_seen'])}</td></tr>"
         for i in incidents
     )
     first = (f.page - 1) * PAGE_SIZE
@@ -230,7 +231,7 @@ def render_list(
         f'<h1>Incidents</h1>{filters}<p class="muted" id="summary">{summary}</p>{table}'
         f'<nav class="pager">{"".join(pager)}</nav>'
     )
-    return _page("Incidents", body, writable)
+    return layout("Incidents", body, writable)
 
 
 def _action_form(incident: dict[str, Any]) -> str:
@@ -251,7 +252,7 @@ def _action_form(incident: dict[str, Any]) -> str:
 
 def _timeline(events: list[dict[str, Any]]) -> str:
     rows = "".join(
-        f"<tr><td>{_when(ev['at'])}</td><td>{e(ev['action'])}</td><td>{e(ev['actor'])}</td>"
+        f"<tr><td>{when(ev['at'])}</td><td>{e(ev['action'])}</td><td>{e(ev['actor'])}</td>"
         f"<td>{e(ev['from_status'] or '—')} → {e(ev['to_status'] or '—')}</td>"
         f"<td>{e(ev['from_severity'] or '')}{' → ' if ev['from_severity'] and ev['to_severity'] else ''}"
         f"{e(ev['to_severity'] or '')}</td><td>{e(ev['note'] or '')}</td></tr>"
@@ -280,7 +281,7 @@ def _evidence(evidence: list[dict[str, Any]]) -> str:
         image = f'<a href="{e(shot)}"><img class="shot" src="{e(shot)}" alt="screenshot"></a>' if shot else ""
         extra = json.dumps({"headers": ev.get("headers") or {}, "data": ev.get("data") or {}}, indent=2, default=str)
         rows.append(
-            f'<tr><td>{_when(ev["at"])}</td><td><code class="sig">{e(ev["signature"])}</code></td>'
+            f'<tr><td>{when(ev["at"])}</td><td><code class="sig">{e(ev["signature"])}</code></td>'
             f"<td>{badge(ev['severity'])}</td>"
             f'<td><code>{e(ev["url"])}</code><div class="muted">on page <code>{e(ev["page_url"])}</code></div>'
             f"<div>{e(ev['detail'])}</div></td>"
@@ -297,20 +298,25 @@ def _evidence(evidence: list[dict[str, Any]]) -> str:
     )
 
 
-def render_detail(incident: dict[str, Any], evidence: list[dict[str, Any]], writable: bool) -> bytes:
-    """One incident: summary, actions (only when writable), timeline, data (diff first) and evidence."""
+def render_detail(
+    incident: dict[str, Any], evidence: list[dict[str, Any]], writable: bool, case_id: int | None = None
+) -> bytes:
+    """One incident: summary (with its case, if it belongs to one), actions (only when writable), timeline, data
+    (diff first) and evidence."""
     facts = [
         ("severity", badge(incident["severity"])),
         ("status", f'<span class="status" id="status">{e(incident["status"])}</span>'),
         ("kind", e(incident["kind"])),
         ("domain", e(incident["domain"])),
         ("scope", e(incident["scope"])),
-        ("first seen", _when(incident["first_seen"])),
-        ("last seen", _when(incident["last_seen"])),
+        ("first seen", when(incident["first_seen"])),
+        ("last seen", when(incident["last_seen"])),
         ("occurrences", str(int(incident["occurrences"]))),
-        ("resolved at", _when(incident.get("resolved_at"))),
+        ("resolved at", when(incident.get("resolved_at"))),
         ("dedupe key", f"<code>{e(incident['dedupe_key'])}</code>"),
     ]
+    if case_id is not None:
+        facts.insert(2, ("case", f'<a id="case" href="/cases/{int(case_id)}">case #{int(case_id)}</a>'))
     data = dict(incident.get("data") or {})
     diff = data.pop("diff", None)
     parts = [
@@ -323,11 +329,11 @@ def render_detail(incident: dict[str, Any], evidence: list[dict[str, Any]], writ
         f'<h2>Data</h2><pre id="data">{e(json.dumps(data, indent=2, default=str))}</pre>' if data else "",
         _evidence(evidence),
     ]
-    return _page(f"#{int(incident['id'])} {incident['title']}", "".join(parts), writable)
+    return layout(f"#{int(incident['id'])} {incident['title']}", "".join(parts), writable)
 
 
 def render_error(status: int, message: str, back: str | None = None) -> bytes:
     """An error page: what went wrong and, when there is one, the way back."""
     link = f'<p><a href="{e(back)}">back</a></p>' if back else '<p><a href="/triage">incidents</a></p>'
     body = f'<h1>{int(status)}</h1><p class="error" id="error">{e(message)}</p>{link}'
-    return _page(f"error {int(status)}", body, None)
+    return layout(f"error {int(status)}", body, None)
