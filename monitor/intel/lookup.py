@@ -86,7 +86,10 @@ class IntelLookup:
                 facts["networks"].append({"ip": ip, "error": self.bootstrap_error})
             else:
                 facts["networks"].append(await rdap.network(ip))
-        if intel.tls and not facts["dns"]["error"]:
+        if intel.tls and facts["dns"]["error"]:
+            # Not observed, so not "no certificate": the last certificate seen stays the baseline.
+            facts["certificate_error"] = f"not tried: {facts['dns']['error']}"
+        elif intel.tls:
             await self._certificate(domain, addresses, facts)
         return facts
 
