@@ -93,10 +93,11 @@ def test_redirects_are_limited(intel_settings, tmp_path):
 
 
 def test_a_direct_registry_on_loopback_needs_the_egress_allowance(settings, tmp_path):
-    doc = {"objectClassName": "domain", "handle": "D1", "ldhName": "direct.example", "entities": [
-        {"objectClassName": "entity", "handle": "R1", "roles": ["registrar"],
-         "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", "Direct Registrar"]]]}]}  # fmt: skip
-    routes = {"/domain/direct.example": Reply(200, json.dumps(doc).encode(), {"Content-Type": "application/rdap+json"})}
+    card = ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", "Direct Registrar"]]]
+    registrar = {"objectClassName": "entity", "handle": "R1", "roles": ["registrar"], "vcardArray": card}
+    doc = {"objectClassName": "domain", "handle": "D1", "ldhName": "direct.example", "entities": [registrar]}
+    reply = Reply(200, json.dumps(doc).encode(), {"Content-Type": "application/rdap+json"})
+    routes = {"/domain/direct.example": reply}
     with FakeSite(routes) as site:
         bootstrap = str(bootstrap_for(tmp_path / "direct", f"127.0.0.1:{site.port}"))
         for allow, expected in ((False, None), (True, "Direct Registrar")):
