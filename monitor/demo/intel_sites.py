@@ -11,6 +11,8 @@ from monitor.demo.dns_server import DnsServer
 from monitor.demo.model import Site, by_host
 from monitor.demo.rdap_server import DomainRecord, NetworkRecord, RdapRegistry, rdap_site, write_bootstrap
 from monitor.settings import Settings
+from monitor.store import Store
+from monitor.store import intel as store_intel
 
 __all__ = ["RDAP_HOST", "DemoIntel", "demo_registry", "demo_zone"]
 
@@ -87,3 +89,15 @@ class DemoIntel:
     def stop(self) -> None:
         """Stop the DNS server."""
         self.dns.stop()
+
+
+def intel_summary(store: Store) -> list[str]:
+    """One line per looked-up domain for the demo's closing summary: where to send a notice."""
+    rows = store_intel.listing(store.db)
+    lines = [f"host intel for {len(rows)} domain(s) (scrapewatch intel lookup DOMAIN for the details):"] if rows else []
+    for row in rows:
+        reg, nets = row["facts"]["registration"], row["facts"]["networks"]
+        hosting = ", ".join(sorted({f"{n.get('hosting_provider')} <{n.get('abuse_email')}>" for n in nets})) or "-"
+        lines.append(f"  {row['domain']}: registrar {reg.get('registrar') or '-'} "
+                     f"<{reg.get('registrar_abuse_email') or '-'}>; hosting {hosting}")  # fmt: skip
+    return lines

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from monitor.demo.audio_sites import DemoAudio, demo_audio
-from monitor.demo.intel_sites import DemoIntel
+from monitor.demo.intel_sites import DemoIntel, intel_summary
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.scraping_config import demo_scraping_settings
 from monitor.demo.sites import demo_sites
@@ -118,3 +118,5 @@ def _summary(daemon: Daemon, echo: Callable[[str], None]) -> None:
     for r in active:
         echo(f"  #{r['id']} [{r['severity']}] {r['title']}")
     echo("see them with: scrapewatch incidents list")
+    for line in intel_summary(daemon.store):
+        echo(line)

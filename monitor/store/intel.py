@@ -12,7 +12,7 @@ import sqlite_utils
 
 from monitor.incidents import ACTIVE
 
-__all__ = ["IntelWrite", "candidate_hosts", "due", "stored_facts", "write"]
+__all__ = ["IntelWrite", "candidate_hosts", "due", "listing", "stored_facts", "write"]
 
 SYSTEM_ACTOR = "scrapewatch"
 
@@ -62,6 +62,12 @@ def stored_facts(db: sqlite_utils.Database, domain: str) -> dict[str, Any] | Non
     """The stored facts of ``domain`` (None: never looked up)."""
     row = db.execute("SELECT facts FROM host_intel WHERE domain = ?", [domain]).fetchone()
     return json.loads(row[0]) if row else None
+
+
+def listing(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every stored lookup as ``{"domain", "facts", "error", "fetched_at"}``, by domain."""
+    rows = db.execute("SELECT domain, facts, error, fetched_at FROM host_intel ORDER BY domain")
+    return [{"domain": d, "facts": json.loads(f), "error": e, "fetched_at": at} for d, f, e, at in rows]
 
 
 def write(writes: Sequence[IntelWrite], db: sqlite_utils.Database, now: str) -> None:
