@@ -81,6 +81,7 @@ class DemoIntel:
         """Point ``settings`` at the simulated DNS and RDAP (unless the user configured their own)."""
         intel = settings.intel
         if not intel.nameservers and not intel.rdap_bootstrap:
+            intel.enabled = True
             intel.nameservers = [self.dns.nameserver]
             intel.rdap_bootstrap = str(self.bootstrap)
             intel.rdap_delay_seconds = 0.0

@@ -13,7 +13,7 @@ from monitor.errors import ErrorKind
 from monitor.incidents import Evaluation
 from monitor.intel import IntelLookup, carry_forward, diff, error_summary, links, registrable_domain
 from monitor.intel.model import transient_dns_error
-from monitor.net import is_soundcloud_host
+from monitor.net import host_of, is_soundcloud_host
 from monitor.probes.base import Context, Job, Outcome, ProbeBase
 from monitor.settings import Settings
 from monitor.store import Applied, Store, utcnow
@@ -44,10 +44,19 @@ def _later(at: str, seconds: int) -> str:
     return (datetime.fromisoformat(at) + timedelta(seconds=seconds)).isoformat(timespec="microseconds")
 
 
-def domains_to_look_up(cases: list[str], hosts: list[str]) -> list[str]:
-    """Case domains, then the registrable domains of incident hosts, once each; SoundCloud's own never."""
+def domains_to_look_up(cases: list[str], hosts: list[str], sources: frozenset[str] = frozenset()) -> list[str]:
+    """Case domains, then the registrable domains of incident hosts, once each; never SoundCloud's own, nor the
+    ``sources`` (the archives and dataset hub scrapewatch queries: their incidents are about what they hold)."""
     found = [*cases, *(registrable_domain(h) for h in hosts)]
-    return list(dict.fromkeys(d for d in found if d and not is_soundcloud_host(d)))
+    return list(dict.fromkeys(d for d in found if d and not is_soundcloud_host(d) and d not in sources))
+
+
+def source_domains(settings: Settings) -> frozenset[str]:
+    """The registrable domains of the configured archive and dataset endpoints."""
+    scraping = settings.scraping
+    urls = [e.base_url for e in (scraping.wayback, scraping.common_crawl, scraping.dataset_hub)]
+    urls.append(scraping.dataset_hub.viewer_url)
+    return frozenset(d for d in (registrable_domain(host_of(u)) for u in urls) if d)
 
 
 class HostIntelProbe(ProbeBase):
@@ -78,7 +87,7 @@ class HostIntelProbe(ProbeBase):
         if self.store is None:
             raise RuntimeError("host intel needs a store to know which domains to look up")
         db, intel = self.store.db, self.settings.intel
-        domains = domains_to_look_up(*store_intel.candidate_hosts(db))
+        domains = domains_to_look_up(*store_intel.candidate_hosts(db), source_domains(self.settings))
         lookup = IntelLookup(self.settings)
         report = HostIntelReport([], {}, {})
         writes: list[store_intel.IntelWrite] = []

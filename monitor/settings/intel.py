@@ -12,7 +12,11 @@ from monitor.settings.base import Section
 class IntelSettings(Section):
     """Who runs and hosts an offender's domain: DNS, RDAP (domain and addresses) and the TLS certificate."""
 
-    enabled: bool = Field(True, description="Look up the domains of cases and open exposure/scraping incidents.")
+    enabled: bool = Field(
+        False,
+        description="Look up the domains of cases and open exposure/scraping incidents (off until enabled, like "
+        "the archive and dataset endpoints: it queries public DNS and RDAP services).",
+    )
     interval_seconds: int = Field(
         3600, ge=10, description="How often the host intel job runs; each run looks up the domains that are due."
     )

@@ -60,6 +60,7 @@ def zone_server():
 def intel_settings(settings, internet, zone_server, tmp_path):
     """Settings routed through the fake internet (proxy), the simulated DNS and RDAP, no pause between requests."""
     settings.http.proxy = internet.url
+    settings.intel.enabled = True
     settings.intel.nameservers = [zone_server.nameserver]
     settings.intel.rdap_bootstrap = str(bootstrap_for(tmp_path / "bootstrap", RDAP_HOST))
     settings.intel.rdap_delay_seconds = 0

@@ -8,7 +8,7 @@ import json
 
 from monitor.incidents import Evaluation, Finding
 from monitor.intel.model import diff
-from monitor.probes.host_intel import HostIntelProbe, domains_to_look_up
+from monitor.probes.host_intel import HostIntelProbe, domains_to_look_up, source_domains
 from monitor.store import ProbeRun, utcnow
 
 
@@ -115,11 +115,12 @@ def test_rate_limit_and_which_domains(store, intel_settings):
     assert store.db.execute("SELECT count(*) FROM host_intel").fetchone()[0] == 2  # policy and SoundCloud: never
 
 
-def test_candidate_domains_are_registrable_and_unique():
-    assert domains_to_look_up(["a.example"], ["www.a.example", "cdn.b.co.uk", "127.0.0.1", "m.soundcloud.com"]) == [
-        "a.example",
-        "b.co.uk",
-    ]
+def test_candidate_domains_are_registrable_and_unique(settings):
+    hosts = ["www.a.example", "cdn.b.co.uk", "127.0.0.1", "m.soundcloud.com", "web.archive.org", "huggingface.co"]
+    sources = source_domains(settings)
+    assert HostIntelProbe(None, settings).jobs() == []  # off until enabled
+    assert {"archive.org", "huggingface.co", "commoncrawl.org"} <= sources
+    assert domains_to_look_up(["a.example"], hosts, sources) == ["a.example", "b.co.uk"]
 
 
 def test_diff_skips_failed_sections():
