@@ -40,6 +40,10 @@ def describe_certificate(der: bytes) -> dict[str, Any]:
     }
 
 
+class _Handshake(asyncio.Protocol):
+    """The TLS connection's protocol: nothing is sent or read after the handshake."""
+
+
 def _untrusting_context() -> ssl.SSLContext:
     # We describe what the offender serves (self-signed, expired, someone else's): nothing is trusted or sent.
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -78,6 +82,7 @@ async def peer_certificate(
     name is not resolved again), complete a TLS handshake with SNI ``host`` and describe the peer's certificate.
     Raises TlsError."""
     writer: asyncio.StreamWriter | None = None
+    tls: asyncio.BaseTransport | None = None
     try:
         async with asyncio.timeout(timeout):
             if proxy:
@@ -86,8 +91,12 @@ async def peer_certificate(
                 _, writer = await asyncio.open_connection(address, port)
             else:
                 raise TlsError("other: no address to connect to")
-            await writer.start_tls(_untrusting_context(), server_hostname=host)
-            ssl_object = writer.get_extra_info("ssl_object")
+            # A plain protocol rather than the stream's: we only read the handshake, and the stream protocol's
+            # "keep open on EOF" makes asyncio warn when the server closes a TLS connection.
+            tls = await asyncio.get_running_loop().start_tls(
+                writer.transport, _Handshake(), _untrusting_context(), server_hostname=host
+            )
+            ssl_object = tls.get_extra_info("ssl_object") if tls else None
             der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
             if not der:
                 raise TlsError(f"tls: {host} sent no certificate")
@@ -99,5 +108,7 @@ async def peer_certificate(
     except (OSError, ssl.SSLError, ValueError) as exc:
         raise TlsError(f"{classify_exception(exc).value}: {type(exc).__name__}: {exc}"[:300]) from None
     finally:
-        if writer is not None:
+        if tls is not None:
+            tls.close()
+        elif writer is not None:
             writer.close()
