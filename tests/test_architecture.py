@@ -226,7 +226,7 @@ def test_every_probe_kind_is_registered_once_with_its_own_module():
     from monitor.probes import registry
     from monitor.probes.base import Probe
 
-    assert list(registry.KINDS) == ["policy_snapshot", "exposure_watch", "canary", "archives", "datasets"]
+    assert list(registry.KINDS) == ["policy_snapshot", "exposure_watch", "canary", "archives", "datasets", "host_intel"]
     modules = {cls.__module__ for cls in registry.KINDS.values()}
     assert len(modules) == len(registry.KINDS)
     for cls in registry.KINDS.values():

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from monitor.demo.audio_sites import DemoAudio, demo_audio
+from monitor.demo.intel_sites import DemoIntel, intel_summary
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.scraping_config import demo_scraping_settings
 from monitor.demo.sites import demo_sites
@@ -71,8 +72,11 @@ async def run_demo(
     echo(line)
     if audio is not None:
         sites.update(audio.sites)
+    intel = DemoIntel.start(settings.storage.data_dir / "demo-rdap")
+    sites.update(intel.sites)
     with BackgroundInternet(sites) as net:
         demo = demo_settings(settings, net.url, audio)
+        intel.configure(demo, DEMO_INTERVAL)
         echo(f"simulated internet (forward proxy) at {net.url}; no real site is contacted")
         echo(f"database: {demo.storage.database_path}")
         # Chromium trusts the simulated internet's TLS key (by its SPKI pin) for the rendered targets.
@@ -98,6 +102,7 @@ async def run_demo(
             return True
         finally:
             await daemon.stop()
+            intel.stop()
 
 
 def _switch(net: BackgroundInternet) -> None:
@@ -113,3 +118,5 @@ def _summary(daemon: Daemon, echo: Callable[[str], None]) -> None:
     for r in active:
         echo(f"  #{r['id']} [{r['severity']}] {r['title']}")
     echo("see them with: scrapewatch incidents list")
+    for line in intel_summary(daemon.store):
+        echo(line)

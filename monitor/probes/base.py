@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -69,6 +70,8 @@ class Outcome:
     previous_cells: dict[tuple[str, str], Cell] | None = None
     report: Any = None
     state: dict[str, Any] | None = None
+    # A kind's own rows, written in the run's transaction: callables of the store (e.g. monitor.store.intel.write).
+    writes: list[Callable[[Any, str], None]] = field(default_factory=list)
 
 
 @runtime_checkable
@@ -164,6 +167,7 @@ def record(probe: Probe, job: Job, outcome: Outcome, started: str, t0: float, st
             previous_cells=outcome.previous_cells,
             health_threshold=probe.health_threshold,
             state=outcome.state,
+            writes=outcome.writes,
         )
     metrics.count_transitions(applied.transitions)
     if run.outcome == "error":

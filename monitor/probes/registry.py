@@ -9,6 +9,7 @@ from monitor.probes.archives import ArchiveProbe
 from monitor.probes.base import Context, Job, Probe
 from monitor.probes.canary import CanaryProbe
 from monitor.probes.datasets import DatasetProbe
+from monitor.probes.host_intel import HostIntelProbe
 from monitor.probes.policy import PolicySnapshotProbe
 from monitor.probes.watch import ExposureProbe
 
@@ -18,6 +19,7 @@ KINDS: dict[str, type] = {
     CanaryProbe.kind: CanaryProbe,
     ArchiveProbe.kind: ArchiveProbe,
     DatasetProbe.kind: DatasetProbe,
+    HostIntelProbe.kind: HostIntelProbe,
 }
 
 

@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -87,11 +87,13 @@ class Store(Reads):
         previous_cells: dict[tuple[str, str], Cell] | None = None,
         health_threshold: int | None = None,
         state: dict | None = None,
+        writes: Sequence[Callable[[sqlite_utils.Database, str], None]] = (),
     ) -> Applied:
         """Write one probe run, for every probe kind, atomically: the run, fetched policy files (bodies,
         observations, snapshots), the verdict matrix, incident changes with their outbox rows, evidence rows, and
         the job's probe-health incident (after ``health_threshold`` failed runs in a row; None: not checked),
-        and ``state``, where the job's next run resumes (None: the stored one is kept).
+        ``state``, where the job's next run resumes (None: the stored one is kept), and a kind's own ``writes``
+        (each called with the database and the run's time; e.g. monitor.store.intel.write).
 
         Evidence files are written before the transaction (content-addressed, so a rolled-back run leaves at most
         an unreferenced file, never a row without its file).
@@ -111,6 +113,8 @@ class Store(Reads):
                 store_verdicts.apply(self.db, run.domain, cells, run.finished_at, previous_cells)
             transitions, ids = self._apply_evaluation(evaluation, run.finished_at)
             self._evidence_rows(run_id, run.finished_at, evidence, stored, ids)
+            for kind_write in writes:
+                kind_write(self.db, run.finished_at)
             if health_threshold is not None:
                 found, _ = self._apply_evaluation(
                     health.evaluate(self.probe_streak(run.job, run.domain), health_threshold), run.finished_at
