@@ -19,6 +19,7 @@ from monitor.settings.alerts import AlertSettings
 from monitor.settings.audio import AudioSettings
 from monitor.settings.core import HttpSettings, SchedulerSettings, StorageSettings
 from monitor.settings.domains import ProtectedDomain, default_domains
+from monitor.settings.notices import NoticeSettings
 from monitor.settings.policy import CatalogueSettings, PolicySettings
 from monitor.settings.scraping import ScrapingSettings
 from monitor.settings.watch import WatchSettings
@@ -67,6 +68,7 @@ class Settings(BaseSettings):
     scraping: ScrapingSettings = Field(
         default_factory=ScrapingSettings, description="Downloader canaries, archive and dataset probes."
     )
+    notices: NoticeSettings = Field(default_factory=NoticeSettings, description="Takedown notices and bundles.")
 
     @model_validator(mode="after")
     def _unique_domains(self) -> Settings:

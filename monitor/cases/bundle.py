@@ -1,0 +1,267 @@
+"""Evidence bundles: one reproducible zip per case (WARC, screenshots, request logs, case.json) with a manifest
+whose SHA-256 entries are chained, verification of a bundle, and the record of each export in the database.
+
+The same case state gives the same bytes: every timestamp comes from the case (its last timeline event), members
+are written in name order with fixed permissions, and ``exported`` events are not part of the state a bundle
+captures (exporting again must not change what is exported).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from monitor.cases.warc import Missing, build_warc, load_file
+from monitor.errors import StorageError
+from monitor.store.files import EvidenceFiles
+
+__all__ = [
+    "FORMAT",
+    "GENESIS",
+    "ExportResult",
+    "VerifyResult",
+    "chain_link",
+    "export",
+    "record_export",
+    "recorded_heads",
+    "verify",
+]
+
+FORMAT = "scrapewatch-bundle/1"
+GENESIS = "0" * 64
+MANIFEST = "manifest.json"
+_MODE = 0o644 << 16  # rw-r--r-- regular file, whatever the umask of whoever exports
+_STORED = (".gz", ".png")  # already compressed
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """A written bundle: where, its manifest's chain head, its file count, and the evidence files it lacks."""
+
+    path: Path
+    chain_head: str
+    files: int
+    exported_at: str
+    missing: list[Missing] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """What verifying a bundle found: ok only when ``problems`` is empty."""
+
+    problems: list[str]
+    case_id: int | None = None
+    chain_head: str | None = None
+    files: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def chain_link(previous: str, sha256: str, name: str) -> str:
+    """Entry i's chain value: sha256 of (entry i-1's chain, entry i's sha256, its name), hex; entry 0 follows GENESIS."""
+    return hashlib.sha256(f"{previous}{sha256}{name}".encode()).hexdigest()
+
+
+def exported_at(facts: dict[str, Any]) -> str:
+    """The bundle's time: the case's last timeline event (exports left out), else its last sighting."""
+    times = [e["at"] for e in facts.get("timeline") or [] if e.get("action") != "exported" and e.get("at")]
+    return max(times, default=facts.get("last_seen") or facts["opened_at"])
+
+
+def export(facts: dict[str, Any], files: EvidenceFiles, out_dir: Path, now: str | None = None) -> ExportResult:
+    """Write the bundle of case ``facts`` into ``out_dir``; evidence files missing on disk are listed as missing.
+
+    ``now`` is not part of the bytes (the bundle's time comes from the case); raises StorageError when the
+    bundle cannot be written (nothing partial is left).
+    """
+    state = {k: v for k, v in facts.items() if k != "exports"}
+    state["timeline"] = [e for e in facts.get("timeline") or [] if e.get("action") != "exported"]
+    at = exported_at(facts)
+    warc, missing = build_warc(list(facts.get("evidence") or []), files)
+    members: dict[str, bytes] = {
+        "case.json": _json({"exported_at": at, "case": state}),
+        "evidence.warc.gz": warc,
+    }
+    for kind, folder, suffix in (("screenshot", "screenshots", ".png"), ("requests", "requests", "")):
+        for sha, ids in _referenced(facts, f"{kind}_sha256").items():
+            content, reason = load_file(files, sha)
+            name = f"{folder}/{sha}{suffix}"
+            if content is None:
+                missing.append(Missing(name, sha, kind, tuple(ids), reason))
+            else:
+                members[name] = content
+    entries, head = _manifest_entries(members, missing)
+    manifest = {"format": FORMAT, "case_id": facts["id"], "exported_at": at, "genesis": GENESIS,
+                "files": entries, "missing": len(missing), "chain_head": head}  # fmt: skip
+    path = Path(out_dir) / f"case-{facts['id']}-{head[:16]}.zip"
+    _write_zip(path, [*sorted(members.items()), (MANIFEST, _json(manifest))], at)
+    return ExportResult(path, head, len(members), at, sorted(missing, key=lambda m: m.name))
+
+
+def verify(path: Path, recorded: set[str] | None = None) -> VerifyResult:
+    """Recompute a bundle's sizes, hashes and chain; every problem found is listed (``recorded``: chain heads the
+    database holds for the case, one of which the bundle's head must be)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _verify(archive, recorded)
+    except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        return VerifyResult([f"cannot read {path} as a bundle: {exc}"])
+
+
+def record_export(db: sqlite_utils.Database, case_id: int, result: ExportResult, actor: str, at: str) -> None:
+    """Record an export (its chain head) in case_exports and on the case timeline, in one transaction."""
+    data = {"chain_head": result.chain_head, "path": str(result.path), "missing": len(result.missing)}
+    with db.conn:
+        db.execute(
+            "INSERT INTO case_exports (case_id, at, path, chain_head, files, actor) VALUES (?, ?, ?, ?, ?, ?)",
+            [case_id, at, str(result.path), result.chain_head, result.files, actor],
+        )
+        db.execute(
+            "INSERT INTO case_events (case_id, at, action, actor, note, data) VALUES (?, ?, 'exported', ?, ?, ?)",
+            [case_id, at, actor, None, json.dumps(data, sort_keys=True)],
+        )
+
+
+def recorded_heads(db: sqlite_utils.Database, case_id: int) -> set[str]:
+    """Every chain head recorded for ``case_id``'s exports."""
+    return {r[0] for r in db.execute("SELECT chain_head FROM case_exports WHERE case_id = ?", [case_id])}
+
+
+def _json(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def _referenced(facts: dict[str, Any], key: str) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for row in facts.get("evidence") or []:
+        if row.get(key):
+            out.setdefault(row[key], []).append(row["id"])
+    return dict(sorted(out.items()))
+
+
+def _manifest_entries(members: dict[str, bytes], missing: list[Missing]) -> tuple[list[dict[str, Any]], str]:
+    rows: list[dict[str, Any]] = [
+        {"name": name, "size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+        for name, content in members.items()
+    ]
+    rows += [
+        {"name": m.name, "sha256": m.sha256, "missing": True, "kind": m.kind, "reason": m.reason,
+         "evidence_ids": list(m.evidence_ids)}
+        for m in missing
+    ]  # fmt: skip
+    head = GENESIS
+    for row in sorted(rows, key=lambda r: r["name"]):
+        head = row["chain"] = chain_link(head, row["sha256"], row["name"])
+    return sorted(rows, key=lambda r: r["name"]), head
+
+
+def _zip_time(at: str) -> tuple[int, int, int, int, int, int]:
+    moment = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    stamp = max(moment.replace(tzinfo=None), dt.datetime(1980, 1, 1))  # zip's epoch
+    return (stamp.year, stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second - stamp.second % 2)
+
+
+def _info(name: str, at: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, _zip_time(at))
+    info.external_attr = _MODE
+    info.create_system = 3  # Unix, on every platform
+    info.compress_type = zipfile.ZIP_STORED if name.endswith(_STORED) else zipfile.ZIP_DEFLATED
+    return info
+
+
+def _write_zip(path: Path, members: list[tuple[str, bytes]], at: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            with zipfile.ZipFile(fh, "w") as archive:
+                for name, content in members:
+                    archive.writestr(_info(name, at), content, compresslevel=9)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(f"cannot write the bundle {path}: {exc.strerror or exc}") from exc
+
+
+def _verify(archive: zipfile.ZipFile, recorded: set[str] | None) -> VerifyResult:
+    problems: list[str] = []
+    infos = archive.infolist()
+    names = [i.filename for i in infos]
+    if names.count(MANIFEST) != 1 or names[-1] != MANIFEST:
+        return VerifyResult([f"{MANIFEST} must be the bundle's last member, once (members: {len(names)})"])
+    try:
+        manifest = json.loads(archive.read(MANIFEST))
+        entries = manifest["files"]
+        case_id, head, at = manifest["case_id"], manifest["chain_head"], manifest["exported_at"]
+        if manifest.get("format") != FORMAT:
+            problems.append(f"unknown bundle format {str(manifest.get('format'))[:40]!r}")
+        chain = GENESIS
+        for entry in entries:
+            chain = chain_link(chain, entry["sha256"], entry["name"])
+            if entry.get("chain") != chain:
+                problems.append(f"manifest chain broken at {entry['name']}")
+                break
+        if chain != head:
+            problems.append("manifest chain head does not match its entries")
+        expected = [e["name"] for e in entries if not e.get("missing")]
+        missing = [e for e in entries if e.get("missing")]
+    except (zipfile.BadZipFile, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return VerifyResult([f"{MANIFEST} is damaged: {type(exc).__name__}: {exc}"])
+    if expected != sorted(expected):
+        problems.append("manifest entries are not in name order")
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"{dup} appears more than once")
+    present = names[:-1]
+    for extra in sorted(set(present) - set(expected)):
+        problems.append(f"{extra} is in the bundle but not in the manifest")
+    for gone in [n for n in expected if n not in present]:
+        problems.append(f"{gone} is in the manifest but not in the bundle")
+    if not problems and present != expected:
+        problems.append("bundle members are not in manifest order")
+    for entry in missing:
+        problems.append(f"{entry['name']} ({entry.get('kind')}) was missing at export: {entry.get('reason')}")
+    for info, entry in ((archive.getinfo(e["name"]), e) for e in entries if e["name"] in present):
+        problems += _check_member(archive, info, entry, at)
+    if recorded is not None and head not in recorded:
+        problems.append(f"chain head {head} is not one recorded for case {case_id} in the database")
+    return VerifyResult(problems, case_id, head, len(expected))
+
+
+def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: dict[str, Any], at: str) -> list[str]:
+    name = info.filename
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with archive.open(info) as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:  # CRC mismatch, truncated or bad stream
+        return [f"{name} cannot be read: {exc}"]
+    problems = []
+    if size != entry.get("size"):
+        problems.append(f"{name} is {size} bytes, the manifest says {entry.get('size')}")
+    if digest.hexdigest() != entry.get("sha256"):
+        problems.append(f"{name} does not match its SHA-256 in the manifest")
+    fixed = _info(name, at)
+    if (info.date_time, info.external_attr, info.compress_type) != (
+        fixed.date_time,
+        fixed.external_attr,
+        fixed.compress_type,
+    ):
+        problems.append(f"{name} has archive metadata (time, mode, compression) an export never writes")
+    return problems
