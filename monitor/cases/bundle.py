@@ -68,7 +68,7 @@ class VerifyResult:
 
 
 def chain_link(previous: str, sha256: str, name: str) -> str:
-    """Entry i's chain value: sha256 of (entry i-1's chain, entry i's sha256, its name), hex; entry 0 follows GENESIS."""
+    """Entry i's chain: sha256 hex of entry i-1's chain + entry i's sha256 + its name (entry 0 follows GENESIS)."""
     return hashlib.sha256(f"{previous}{sha256}{name}".encode()).hexdigest()
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "Recipient",
     "Sender",
     "draft",
+    "html_form",
     "recipient",
     "valid_address",
 ]
@@ -138,7 +139,7 @@ def draft(
     to: str,
     fmt: str,
     template_dir: Path | None = None,
-    sender: Sender = Sender(),  # noqa: B008  (frozen, so one shared default is safe)
+    sender: Sender = Sender(),
     *,
     address: str | None = None,
     confirm_good_faith: bool = False,
@@ -146,15 +147,17 @@ def draft(
     chromium_path: str = "/usr/bin/chromium",
     now: dt.datetime | None = None,
 ) -> Draft:
-    """Draft the notice of case ``facts`` to ``to`` as ``fmt`` (md, eml or pdf); raises NoticeTemplateError."""
+    """Draft the notice of case ``facts`` to ``to`` as ``fmt`` (md, eml or pdf); raises NoticeTemplateError.
+
+    ``address`` replaces the abuse address found in host intel; ``confirm_*`` are the analyst's confirmation of
+    the good-faith and accuracy statements (unconfirmed, they are placeholders and the notice is unsigned).
+    """
     if fmt not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     now = now or dt.datetime.now(dt.UTC)
     rcpt = recipient(facts, to, address)
-    context = _context(facts, rcpt, sender, confirm_good_faith, confirm_accuracy, now)
-    missing = tuple(context.pop("missing_fields"))
-    subject = " ".join(_render(template_dir, "subject.txt.j2", context, html=False).split())
-    context["subject"] = subject
+    context = _context(facts, rcpt, sender, confirm_good_faith, confirm_accuracy, now, template_dir)
+    missing, subject = tuple(context["missing_fields"]), context["subject"]
     joined = ", ".join(rcpt.addresses) or None
     if fmt == "pdf":
         from monitor.cases.pdf import html_to_pdf
@@ -169,14 +172,20 @@ def draft(
 
 
 def html_form(
-    facts: dict[str, Any], to: str, template_dir: Path | None = None, sender: Sender = Sender(), **kw: Any
-) -> str:  # noqa: B008
-    """The notice as HTML (the form printed to PDF), for pages that show the draft."""
-    now = kw.pop("now", None) or dt.datetime.now(dt.UTC)
-    rcpt = recipient(facts, to, kw.pop("address", None))
-    context = _context(facts, rcpt, sender, kw.pop("confirm_good_faith", False), kw.pop("confirm_accuracy", False), now)
-    context.pop("missing_fields")
-    context["subject"] = " ".join(_render(template_dir, "subject.txt.j2", context, html=False).split())
+    facts: dict[str, Any],
+    to: str,
+    template_dir: Path | None = None,
+    sender: Sender = Sender(),
+    *,
+    address: str | None = None,
+    confirm_good_faith: bool = False,
+    confirm_accuracy: bool = False,
+    now: dt.datetime | None = None,
+) -> str:
+    """The notice as HTML, the form printed to PDF (for pages that show the draft)."""
+    rcpt = recipient(facts, to, address)
+    now = now or dt.datetime.now(dt.UTC)
+    context = _context(facts, rcpt, sender, confirm_good_faith, confirm_accuracy, now, template_dir)
     return _render(template_dir, "notice.html.j2", context, html=True)
 
 
@@ -186,7 +195,13 @@ def _domains(facts: dict[str, Any]) -> list[str]:
 
 
 def _context(
-    facts: dict[str, Any], rcpt: Recipient, sender: Sender, good_faith: bool, accuracy: bool, now: dt.datetime
+    facts: dict[str, Any],
+    rcpt: Recipient,
+    sender: Sender,
+    good_faith: bool,
+    accuracy: bool,
+    now: dt.datetime,
+    template_dir: Path | None,
 ) -> dict[str, Any]:
     works = [t for t in facts.get("tracks") or [] if t.get("url")]
     statements = [
@@ -209,7 +224,7 @@ def _context(
         )
         if lacking
     ]
-    return {
+    context = {
         "case": facts,
         "works": works,
         "locations": list(facts.get("urls") or []),
@@ -220,6 +235,8 @@ def _context(
         "date": now.date().isoformat(),
         "missing_fields": missing,
     }
+    context["subject"] = " ".join(_render(template_dir, "subject.txt.j2", context, html=False).split())
+    return context
 
 
 def _environment(template_dir: Path | None, html: bool) -> jinja2.Environment:
@@ -260,7 +277,7 @@ def _message(
     if rcpt.addresses:
         msg["To"] = ", ".join(rcpt.addresses)
     if sender.email and valid_address(sender.email):
-        msg["From"] = formataddr((" ".join(f"{sender.name} {sender.organisation}".split()), sender.email))
+        msg["From"] = formataddr((", ".join(p for p in (sender.name, sender.organisation) if p), sender.email))
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now)
     domain = sender.email.rpartition("@")[2] if valid_address(sender.email) else "scrapewatch.invalid"

@@ -111,5 +111,5 @@ def refresh(store: Store, facts: dict[str, Any], incident_ids: list[int] | None 
                 "data": json.loads(e["data"]),
             }
             for e in events
-        ],  # fmt: skip
+        ],
     }
