@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,9 +109,9 @@ def export(facts: dict[str, Any], files: EvidenceFiles, out_dir: Path, now: str 
     return ExportResult(path, head, len(members), at, sorted(missing, key=lambda m: m.name))
 
 
-def verify(path: Path, recorded: set[str] | None = None) -> VerifyResult:
-    """Recompute a bundle's sizes, hashes and chain; every problem found is listed (``recorded``: chain heads the
-    database holds for the case, one of which the bundle's head must be)."""
+def verify(path: Path, recorded: set[str] | Callable[[int], set[str]] | None = None) -> VerifyResult:
+    """Recompute a bundle's sizes, hashes and chain; every problem found is listed. ``recorded``: the chain heads
+    the database holds for the case (or a function of the case id giving them), one of which must be the bundle's."""
     try:
         with zipfile.ZipFile(path) as archive:
             return _verify(archive, recorded)
@@ -197,7 +198,7 @@ def _write_zip(path: Path, members: list[tuple[str, bytes]], at: str) -> None:
         raise StorageError(f"cannot write the bundle {path}: {exc.strerror or exc}") from exc
 
 
-def _verify(archive: zipfile.ZipFile, recorded: set[str] | None) -> VerifyResult:
+def _verify(archive: zipfile.ZipFile, recorded: set[str] | Callable[[int], set[str]] | None) -> VerifyResult:
     problems: list[str] = []
     infos = archive.infolist()
     names = [i.filename for i in infos]
@@ -236,6 +237,8 @@ def _verify(archive: zipfile.ZipFile, recorded: set[str] | None) -> VerifyResult
         problems.append(f"{entry['name']} ({entry.get('kind')}) was missing at export: {entry.get('reason')}")
     for info, entry in ((archive.getinfo(e["name"]), e) for e in entries if e["name"] in present):
         problems += _check_member(archive, info, entry, at)
+    if callable(recorded):
+        recorded = recorded(case_id) if isinstance(case_id, int) else set()
     if recorded is not None and head not in recorded:
         problems.append(f"chain head {head} is not one recorded for case {case_id} in the database")
     return VerifyResult(problems, case_id, head, len(expected))
