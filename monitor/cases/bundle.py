@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,7 +221,7 @@ def _verify(archive: zipfile.ZipFile, recorded: set[str] | Callable[[int], set[s
             problems.append("manifest chain head does not match its entries")
         expected = [e["name"] for e in entries if not e.get("missing")]
         missing = [e for e in entries if e.get("missing")]
-    except (zipfile.BadZipFile, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (zipfile.BadZipFile, zlib.error, ValueError, KeyError, TypeError, AttributeError) as exc:
         return VerifyResult([f"{MANIFEST} is damaged: {type(exc).__name__}: {exc}"])
     if expected != sorted(expected):
         problems.append("manifest entries are not in name order")
@@ -253,7 +254,7 @@ def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: dict[s
             while chunk := fh.read(1 << 20):
                 digest.update(chunk)
                 size += len(chunk)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:  # CRC mismatch, truncated or bad stream
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:  # CRC, truncated, bad stream
         return [f"{name} cannot be read: {exc}"]
     problems = []
     if size != entry.get("size"):
