@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import zipfile
@@ -41,7 +42,6 @@ FORMAT = "scrapewatch-bundle/1"
 GENESIS = "0" * 64
 MANIFEST = "manifest.json"
 _MODE = 0o644 << 16  # rw-r--r-- regular file, whatever the umask of whoever exports
-_STORED = (".gz", ".png")  # already compressed
 
 
 @dataclass(frozen=True)
@@ -114,9 +114,17 @@ def verify(path: Path, recorded: set[str] | Callable[[int], set[str]] | None = N
     """Recompute a bundle's sizes, hashes and chain; every problem found is listed. ``recorded``: the chain heads
     the database holds for the case (or a function of the case id giving them), one of which must be the bundle's."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            return _verify(archive, recorded)
-    except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        raw = Path(path).read_bytes()
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            result = _verify(archive, recorded)
+            if (
+                result.ok
+                and _zip_bytes([(i.filename, archive.read(i)) for i in archive.infolist()], _at(archive)) != raw
+            ):
+                # Every member is intact, so what changed is the archive around them (headers, padding, comment).
+                result.problems.append("the archive's bytes outside its files differ from what an export writes")
+            return result
+    except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error) as exc:
         return VerifyResult([f"cannot read {path} as a bundle: {exc}"])
 
 
@@ -179,18 +187,27 @@ def _info(name: str, at: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, _zip_time(at))
     info.external_attr = _MODE
     info.create_system = 3  # Unix, on every platform
-    info.compress_type = zipfile.ZIP_STORED if name.endswith(_STORED) else zipfile.ZIP_DEFLATED
+    # Stored, not deflated: the bytes then depend on nothing but the contents (no zlib version), so verify can
+    # rebuild the archive and compare every byte. The WARC is gzipped and screenshots are PNG anyway.
+    info.compress_type = zipfile.ZIP_STORED
     return info
 
 
+def _zip_bytes(members: list[tuple[str, bytes]], at: str) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, content in members:
+            archive.writestr(_info(name, at), content)
+    return out.getvalue()
+
+
 def _write_zip(path: Path, members: list[tuple[str, bytes]], at: str) -> None:
+    content = _zip_bytes(members, at)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as fh:
-            with zipfile.ZipFile(fh, "w") as archive:
-                for name, content in members:
-                    archive.writestr(_info(name, at), content, compresslevel=9)
+            fh.write(content)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -243,6 +260,10 @@ def _verify(archive: zipfile.ZipFile, recorded: set[str] | Callable[[int], set[s
     if recorded is not None and head not in recorded:
         problems.append(f"chain head {head} is not one recorded for case {case_id} in the database")
     return VerifyResult(problems, case_id, head, len(expected))
+
+
+def _at(archive: zipfile.ZipFile) -> str:
+    return json.loads(archive.read(MANIFEST))["exported_at"]
 
 
 def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: dict[str, Any], at: str) -> list[str]:

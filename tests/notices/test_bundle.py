@@ -203,3 +203,17 @@ def test_an_export_is_recorded_and_verify_checks_the_recorded_head(case, tmp_pat
     assert row == (facts["id"], str(result.path), 4, "ana")
     event = store.db.execute("SELECT action, data FROM case_events WHERE action = 'exported'").fetchone()
     assert json.loads(event[1])["chain_head"] == result.chain_head
+
+
+def test_verify_rejects_a_change_anywhere_in_the_file(case, tmp_path):
+    store, facts = case
+    path = export(facts, store.files, tmp_path).path
+    raw = path.read_bytes()
+    step = max(1, len(raw) // 200)
+    for offset in [*range(0, len(raw), step), len(raw) - 1]:  # headers, contents, central directory, end record
+        flipped = bytearray(raw)
+        flipped[offset] ^= 0x20
+        path.write_bytes(bytes(flipped))
+        assert not verify(path).ok, offset
+    path.write_bytes(raw)
+    assert verify(path).ok
