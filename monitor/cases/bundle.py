@@ -13,12 +13,13 @@ import hashlib
 import io
 import json
 import os
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import sqlite_utils
 
@@ -83,44 +84,57 @@ def exported_at(facts: dict[str, Any]) -> str:
 def export(facts: dict[str, Any], files: EvidenceFiles, out_dir: Path, now: str | None = None) -> ExportResult:
     """Write the bundle of case ``facts`` into ``out_dir``; evidence files missing on disk are listed as missing.
 
-    ``now`` is not part of the bytes (the bundle's time comes from the case); raises StorageError when the
-    bundle cannot be written (nothing partial is left).
+    ``now`` is not part of the bytes (the bundle's time comes from the case). Members are streamed to disk one at
+    a time, so memory stays bounded by the largest evidence file. Raises StorageError when the bundle cannot be
+    written (nothing partial is left).
     """
     state = {k: v for k, v in facts.items() if k != "exports"}
     state["timeline"] = [e for e in facts.get("timeline") or [] if e.get("action") != "exported"]
     at = exported_at(facts)
-    warc, missing = build_warc(list(facts.get("evidence") or []), files)
-    members: dict[str, bytes] = {
-        "case.json": _json({"exported_at": at, "case": state}),
-        "evidence.warc.gz": warc,
-    }
-    for kind, folder, suffix in (("screenshot", "screenshots", ".png"), ("requests", "requests", "")):
-        for sha, ids in _referenced(facts, f"{kind}_sha256").items():
-            content, reason = load_file(files, sha)
-            name = f"{folder}/{sha}{suffix}"
-            if content is None:
-                missing.append(Missing(name, sha, kind, tuple(ids), reason))
-            else:
-                members[name] = content
-    entries, head = _manifest_entries(members, missing)
-    manifest = {"format": FORMAT, "case_id": facts["id"], "exported_at": at, "genesis": GENESIS,
-                "files": entries, "missing": len(missing), "chain_head": head}  # fmt: skip
-    path = Path(out_dir) / f"case-{facts['id']}-{head[:16]}.zip"
-    _write_zip(path, [*sorted(members.items()), (MANIFEST, _json(manifest))], at)
-    return ExportResult(path, head, len(members), at, sorted(missing, key=lambda m: m.name))
+    out_dir = Path(out_dir)
+    tmp = out_dir / f".case-{facts['id']}.{os.getpid()}.tmp"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir) as warc, open(tmp, "wb") as fh:
+            missing = build_warc(list(facts.get("evidence") or []), files, warc)
+            with zipfile.ZipFile(fh, "w") as archive:
+                entries = [_add_bytes(archive, "case.json", _json({"exported_at": at, "case": state}), at)]
+                size = warc.tell()
+                warc.seek(0)
+                entries.append(_add(archive, "evidence.warc.gz", warc, size, at))
+                for kind, folder, suffix in (("requests", "requests", ""), ("screenshot", "screenshots", ".png")):
+                    for sha, ids in _referenced(facts, f"{kind}_sha256").items():
+                        content, reason = load_file(files, sha)
+                        name = f"{folder}/{sha}{suffix}"
+                        if content is None:
+                            missing.append(Missing(name, sha, kind, tuple(ids), reason))
+                        else:
+                            entries.append(_add_bytes(archive, name, content, at))
+                files_written = len(entries)
+                missing.sort(key=lambda m: m.name)
+                entries, head = _chain(entries, missing)
+                manifest = {"format": FORMAT, "case_id": facts["id"], "exported_at": at, "genesis": GENESIS,
+                            "files": entries, "missing": len(missing), "chain_head": head}  # fmt: skip
+                _add_bytes(archive, MANIFEST, _json(manifest), at)
+            fh.flush()
+            os.fsync(fh.fileno())
+        path = out_dir / f"case-{facts['id']}-{head[:16]}.zip"
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(
+            f"cannot write the bundle of case {facts['id']} into {out_dir}: {exc.strerror or exc}"
+        ) from exc
+    return ExportResult(path, head, files_written, at, missing)
 
 
 def verify(path: Path, recorded: set[str] | Callable[[int], set[str]] | None = None) -> VerifyResult:
     """Recompute a bundle's sizes, hashes and chain; every problem found is listed. ``recorded``: the chain heads
     the database holds for the case (or a function of the case id giving them), one of which must be the bundle's."""
     try:
-        raw = Path(path).read_bytes()
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        with zipfile.ZipFile(path) as archive:
             result = _verify(archive, recorded)
-            if (
-                result.ok
-                and _zip_bytes([(i.filename, archive.read(i)) for i in archive.infolist()], _at(archive)) != raw
-            ):
+            if result.ok and not _same_as_rebuilt(Path(path), archive):
                 # Every member is intact, so what changed is the archive around them (headers, padding, comment).
                 result.problems.append("the archive's bytes outside its files differ from what an export writes")
             return result
@@ -159,20 +173,33 @@ def _referenced(facts: dict[str, Any], key: str) -> dict[str, list[int]]:
     return dict(sorted(out.items()))
 
 
-def _manifest_entries(members: dict[str, bytes], missing: list[Missing]) -> tuple[list[dict[str, Any]], str]:
-    rows: list[dict[str, Any]] = [
-        {"name": name, "size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
-        for name, content in members.items()
-    ]
-    rows += [
+def _add(archive: zipfile.ZipFile, name: str, source: BinaryIO, size: int, at: str) -> dict[str, Any]:
+    """Copy ``size`` bytes of ``source`` into the archive as ``name``; its manifest entry (name, size, sha256)."""
+    info = _info(name, at)
+    info.file_size = size  # known up front, as writestr() sets it: the same header bytes, written in one pass
+    digest = hashlib.sha256()
+    with archive.open(info, "w") as dest:
+        while chunk := source.read(1 << 20):
+            digest.update(chunk)
+            dest.write(chunk)
+    return {"name": name, "size": size, "sha256": digest.hexdigest()}
+
+
+def _add_bytes(archive: zipfile.ZipFile, name: str, content: bytes, at: str) -> dict[str, Any]:
+    return _add(archive, name, io.BytesIO(content), len(content), at)
+
+
+def _chain(entries: list[dict[str, Any]], missing: list[Missing]) -> tuple[list[dict[str, Any]], str]:
+    rows = entries + [
         {"name": m.name, "sha256": m.sha256, "missing": True, "kind": m.kind, "reason": m.reason,
          "evidence_ids": list(m.evidence_ids)}
         for m in missing
     ]  # fmt: skip
+    rows.sort(key=lambda r: r["name"])
     head = GENESIS
-    for row in sorted(rows, key=lambda r: r["name"]):
+    for row in rows:
         head = row["chain"] = chain_link(head, row["sha256"], row["name"])
-    return sorted(rows, key=lambda r: r["name"]), head
+    return rows, head
 
 
 def _zip_time(at: str) -> tuple[int, int, int, int, int, int]:
@@ -193,27 +220,22 @@ def _info(name: str, at: str) -> zipfile.ZipInfo:
     return info
 
 
-def _zip_bytes(members: list[tuple[str, bytes]], at: str) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for name, content in members:
-            archive.writestr(_info(name, at), content)
-    return out.getvalue()
-
-
-def _write_zip(path: Path, members: list[tuple[str, bytes]], at: str) -> None:
-    content = _zip_bytes(members, at)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise StorageError(f"cannot write the bundle {path}: {exc.strerror or exc}") from exc
+def _same_as_rebuilt(path: Path, archive: zipfile.ZipFile) -> bool:
+    """True when writing the archive's members again, as an export does, gives exactly the file's bytes."""
+    at = json.loads(archive.read(MANIFEST))["exported_at"]
+    with tempfile.TemporaryFile() as rebuilt:
+        with zipfile.ZipFile(rebuilt, "w") as copy:
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    _add(copy, info.filename, member, info.file_size, at)
+        rebuilt.seek(0)
+        with open(path, "rb") as original:
+            while True:
+                a, b = original.read(1 << 20), rebuilt.read(1 << 20)
+                if a != b:
+                    return False
+                if not a:
+                    return True
 
 
 def _verify(archive: zipfile.ZipFile, recorded: set[str] | Callable[[int], set[str]] | None) -> VerifyResult:
@@ -260,10 +282,6 @@ def _verify(archive: zipfile.ZipFile, recorded: set[str] | Callable[[int], set[s
     if recorded is not None and head not in recorded:
         problems.append(f"chain head {head} is not one recorded for case {case_id} in the database")
     return VerifyResult(problems, case_id, head, len(expected))
-
-
-def _at(archive: zipfile.ZipFile) -> str:
-    return json.loads(archive.read(MANIFEST))["exported_at"]
 
 
 def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: dict[str, Any], at: str) -> list[str]:

@@ -13,7 +13,7 @@ import http
 import io
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from warcio.statusandheaders import StatusAndHeaders
@@ -51,9 +51,8 @@ def load_file(files: EvidenceFiles, sha256: str) -> tuple[bytes | None, str]:
     return content, ""
 
 
-def build_warc(evidence: list[dict[str, Any]], files: EvidenceFiles) -> tuple[bytes, list[Missing]]:
-    """The gzipped WARC of ``evidence`` (ordered by id) and the bodies it could not include."""
-    out = io.BytesIO()
+def build_warc(evidence: list[dict[str, Any]], files: EvidenceFiles, out: BinaryIO) -> list[Missing]:
+    """Write the gzipped WARC of ``evidence`` (ordered by id) into ``out``; the bodies it could not include."""
     writer = WARCWriter(out, gzip=True, warc_version="1.0")
     missing: dict[str, Missing] = {}
     for row in sorted(evidence, key=lambda r: r["id"]):
@@ -95,7 +94,7 @@ def build_warc(evidence: list[dict[str, Any]], files: EvidenceFiles) -> tuple[by
         writer.write_record(
             writer.create_warc_record(row["url"], "request", warc_headers_dict=request_headers, http_headers=request)
         )
-    return out.getvalue(), sorted(missing.values(), key=lambda m: m.name)
+    return sorted(missing.values(), key=lambda m: m.name)
 
 
 def _warc_date(at: str) -> str:
