@@ -7,6 +7,7 @@ warcio's gzip members carry no timestamp, so the file is reproducible byte for b
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import http
@@ -52,49 +53,75 @@ def load_file(files: EvidenceFiles, sha256: str) -> tuple[bytes | None, str]:
 
 
 def build_warc(evidence: list[dict[str, Any]], files: EvidenceFiles, out: BinaryIO) -> list[Missing]:
-    """Write the gzipped WARC of ``evidence`` (ordered by id) into ``out``; the bodies it could not include."""
+    """Write the gzipped WARC of ``evidence`` (ordered by id) into ``out``; the bodies it could not include.
+
+    A body already archived for an earlier row is written as a ``revisit`` record (identical payload digest) that
+    refers to the first response: evidence repeats across runs, and audio does not compress.
+    """
     writer = WARCWriter(out, gzip=True, warc_version="1.0")
     missing: dict[str, Missing] = {}
+    archived: dict[str, tuple[str, str, str, int]] = {}  # body sha256 -> (payload digest, first URI, date, size)
     for row in sorted(evidence, key=lambda r: r["id"]):
         date = _warc_date(row["at"])
-        body = b""
-        sha = row.get("body_sha256")
-        if sha:
-            content, reason = load_file(files, sha)
-            if content is None:
-                seen = missing.get(sha)
-                ids = (*seen.evidence_ids, row["id"]) if seen else (row["id"],)
-                missing[sha] = Missing(f"bodies/{sha}", sha, "body", ids, reason)
-            body = content or b""
-        response_id = _record_id("response", row, date, hashlib.sha256(body).hexdigest())
-        # A match without a kept body or headers (a link in a page) has no response worth archiving.
-        wrote_response = bool(sha or row.get("headers")) and not (sha and sha in missing)
-        if wrote_response:
-            status, assumed = _status(row)
-            warc_headers = {
-                "WARC-Record-ID": response_id,
-                "WARC-Date": date,
-                "WARC-Scrapewatch-Evidence": str(row["id"]),
-            }
-            if assumed:
-                warc_headers["WARC-Scrapewatch-Note"] = "status line not recorded with the evidence; 200 assumed"
-            head = StatusAndHeaders(status, _headers(row.get("headers") or {}, len(body)), protocol="HTTP/1.1")
-            record = writer.create_warc_record(
-                row["url"], "response", payload=io.BytesIO(body), length=len(body),
-                warc_headers_dict=warc_headers, http_headers=head,
-            )  # fmt: skip
-            writer.write_record(record)
+        response_id = _response(writer, row, date, files, archived, missing)
         parts = urlsplit(row["url"])
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         request = StatusAndHeaders(f"GET {target} HTTP/1.1", [("Host", parts.netloc)], is_http_request=True)
         request_headers = {"WARC-Record-ID": _record_id("request", row, date, ""), "WARC-Date": date}
-        if wrote_response:
+        if response_id:
             request_headers["WARC-Concurrent-To"] = response_id
         request_headers["WARC-Scrapewatch-Evidence"] = str(row["id"])
         writer.write_record(
             writer.create_warc_record(row["url"], "request", warc_headers_dict=request_headers, http_headers=request)
         )
     return sorted(missing.values(), key=lambda m: m.name)
+
+
+def _response(
+    writer: WARCWriter,
+    row: dict[str, Any],
+    date: str,
+    files: EvidenceFiles,
+    archived: dict[str, tuple[str, str, str, int]],
+    missing: dict[str, Missing],
+) -> str | None:
+    """Write the response (or revisit) record of an evidence row; its record id, or None when there is none."""
+    sha = row.get("body_sha256")
+    if not sha and not row.get("headers"):
+        return None  # a match without a kept body or headers (a link in a page): no response worth archiving
+    if sha and sha in missing:
+        content, reason = None, missing[sha].reason
+    elif sha and sha not in archived:
+        content, reason = load_file(files, sha)
+    else:
+        content, reason = b"", ""
+    if content is None:
+        ids = (*missing[sha].evidence_ids, row["id"]) if sha in missing else (row["id"],)
+        missing[sha] = Missing(f"bodies/{sha}", sha, "body", ids, reason)
+        return None
+    body = content
+    record_id = _record_id("response", row, date, sha or hashlib.sha256(b"").hexdigest())
+    status, assumed = _status(row)
+    warc_headers = {"WARC-Record-ID": record_id, "WARC-Date": date, "WARC-Scrapewatch-Evidence": str(row["id"])}
+    if assumed:
+        warc_headers["WARC-Scrapewatch-Note"] = "status line not recorded with the evidence; 200 assumed"
+    if sha and sha in archived:
+        digest, first_uri, first_date, size = archived[sha]
+        head = StatusAndHeaders(status, _headers(row.get("headers") or {}, size), protocol="HTTP/1.1")
+        record = writer.create_revisit_record(
+            row["url"], digest, first_uri, first_date, http_headers=head, warc_headers_dict=warc_headers
+        )
+    else:
+        head = StatusAndHeaders(status, _headers(row.get("headers") or {}, len(body)), protocol="HTTP/1.1")
+        record = writer.create_warc_record(
+            row["url"], "response", payload=io.BytesIO(body), length=len(body),
+            warc_headers_dict=warc_headers, http_headers=head,
+        )  # fmt: skip
+        if sha:
+            digest = "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode()
+            archived[sha] = (digest, row["url"], date, len(body))
+    writer.write_record(record)
+    return record_id
 
 
 def _warc_date(at: str) -> str:

@@ -12,6 +12,8 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from monitor.cases.bundle import GENESIS, chain_link, export, record_export, recorded_heads, verify
+from monitor.incidents import Evaluation, Evidence, Finding
+from monitor.store import ProbeRun
 from tests.notices.cases import AUDIO_HEAD, PAGE, SHOT, add_event, refresh, seeded
 
 
@@ -217,3 +219,23 @@ def test_verify_rejects_a_change_anywhere_in_the_file(case, tmp_path):
         assert not verify(path).ok, offset
     path.write_bytes(raw)
     assert verify(path).ok
+
+
+def test_a_body_seen_again_is_a_revisit_of_the_first_response(case, tmp_path):
+    store, facts = case
+    again = Evidence(f"exposure:{facts['domain']}:downloader:-", "https://dl.example/", "https://dl.example/",
+                     "SC-DL-PAGE", "critical", body=PAGE, body_type="text/html",
+                     headers={"content-type": ["text/html; charset=utf-8"]})  # fmt: skip
+    finding = Finding(again.dedupe_key, "exposure_downloader", "critical", "dl.example", "Downloader")
+    run = ProbeRun("exposure_watch:dl.example", "exposure_watch", "dl.example", "2026-11-02T09:00:00+00:00",
+                   "2026-11-02T09:00:05+00:00", "success", None, 5.0)  # fmt: skip
+    store.apply(run, Evaluation("exposure:dl.example", [finding]), evidence=[again])
+    result = export(refresh(store, facts), store.files, tmp_path)
+    warc = dict((i.filename, d) for i, d in _members(result.path))["evidence.warc.gz"]
+    records = _records(warc)
+    first, revisit = records[0][0], records[-2][0]
+    assert revisit.rec_type == "revisit" and records[-2][1] == b""
+    assert revisit.rec_headers.get_header("WARC-Refers-To-Target-URI") == "https://dl.example/"
+    assert revisit.rec_headers.get_header("WARC-Refers-To-Date") == "2026-11-01T09:00:05Z"
+    assert revisit.rec_headers.get_header("WARC-Payload-Digest") == first.rec_headers.get_header("WARC-Payload-Digest")
+    assert revisit.rec_headers.get_header("WARC-Date") == "2026-11-02T09:00:05Z" and verify(result.path).ok
