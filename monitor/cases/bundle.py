@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import sqlite3
 import tempfile
 import zipfile
 import zlib
@@ -145,15 +146,25 @@ def verify(path: Path, recorded: set[str] | Callable[[int], set[str]] | None = N
 def record_export(db: sqlite_utils.Database, case_id: int, result: ExportResult, actor: str, at: str) -> None:
     """Record an export (its chain head) in case_exports and on the case timeline, in one transaction."""
     data = {"chain_head": result.chain_head, "path": str(result.path), "missing": len(result.missing)}
-    with db.conn:
-        db.execute(
-            "INSERT INTO case_exports (case_id, at, path, chain_head, files, actor) VALUES (?, ?, ?, ?, ?, ?)",
-            [case_id, at, str(result.path), result.chain_head, result.files, actor],
-        )
-        db.execute(
-            "INSERT INTO case_events (case_id, at, action, actor, note, data) VALUES (?, ?, 'exported', ?, ?, ?)",
-            [case_id, at, actor, None, json.dumps(data, sort_keys=True)],
-        )
+    conn = db.conn  # opened in autocommit mode (monitor.db): the transaction is explicit
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT INTO case_exports (case_id, at, path, chain_head, files, actor) VALUES (?, ?, ?, ?, ?, ?)",
+                [case_id, at, str(result.path), result.chain_head, result.files, actor],
+            )
+            conn.execute(
+                "INSERT INTO case_events (case_id, at, action, actor, note, data) VALUES (?, ?, 'exported', ?, ?, ?)",
+                [case_id, at, actor, None, json.dumps(data, sort_keys=True)],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot record the export of case {case_id}: {exc}; nothing was recorded") from exc
 
 
 def recorded_heads(db: sqlite_utils.Database, case_id: int) -> set[str]:

@@ -12,6 +12,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from monitor.cases.bundle import GENESIS, chain_link, export, record_export, recorded_heads, verify
+from monitor.errors import StorageError
 from monitor.incidents import Evaluation, Evidence, Finding
 from monitor.store import ProbeRun
 from tests.notices.cases import AUDIO_HEAD, PAGE, SHOT, add_event, refresh, seeded
@@ -239,3 +240,15 @@ def test_a_body_seen_again_is_a_revisit_of_the_first_response(case, tmp_path):
     assert revisit.rec_headers.get_header("WARC-Refers-To-Date") == "2026-11-01T09:00:05Z"
     assert revisit.rec_headers.get_header("WARC-Payload-Digest") == first.rec_headers.get_header("WARC-Payload-Digest")
     assert revisit.rec_headers.get_header("WARC-Date") == "2026-11-02T09:00:05Z" and verify(result.path).ok
+
+
+def test_recording_an_export_is_one_transaction(case, tmp_path):
+    store, facts = case
+    result = export(facts, store.files, tmp_path)
+    store.db.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON case_events WHEN NEW.action = 'exported' "
+        "BEGIN SELECT RAISE(ABORT, 'timeline refused'); END"
+    )
+    with pytest.raises(StorageError, match=r"timeline refused.*nothing was recorded"):
+        record_export(store.db, facts["id"], result, "ana", "2026-11-05T10:00:00+00:00")
+    assert recorded_heads(store.db, facts["id"]) == set() and not store.db.conn.in_transaction
