@@ -259,6 +259,10 @@ def _verify(archive: zipfile.ZipFile, recorded: set[str] | Callable[[int], set[s
         manifest = json.loads(archive.read(MANIFEST))
         entries = manifest["files"]
         case_id, head, at = manifest["case_id"], manifest["chain_head"], manifest["exported_at"]
+        if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("sha256"), str) for e in entries
+        ):
+            raise ValueError("files must be a list of objects with a name and a sha256")
         if manifest.get("format") != FORMAT:
             problems.append(f"unknown bundle format {str(manifest.get('format'))[:40]!r}")
         chain = GENESIS

@@ -252,3 +252,15 @@ def test_recording_an_export_is_one_transaction(case, tmp_path):
     with pytest.raises(StorageError, match=r"timeline refused.*nothing was recorded"):
         record_export(store.db, facts["id"], result, "ana", "2026-11-05T10:00:00+00:00")
     assert recorded_heads(store.db, facts["id"]) == set() and not store.db.conn.in_transaction
+
+
+@pytest.mark.parametrize(
+    "files", [{"case.json": 1}, [1, 2], [{"name": 1, "sha256": "x"}], [{"name": "case.json"}], "case.json"]
+)
+def test_a_manifest_of_the_wrong_shape_is_reported_not_raised(case, tmp_path, files):
+    store, facts = case
+    path = export(facts, store.files, tmp_path).path
+    members = _members(path)
+    manifest = {**json.loads(members[-1][1]), "files": files}
+    _rewrite(path, [*members[:-1], (members[-1][0], json.dumps(manifest).encode())])
+    assert verify(path).problems[0].startswith("manifest.json is damaged")
