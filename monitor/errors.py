@@ -85,6 +85,10 @@ class RegistryFetchError(RegistryError):
     """A registry URL could not be downloaded (network failure or HTTP error), as opposed to being invalid."""
 
 
+class NoticeTemplateError(ScrapewatchError):
+    """A notice template is missing, malformed or uses a field the case facts do not have; nothing is written."""
+
+
 class HttpError(ScrapewatchError):
     """A request to the daemon's HTTP server that gets an error answer with this status (and extra headers)."""
 

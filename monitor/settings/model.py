@@ -20,6 +20,7 @@ from monitor.settings.audio import AudioSettings
 from monitor.settings.core import HttpSettings, SchedulerSettings, StorageSettings
 from monitor.settings.domains import ProtectedDomain, default_domains
 from monitor.settings.intel import IntelSettings
+from monitor.settings.notices import NoticeSettings
 from monitor.settings.policy import CatalogueSettings, PolicySettings
 from monitor.settings.scraping import ScrapingSettings
 from monitor.settings.watch import WatchSettings
@@ -69,6 +70,7 @@ class Settings(BaseSettings):
         default_factory=ScrapingSettings, description="Downloader canaries, archive and dataset probes."
     )
     intel: IntelSettings = Field(default_factory=IntelSettings, description="Host intel: DNS, RDAP, TLS.")
+    notices: NoticeSettings = Field(default_factory=NoticeSettings, description="Takedown notices and bundles.")
 
     @model_validator(mode="after")
     def _unique_domains(self) -> Settings:

@@ -1,0 +1,1 @@
+"""Cases: incidents grouped by offender, takedown notices drafted from them and their evidence bundles."""

@@ -1,0 +1,1 @@
+"""Takedown notices, evidence bundles and their commands."""
