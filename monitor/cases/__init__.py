@@ -1,0 +1,1 @@
+"""Cases: the incidents of one offender (a registrable domain, or domains that operator evidence links), grouped."""
