@@ -193,7 +193,8 @@ def operator_links(
         cid = e.data.get("client_id") if isinstance(e.data, Mapping) else None
         if isinstance(cid, str) and re.fullmatch(r"[A-Za-z0-9]{32}", cid):
             client_id(cid, e.url)
-        hosts.append(e.url)
+        if kind.startswith(("exposure_", "canary_")):  # an archive's or hub's evidence lists other sites' URLs
+            hosts.append(e.url)
         if not _texty(e) or registrable(host_of(e.url)) != site:
             continue
         text = e.body[:_MAX_SCAN].decode("utf-8", "replace")  # type: ignore[index]

@@ -177,3 +177,8 @@ def test_relay_host_that_is_itself_a_case_links_it():
     assert plan_merges(case_of, [Link("relay_host", "relay-net.example", "a.example")]) == [
         Merge(2, 1, Link("relay_host", "relay-net.example", "a.example"))
     ]
+
+
+def test_archive_evidence_of_several_sites_links_none_of_them():
+    captures = [ev("https://sc2mp3-fast.example/tmp/a.mp3"), ev("http://rip.example/file/a.mp3")]
+    assert operator_links("rip.example", "archive_audio_capture", {}, captures) == []
