@@ -31,6 +31,7 @@ from monitor.cli._common import (
 from monitor.cli.agents import agents
 from monitor.cli.alerts import alerts, mute
 from monitor.cli.audio import audio, catalogue
+from monitor.cli.cases import case
 from monitor.cli.policy import policy
 from monitor.cli.scan import scan
 from monitor.cli.scraping import probe
@@ -233,5 +234,5 @@ def config_check(ctx, file: Path | None, as_json: bool) -> None:
     click.echo(json.dumps(data, indent=2) if as_json else yaml.safe_dump(data, sort_keys=False).rstrip())
 
 
-for command in (agents, policy, scan, probe, alerts, mute, audio, catalogue):
+for command in (agents, policy, scan, probe, alerts, mute, audio, catalogue, case):
     main.add_command(command)
