@@ -8,14 +8,13 @@ domains, on shared infrastructure, or that is a placeholder proves nothing and n
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import tldextract
 
 from monitor.incidents import Evidence
 from monitor.net import host_of, is_soundcloud_host, literal_ip
@@ -34,9 +33,14 @@ __all__ = [
     "registrable",
 ]
 
-# The bundled PSL snapshot only: a lookup must never download anything at run time.
-_PRIVATE = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
-_ICANN = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=False)
+
+@functools.cache
+def _extractor(private: bool) -> Any:  # tldextract is imported on first use: it is slow to import
+    import tldextract
+
+    # The bundled PSL snapshot only: a lookup must never download anything at run time.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=private)
+
 
 CASE_KINDS = frozenset(
     {"canary_delivered", "canary_unknown_audio", "archive_audio_capture", "archive_downloader_page", "dataset_listing"}
@@ -82,6 +86,7 @@ class Merge:
     link: Link
 
 
+@functools.lru_cache(maxsize=4096)
 def registrable(host: str) -> str:
     """The registrable domain of a host or URL (``www.a.example.co.uk`` -> ``example.co.uk``); an address stays
     itself; a name under no public suffix (``.example``, ``.test``, ``.internal``) keeps its last two labels."""
@@ -90,14 +95,15 @@ def registrable(host: str) -> str:
         return ""
     if literal_ip(host) is not None:
         return host
-    ext = _PRIVATE(host)
+    ext = _extractor(True)(host)
     if ext.suffix and ext.domain:
         return f"{ext.domain}.{ext.suffix}"
     return ".".join(host.split(".")[-2:])
 
 
+@functools.lru_cache(maxsize=4096)
 def _shared(host: str) -> bool:
-    ext = _ICANN(host)
+    ext = _extractor(False)(host)
     return bool(ext.suffix) and f"{ext.domain}.{ext.suffix}" in SHARED_INFRA
 
 

@@ -188,11 +188,12 @@ def link_run(
         if not (t.finding is not None and t.finding.quiet) and t.action != "resolved":
             first.quiet = False
             first.trigger = row["id"]
-        db.execute(
-            "UPDATE alert_outbox SET payload = json_set(payload, '$.case_id', ?) "
-            "WHERE incident_id = ? AND routed_at IS NULL",
-            [case.case_id, row["id"]],
-        )
+        if t.alerts:  # its outbox row says which case it is in (case-mode channels skip it)
+            db.execute(
+                "UPDATE alert_outbox SET payload = json_set(payload, '$.case_id', ?) "
+                "WHERE id = (SELECT max(id) FROM alert_outbox WHERE incident_id = ?)",
+                [case.case_id, row["id"]],
+            )
     for c in touched.values():
         after = refresh_severity(db, c.case_id, now)
         if c.opened:
