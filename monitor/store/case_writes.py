@@ -29,6 +29,7 @@ class TxStore(Protocol):
     """What the store-level functions need: the database and the store's one way to open a transaction."""
 
     db: sqlite_utils.Database
+    case_options: CaseOptions
 
     def _tx(self) -> contextlib.AbstractContextManager[None]: ...
 
@@ -270,11 +271,13 @@ def merge_cases(db: sqlite_utils.Database, source: int, into: int, link: Link, n
     refresh_severity(db, into, now)
 
 
-def merge_linked(store: TxStore, now: str, max_domains: int = grouping.MAX_LINK_DOMAINS) -> int:
+def merge_linked(store: TxStore, now: str, max_domains: int | None = None) -> int:
     """Merge every set of cases that the recorded links join, including links others wrote (host intel's ``ip``
-    and ``certificate`` rows), in one transaction; returns how many merges were made."""
+    and ``certificate`` rows), in one transaction; returns how many merges were made. ``max_domains`` defaults to
+    the store's ``cases.max_link_domains``."""
+    limit = max_domains if max_domains is not None else store.case_options.max_link_domains
     with store._tx():
-        return merge_values(store.db, None, now, max_domains)
+        return merge_values(store.db, None, now, limit)
 
 
 # ---- alerts ------------------------------------------------------------------------------------------------
