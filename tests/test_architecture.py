@@ -23,6 +23,7 @@ EVALUATORS = (
     "monitor.signatures",
     "monitor.evaluators",
     "monitor.incidents",
+    "monitor.cases.grouping",
     "monitor.audio.model",
     "monitor.audio.index",
     "monitor.audio.matcher",

@@ -16,6 +16,7 @@ def demo_dir(tmp_path_factory):
     out = cli("demo", "--once", cwd=d, timeout=180)
     assert out.returncode == 0, out.stderr
     assert "cycle 2/2" in out.stdout and "no real site is contacted" in out.stdout
+    (d / "demo.out").write_text(out.stdout)
     return d
 
 
@@ -53,6 +54,33 @@ def test_demo_once_leaves_incidents_that_list_shows(demo_dir):
     )
     assert page["title"] == "the AI-usage signals of the sampled track page changed on soundcloud.com"
     assert "-x-robots-tag: noai, noimageai" in page["data"]["diff"]
+
+
+def test_demo_once_shows_cases_one_per_offender(demo_dir):
+    from monitor.demo.exposure_sites import OPERATOR_CLIENT_ID
+
+    cases = {c["domain"]: c for c in cli_json("case", "list", cwd=demo_dir)}
+    # The downloader's seven incidents are one case: five from its pages, two archive captures of it.
+    downloader = cli_json("case", "show", str(cases["sc2mp3-fast.example"]["id"]), cwd=demo_dir)
+    assert sorted(i["kind"] for i in downloader["incidents"]) == [
+        "archive_downloader_page", "archive_downloader_page", "exposure_api_scraper", "exposure_cdn_media",
+        "exposure_downloader", "exposure_file_tags", "exposure_proxy",
+    ]  # fmt: skip
+    assert downloader["severity"] == "critical" and downloader["status"] == "new"
+    # The player and the mirror hard-code the same client_id: one operator, one case (the older one survives).
+    assert "scplayer.example" not in cases
+    merged = cli_json("case", "show", str(cases["scmirror.example"]["id"]), cwd=demo_dir)
+    assert {d["domain"] for d in merged["domains"]} == {"scmirror.example", "scplayer.example"}
+    assert {(k["kind"], k["value"]) for k in merged["links"]} >= {("client_id", OPERATOR_CLIENT_ID)}
+    assert "merged" in [e["action"] for e in merged["timeline"]]
+    # Unrelated sites stay apart; SoundCloud's own domains and the legitimate blog have no case.
+    assert {"reupload.example", "rip-plain.example", "rip-canary.example"} <= set(cases)
+    assert not [d for d in cases if "soundcloud" in d or d == "indie-blog.example"]
+    printed = (demo_dir / "demo.out").read_text()
+    assert f"{len(cases)} case(s), one per offender:" in printed
+    assert f"case #{downloader['id']} [critical] sc2mp3-fast.example: 7 incident(s)" in printed
+    assert "scmirror.example + scplayer.example (client_id " in printed
+    assert "open incident(s) outside cases:" in printed and "GPTBot is newly allowed on soundcloud.com" in printed
 
 
 def test_policy_matrix_and_history_commands(demo_dir):

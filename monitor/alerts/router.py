@@ -9,6 +9,7 @@ from monitor.incidents import SEVERITY_RANK
 from monitor.settings import AlertChannel, AlertMute
 
 PROBE_HEALTH = "probe_health"
+CASE_PREFIX = "case_"
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,12 @@ class Facts:
     severity: str
     domain: str
     transition: str
+    in_case: bool = False  # an incident that belongs to a case (case-mode channels hear of its case instead)
+
+    @property
+    def about_case(self) -> bool:
+        """A case alert (opened, escalated, reappeared): for case-mode channels only."""
+        return self.transition.startswith(CASE_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,14 @@ def domain_matches(pattern: str, domain: str) -> bool:
 
 def channel_filter(channel: AlertChannel | None, facts: Facts) -> str | None:
     """Why ``channel`` does not want this alert, or None when it does (``None`` channel: the log takes all)."""
-    if channel is None or facts.transition in ("digest", "test"):
+    if facts.transition in ("digest", "test"):
+        return None
+    mode = channel.mode if channel is not None else "incident"
+    if facts.about_case and mode != "case":
+        return "the channel alerts per incident"
+    if facts.in_case and not facts.about_case and mode == "case":
+        return "the channel alerts per case"
+    if channel is None:
         return None
     if SEVERITY_RANK.get(facts.severity, 0) < SEVERITY_RANK[channel.min_severity]:
         return f"severity {facts.severity} below {channel.min_severity}"

@@ -130,10 +130,12 @@ def alert_values(alert: dict[str, Any], api_base: str) -> dict[str, Any]:
     track = next((str(data[k]) for k in _TRACK_KEYS if data.get(k)), "—")
     link = links(api_base, alert.get("incident_id"))
     transition = str(alert.get("transition", ""))
+    if transition.startswith("case_"):  # a case alert links the case
+        link = {key: f"{api_base.rstrip('/')}/api/cases/{alert.get('case_id')}" for key in link}
     return {
         "incident_id": alert.get("incident_id"),
         "transition": transition,
-        "Transition": transition.capitalize(),
+        "Transition": transition.replace("_", " ").capitalize(),
         "severity": alert.get("severity", ""),
         "SEVERITY": str(alert.get("severity", "")).upper(),
         "kind": alert.get("kind", ""),
@@ -167,6 +169,7 @@ def structured(alert: dict[str, Any], api_base: str, key: str) -> dict[str, Any]
         "last_seen": alert.get("last_seen"),
         "occurrences": v["occurrences"],
         "links": {"incident": v["incident_url"], "evidence": v["evidence_url"]},
+        **({"case_id": alert["case_id"]} if alert.get("case_id") is not None else {}),
     }
 
 

@@ -1,1 +1,2 @@
-"""Cases: incidents grouped by offender, takedown notices drafted from them and their evidence bundles."""
+"""Cases: the incidents of one offender (a registrable domain, or domains that operator evidence links), grouped;
+takedown notices drafted from them and their evidence bundles."""

@@ -34,10 +34,7 @@ __all__ = ["export", "notice", "verify"]
 
 def case_facts(store: Store, case_id: int) -> dict[str, Any]:
     """The facts of case ``case_id`` from the store; exits 4 when there is no such case."""
-    reader = getattr(store, "case_facts", None)
-    if reader is None:
-        fail("this build cannot read cases yet (Store.case_facts is missing)", EXIT_FAILED)
-    facts = reader(case_id)
+    facts = store.case_facts(case_id)
     if facts is None:
         fail(f"no case with id {case_id}", EXIT_NOT_FOUND)
     return facts

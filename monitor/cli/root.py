@@ -31,6 +31,8 @@ from monitor.cli._common import (
 from monitor.cli.agents import agents
 from monitor.cli.alerts import alerts, mute
 from monitor.cli.audio import audio, catalogue
+from monitor.cli.case_files import export, notice, verify
+from monitor.cli.cases import case
 from monitor.cli.intel import intel
 from monitor.cli.policy import policy
 from monitor.cli.scan import scan
@@ -234,5 +236,8 @@ def config_check(ctx, file: Path | None, as_json: bool) -> None:
     click.echo(json.dumps(data, indent=2) if as_json else yaml.safe_dump(data, sort_keys=False).rstrip())
 
 
-for command in (agents, policy, scan, probe, alerts, mute, audio, catalogue, intel):
+for command in (agents, policy, scan, probe, alerts, mute, audio, catalogue, intel, case):
     main.add_command(command)
+# Drafting, exporting and verifying read a case's facts; they live beside the case commands that change a case.
+for command in (notice, export, verify):
+    case.add_command(command)

@@ -30,6 +30,12 @@ from monitor.demo.exposure_media import (
 from monitor.demo.sites import Request, Response, Site, html, redirect, register, text
 
 CLIENT_ID = "Zq8xLm3Np7Rt2Vw9Yb4Cd6Ef1Gh5Jk0M"
+# The player and the mirror are one operator's: both hard-code the same registered-app client_id (not SoundCloud's
+# web client_id above), which the case grouping reads as operator evidence and merges their cases.
+OPERATOR_CLIENT_ID = "Rk4Tn8Wq2Zx6Bv1Mc5Lp9Hd3Jf7Gs0Ay"
+_OPERATOR_API = (
+    '<script>var scApi = {base: "https://api-v2.soundcloud.com", client_id: "' + OPERATOR_CLIENT_ID + '"};</script>'
+)
 HLS_PATH = "/relay/hls/example-artist/night-drive/aac_160k/playlist.m3u8"
 M3U8 = "application/vnd.apple.mpegurl"
 
@@ -219,6 +225,7 @@ _SCPLAYER_TRACK = f"""<!doctype html>
     // page state copied from soundcloud.com
     window.__sc_hydration = {_hydration()};
   </script>
+  {_OPERATOR_API}
   <script>
     // hls.js stand-in: load the playlist the <audio> element points at.
     fetch(document.getElementById("track").getAttribute("src")).then((r) => r.text());
@@ -279,6 +286,7 @@ _SCMIRROR_TRACK = f"""<!doctype html>
 <body>
 <h1>Night Drive</h1><p>Mirrored from <a href="{PERMALINK}">{PERMALINK}</a></p>
 <script>window.__sc_hydration = {_hydration()};</script>
+{_OPERATOR_API}
 <script type="application/json" id="track-json">{_TRACK_JSON}</script>
 <p><a href="/api/tracks/{TRACK_ID}.json">raw JSON</a></p>
 </body></html>

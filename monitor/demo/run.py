@@ -111,12 +111,25 @@ def _switch(net: BackgroundInternet) -> None:
 
 
 def _summary(daemon: Daemon, echo: Callable[[str], None]) -> None:
+    """Cases first (one line per offender: its incidents and severity, the domains merged into it), then the
+    open incidents that belong to no case (policy, probe health)."""
+    from monitor.store import case_actions
+
     assert daemon.store is not None
-    rows = daemon.store.list_incidents(limit=50)
-    active = [r for r in rows if r["status"] in ("open", "acknowledged")]
-    echo(f"{len(active)} open incident(s):")
+    cases = case_actions.case_rows(daemon.store)
+    echo(f"{len(cases)} case(s), one per offender:")
+    for c in cases:
+        view = case_actions.case_view(daemon.store, c["id"])
+        merged = [d for d in view["domains"] if d["domain"] != c["domain"]]
+        also = "".join(f" + {d['domain']} ({d['reason']})" for d in merged)
+        echo(f"  case #{c['id']} [{c['severity']}] {c['domain']}{also}: {c['incidents']} incident(s), "
+             f"{c['active']} open, {c['status']}")  # fmt: skip
+    in_cases = {r[0] for r in daemon.store.db.execute("SELECT incident_id FROM case_incidents")}
+    rows = daemon.store.list_incidents(limit=200)
+    active = [r for r in rows if r["status"] in ("open", "acknowledged") and r["id"] not in in_cases]
+    echo(f"{len(active)} open incident(s) outside cases:")
     for r in active:
         echo(f"  #{r['id']} [{r['severity']}] {r['title']}")
-    echo("see them with: scrapewatch incidents list")
     for line in intel_summary(daemon.store):
         echo(line)
+    echo("see them with: scrapewatch case list, scrapewatch case show ID, scrapewatch incidents list")

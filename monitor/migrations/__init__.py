@@ -4,7 +4,12 @@ Each module registers its migrations on import, so the import order below IS the
 goes in a new module, imported last.
 """
 
-from monitor.migrations import m0001_0008_core, m0009_cases, m0010_case_reads  # noqa: F401  (registration order)
+from monitor.migrations import (  # noqa: F401  (registration order)
+    m0001_0008_core,
+    m0009_cases,
+    m0010_case_reads,
+    m0011_case_backfill,
+)
 from monitor.migrations.registry import migrations
 
 __all__ = ["migrations"]

@@ -19,6 +19,7 @@ from monitor.runtime.crawl import CrawlService
 from monitor.settings import Settings
 from monitor.signatures import Catalogue, load_catalogue
 from monitor.store import EvidenceFiles, Store
+from monitor.store.case_writes import CaseOptions
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
             open_db(storage.database_path, storage.busy_timeout_ms, migrate),
             EvidenceFiles(storage.data_dir / "evidence"),
             settings.alerts.storm_threshold,
+            case_options(settings),
         )
         if migrate:
             check_writable(store.db)
@@ -42,6 +44,15 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     except OSError as exc:
         raise StartupError(f"cannot use data directory {storage.data_dir}: {exc.strerror}") from exc
     return store
+
+
+def case_options(settings: Settings) -> CaseOptions:
+    """How the store keeps cases: link limits, ignored client_ids, and case alerts when a channel wants them."""
+    return CaseOptions(
+        max_link_domains=settings.cases.max_link_domains,
+        ignored_client_ids=tuple(settings.cases.ignored_client_ids),
+        alerts=any(c.mode == "case" for c in settings.alerts.channels),
+    )
 
 
 def load_protected_catalogue(settings: Settings) -> Catalogue:

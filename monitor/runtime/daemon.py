@@ -23,6 +23,7 @@ from monitor.probes.base import Job, Probe, run_probe
 from monitor.probes.registry import all_jobs, build_probes
 from monitor.runtime import components, loop_health
 from monitor.runtime.crawl import CrawlService
+from monitor.runtime.takedown import TakedownCheck
 from monitor.settings import Settings
 from monitor.store import Store
 from monitor.web.limits import HttpLimits
@@ -39,6 +40,7 @@ class Daemon:
         self.crawl = crawl
         self.store: Store | None = None
         self.alerts: AlertSender | None = None
+        self.takedown: TakedownCheck | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self.probes: list[Probe] = []
         self._jobs: list[tuple[Probe, Job]] = []
@@ -68,6 +70,7 @@ class Daemon:
             self.alerts = AlertSender(self.store, self.settings)
         except ValueError as exc:  # the settings validator refuses bad URLs first; this is the last guard
             raise StartupError(f"alerts.channels: {exc}") from exc
+        self.takedown = TakedownCheck(self.store, self.crawl, ctx.catalogue, self.settings.cases)
         self._collector = metrics.StoreCollector(self._read_connection)
         metrics.REGISTRY.register(self._collector)
         if serve_http:
@@ -133,6 +136,18 @@ class Daemon:
             )
             metrics.JOB_INTERVAL.labels(job.id).set(job.interval_seconds)
         self._schedule_alerts(now)
+        if self.takedown is not None:  # cases with a notice sent: their URLs fetched again when due
+            every = IntervalTrigger(seconds=self.settings.cases.recheck_interval_seconds)
+            self.scheduler.add_job(
+                self.takedown.run_job,
+                every,
+                id="takedown_recheck",
+                name="takedown_recheck",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+                next_run_time=now,
+            )
         self.scheduler.start()
         loop_health.start(until=self._stop)
         log.info("scheduler started with %d job(s)", len(self.jobs()))

@@ -6,6 +6,7 @@ This package is the only place that reads configuration files and the environmen
 from monitor.settings.alerts import AlertChannel, AlertMute, AlertSettings, url_problem
 from monitor.settings.audio import AudioSettings
 from monitor.settings.base import Section, Severity
+from monitor.settings.cases import CaseSettings
 from monitor.settings.core import DEFAULT_USER_AGENT, HttpSettings, SchedulerSettings, StorageSettings
 from monitor.settings.domains import POLICY_FILES, ProtectedDomain
 from monitor.settings.model import CONFIG_ENV, ENV_PREFIX, Settings, load_settings, masked_dump, settings_reference
@@ -31,6 +32,7 @@ __all__ = [
     "AlertMute",
     "AlertSettings",
     "AudioSettings",
+    "CaseSettings",
     "CatalogueSettings",
     "CommonCrawlEndpoint",
     "DatasetHubEndpoint",

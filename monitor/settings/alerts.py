@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -31,6 +31,12 @@ class AlertChannel(Section):
         20, ge=0, description="At most this many messages a minute; the rest wait for the next drain (0: no limit)."
     )
     digest: bool = Field(False, description="Send this channel the periodic digest of open incidents.")
+    mode: Literal["incident", "case"] = Field(
+        "incident",
+        description="`incident`: one message per incident change. `case`: one message when a case opens, escalates "
+        "or reappears, instead of one per incident of that case (incidents outside cases, such as policy and probe "
+        "health, are still sent one by one).",
+    )
 
     @field_validator("name")
     @classmethod

@@ -17,6 +17,7 @@ from monitor.errors import ConfigError
 from monitor.net import mask_url
 from monitor.settings.alerts import AlertSettings
 from monitor.settings.audio import AudioSettings
+from monitor.settings.cases import CaseSettings
 from monitor.settings.core import HttpSettings, SchedulerSettings, StorageSettings
 from monitor.settings.domains import ProtectedDomain, default_domains
 from monitor.settings.intel import IntelSettings
@@ -71,6 +72,7 @@ class Settings(BaseSettings):
     )
     intel: IntelSettings = Field(default_factory=IntelSettings, description="Host intel: DNS, RDAP, TLS.")
     notices: NoticeSettings = Field(default_factory=NoticeSettings, description="Takedown notices and bundles.")
+    cases: CaseSettings = Field(default_factory=CaseSettings, description="Cases per offender and takedowns.")
 
     @model_validator(mode="after")
     def _unique_domains(self) -> Settings:

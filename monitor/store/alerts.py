@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.alerts.router import Facts, Mute, decide
+from monitor.alerts.router import Facts, Mute, active_mute, decide
 from monitor.errors import InvalidTransition, NotFound
 from monitor.settings import AlertChannel
 from monitor.store.core import Store
@@ -43,7 +43,8 @@ def route_new(
         )
         for row in rows:
             payload = json.loads(row["payload"])
-            facts = Facts(payload["kind"], row["severity"], payload["domain"], row["transition"])
+            facts = Facts(payload["kind"], row["severity"], payload["domain"], row["transition"],
+                          payload.get("case_id") is not None)  # fmt: skip
             for name, channel in channels.items():
                 status, detail = decide(channel, facts, mutes, now)
                 store.db.execute(
@@ -75,10 +76,10 @@ def mute_pending(store: Store, mutes: list[Mute], now: datetime) -> dict[str, in
         touched = []
         for r in rows:
             facts = Facts(r["kind"], r["severity"], r["domain"], r["transition"])
-            status, detail = decide(None, facts, mutes, now)
-            if status == "muted":
+            mute = active_mute(mutes, facts, now)  # routing was decided already: only mutes matter now
+            if mute is not None:
                 store.db.execute(
-                    "UPDATE alert_deliveries SET status = 'muted', detail = ? WHERE id = ?", [detail, r["id"]]
+                    "UPDATE alert_deliveries SET status = 'muted', detail = ? WHERE id = ?", [mute.label, r["id"]]
                 )
                 muted[r["channel"]] = muted.get(r["channel"], 0) + 1
                 touched.append(r["outbox_id"])

@@ -27,6 +27,7 @@ from monitor.incidents import (
 )
 from monitor.policy.matrix import Cell
 from monitor.policy.snapshot import FileVerdict
+from monitor.store import case_writes
 from monitor.store import verdicts as store_verdicts
 from monitor.store.files import EvidenceFiles, StoredFile
 from monitor.store.reads import Reads
@@ -68,11 +69,18 @@ class Applied:
 class Store(Reads):
     """Reads and writes scrapewatch's tables; every write method is one transaction."""
 
-    def __init__(self, db: sqlite_utils.Database, files: EvidenceFiles | None = None, storm_threshold: int = 10):
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        files: EvidenceFiles | None = None,
+        storm_threshold: int = 10,
+        case_options: case_writes.CaseOptions | None = None,
+    ):
         self.db = db
         self.files = files
         # More alerting transitions than this of one kind on one domain in one run become one summary (0: off).
         self.storm_threshold = storm_threshold
+        self.case_options = case_options or case_writes.CaseOptions()
 
     # ---- writes ------------------------------------------------------------------------------------
 
@@ -115,6 +123,7 @@ class Store(Reads):
             self._evidence_rows(run_id, run.finished_at, evidence, stored, ids)
             for kind_write in writes:
                 kind_write(self.db, run.finished_at)
+            case_writes.link_run(self.db, transitions, ids, evidence, run.finished_at, self.case_options)
             if health_threshold is not None:
                 found, _ = self._apply_evaluation(
                     health.evaluate(self.probe_streak(run.job, run.domain), health_threshold), run.finished_at

@@ -1,8 +1,10 @@
 """Cases for read and web tests: real incidents and evidence stored through ``Store.apply``, then case rows inserted
-with SQL (the case writer is another module; the lead swaps this for it at merge)."""
+with SQL. The case writer (tested in tests/cases) opens cases by itself on apply; the read tests need case shapes it
+would take many runs to reach (merged, taken down, notices), so they switch it off and insert their own."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -31,6 +33,7 @@ def store_findings(
     """Apply one probe run with ``findings`` (and their evidence); dedupe key -> incident id."""
     when = at(minute)
     run = ProbeRun("exposure_watch:t", "exposure_watch", "t", when, when, "success", None, 0.1)
+    store.case_options = dataclasses.replace(store.case_options, link=False)
     return store.apply(run, Evaluation("exposure:t", list(findings)), evidence=evidence).incident_ids
 
 

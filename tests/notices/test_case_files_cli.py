@@ -122,10 +122,3 @@ def test_export_with_a_missing_evidence_file_writes_the_bundle_and_says_so(env, 
     assert checked.exit_code == 1 and f"problem: screenshots/{shot}.png (screenshot) was missing" in checked.stdout
     manifest = json.loads(zipfile.ZipFile(bundle).read("manifest.json"))
     assert manifest["missing"] == 1
-
-
-def test_without_case_reads_the_commands_say_so(env, monkeypatch):
-    _, facts, config = env
-    monkeypatch.delattr(Store, "case_facts")
-    result = run("export", facts["id"], "--config", config)
-    assert result.exit_code == 1 and "Store.case_facts is missing" in result.stderr
