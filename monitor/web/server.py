@@ -12,7 +12,7 @@ from twisted.web import resource, server
 from monitor.metrics import REGISTRY
 from monitor.store.files import EvidenceFiles
 from monitor.web.api import Api, ReadyCheck, StoreFactory
-from monitor.web.http import Leaf, not_found, send, send_json
+from monitor.web.http import Leaf, api_gate, not_found, send, send_json
 from monitor.web.limits import HttpLimits, limited_site
 from monitor.web.pages import TriagePages
 
@@ -50,7 +50,7 @@ def build_site(
     root.putChild(b"api", Api(stores, files, token))
     pages = TriagePages(stores, token)
     root.putChild(b"triage", Leaf(pages.get, pages.post, html=True))
-    return limited_site(root, limits or HttpLimits())
+    return limited_site(root, limits or HttpLimits(), api_gate(token))
 
 
 _INDEX = b"""scrapewatch
