@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -62,7 +63,8 @@ class PageMeter:
     """Counts the bytes one page receives (CDP Network events) and closes the page past its own cap or the crawl's.
 
     Closing ends the renderer and its memory; the request then fails (:meth:`error` in the handler) or the callback
-    finds ``exceeded`` set. Out-of-process frames and workers are separate targets: not counted here.
+    finds ``exceeded`` set. Out-of-process (cross-site) frames and workers are separate CDP targets: the page's
+    session auto-attaches to them (:class:`_Target`), so their bytes count too, from the moment they are attached.
     """
 
     def __init__(self, page: Any, cap: int, budget: CrawlBudget | None = None):
@@ -82,6 +84,7 @@ class PageMeter:
         page.on("close", lambda *_: meter.budget.meters.discard(meter))
         session.on("Network.dataReceived", meter._data)
         await session.send("Network.enable")
+        await _Target(meter, _root_sender(session)).attach_children(session)
         return meter
 
     def _data(self, event: dict[str, Any]) -> None:
@@ -118,6 +121,79 @@ class PageMeter:
     async def _close(self) -> None:
         with contextlib.suppress(Exception):
             await self._page.close()
+
+
+def _root_sender(session: Any) -> Callable[[str, dict[str, Any]], None]:
+    pending: set[asyncio.Future[Any]] = set()
+
+    def send(method: str, params: dict[str, Any]) -> None:
+        task = asyncio.ensure_future(session.send(method, params))
+        pending.add(task)  # held: the loop keeps only weak references
+        task.add_done_callback(_forget(pending))
+
+    return send
+
+
+def _forget(pending: set[asyncio.Future[Any]]) -> Callable[[asyncio.Future[Any]], None]:
+    def done(task: asyncio.Future[Any]) -> None:
+        pending.discard(task)
+        if not task.cancelled():
+            task.exception()  # a target that went away: nothing to count any more
+
+    return done
+
+
+class _Target:
+    """One CDP target of a page (the page itself, a cross-site frame, a worker) whose child targets are attached,
+    recursively, so that their ``Network.dataReceived`` events reach the page's meter.
+
+    Playwright's CDP sessions deliver no events of flattened child sessions, so children are attached in the
+    non-flat mode: commands go to them in ``Target.sendMessageToTarget``, their events come back wrapped in
+    ``Target.receivedMessageFromTarget``. A new target waits until its Network domain is enabled (a cross-site
+    frame's document would otherwise be half counted); Chromium starts it only once every client that asked it to
+    wait released it, so Playwright's own routing (and the egress check) is still in place first.
+    """
+
+    def __init__(self, meter: PageMeter, send: Callable[[str, dict[str, Any]], None]):
+        self._meter = meter
+        self._send = send
+        self._children: dict[str, _Target] = {}
+        self._next_id = 0
+
+    async def attach_children(self, session: Any) -> None:
+        """For the page's own session: listen to its child-target events and start attaching."""
+        for method in ("Target.attachedToTarget", "Target.detachedFromTarget", "Target.receivedMessageFromTarget"):
+            session.on(method, lambda params, method=method: self.event(method, params))
+        await session.send("Target.setAutoAttach", _AUTO_ATTACH)
+
+    def _child_sender(self, session_id: str) -> Callable[[str, dict[str, Any]], None]:
+        def send(method: str, params: dict[str, Any]) -> None:
+            self._next_id += 1
+            message = json.dumps({"id": self._next_id, "method": method, "params": params})
+            self._send("Target.sendMessageToTarget", {"sessionId": session_id, "message": message})
+
+        return send
+
+    def event(self, method: str, params: dict[str, Any]) -> None:
+        if method == "Network.dataReceived":
+            self._meter._data(params)
+        elif method == "Target.attachedToTarget":
+            child = _Target(self._meter, self._child_sender(params["sessionId"]))
+            self._children[params["sessionId"]] = child
+            child._send("Network.enable", {})
+            child._send("Target.setAutoAttach", _AUTO_ATTACH)  # its own frames and workers
+            child._send("Runtime.runIfWaitingForDebugger", {})
+        elif method == "Target.detachedFromTarget":
+            self._children.pop(params.get("sessionId", ""), None)
+        elif method == "Target.receivedMessageFromTarget":
+            child = self._children.get(params.get("sessionId", ""))
+            with contextlib.suppress(ValueError, TypeError):
+                message = json.loads(params.get("message") or "")
+                if child is not None and "method" in message:
+                    child.event(message["method"], message.get("params") or {})
+
+
+_AUTO_ATTACH = {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": False}
 
 
 def _children() -> dict[int, list[int]]:

@@ -107,3 +107,30 @@ def test_a_page_that_eats_memory_is_closed_by_the_watchdog():
     # Unchecked, the page takes 1.6 GiB more in the 8 s it is settled; closed, the whole tree (this process, the
     # browser launch included) stays within the budget plus 3.5 s of allocation on a loaded machine.
     assert memory.growth < BROWSER_BUDGET + 700 * MIB, f"process tree grew {memory.growth // MIB} MiB"
+
+
+@pytest.mark.parametrize("where", ["cross-site frame", "worker", "neither"])
+def test_bytes_of_cross_site_frames_and_workers_count_towards_the_page_cap(where):
+    # Frames of another site (localhost vs 127.0.0.1) and workers are CDP targets of their own.
+    big = b"<html><body><!--" + b"x" * (6 * MIB) + b"--></body></html>"
+    parts = {
+        "cross-site frame": '<iframe src="http://localhost:{port}/big"></iframe>',
+        "worker": '<script>new Worker("/w.js")</script>',
+        "neither": '<iframe src="http://localhost:{port}/small"></iframe>',
+    }
+    routes = {
+        "/big": Reply(body=big, headers=HTML),
+        "/small": Reply(body=b"<html><body>small</body></html>", headers=HTML),
+    }
+    with FakeSite(routes) as site:
+        site.routes["/"] = Reply(body=parts[where].format(port=site.port).encode(), headers=HTML)
+        # An absolute URL: the crawler starts workers from a blob (spiders.browser_egress), a useless base.
+        worker = f'fetch("{site.url("/big")}").then((r) => r.arrayBuffer()).then((b) => postMessage(b.byteLength));'
+        site.routes["/w.js"] = Reply(body=worker.encode(), headers={"Content-Type": "text/javascript"})
+        (page,) = render_one(site.url("/"), SCRAPEWATCH_MAX_PAGE_BYTES=4 * MIB)
+        fetched = [r.path for r in site.requests]
+    if where == "neither":
+        assert page.error_kind is None and "/small" in fetched, (page.error_detail, fetched)
+    else:
+        assert "/big" in fetched
+        assert page.error_kind == "too_large", (page.error_kind, page.error_detail, fetched)
