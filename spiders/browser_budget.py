@@ -64,7 +64,7 @@ class PageMeter:
 
     Closing ends the renderer and its memory; the request then fails (:meth:`error` in the handler) or the callback
     finds ``exceeded`` set. Out-of-process (cross-site) frames and workers are separate CDP targets: the page's
-    session auto-attaches to them (:class:`_Target`), so their bytes count too, from the moment they are attached.
+    session auto-attaches to them (:class:`_Target`), so their bytes count too (shared workers excepted).
     """
 
     def __init__(self, page: Any, cap: int, budget: CrawlBudget | None = None):
