@@ -56,6 +56,14 @@ class PageTooLarge(ScrapewatchError):
     """A page rendered in Chromium received more bytes than the crawl's cap for one page."""
 
 
+class CrawlBudgetExceeded(ScrapewatchError):
+    """The rendered pages of one crawl received more bytes together than the crawl's cap."""
+
+
+class BrowserMemoryExceeded(ScrapewatchError):
+    """Chromium's processes went over the crawl's memory budget; the page was closed (or the browser restarted)."""
+
+
 class RenderTimeout(ScrapewatchError, TimeoutError):
     """A page rendered in Chromium did not finish (load and DOM read) before its deadline."""
 
@@ -119,6 +127,10 @@ class ErrorKind(StrEnum):
     TOO_LARGE = "too_large"
     EGRESS_REFUSED = "egress_refused"
     REDIRECT_LOOP = "redirect_loop"
+    # A rendered crawl's byte cap (all its pages together) was reached: this page was cut or never rendered.
+    CRAWL_BUDGET = "crawl_budget"
+    # Chromium's processes went over the memory budget while this page was open: it was closed.
+    BROWSER_MEMORY = "browser_memory"
     # Not a failure of the site: the crawl chose not to fetch a URL its robots.txt disallows.
     ROBOTS_DISALLOWED = "robots_disallowed"
     # Not a failure of the site either: the probe itself raised (a bug, a full disk); the run records the exception.
@@ -148,6 +160,10 @@ def classify_exception(exc: BaseException) -> ErrorKind:
         return ErrorKind.EGRESS_REFUSED
     if isinstance(exc, HeadersTooLarge | PageTooLarge):
         return ErrorKind.TOO_LARGE
+    if isinstance(exc, CrawlBudgetExceeded):
+        return ErrorKind.CRAWL_BUDGET
+    if isinstance(exc, BrowserMemoryExceeded):
+        return ErrorKind.BROWSER_MEMORY
     inner = getattr(exc, "reasons", None)
     if inner:
         first = inner[0]

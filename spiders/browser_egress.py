@@ -1,10 +1,8 @@
-"""What a rendered page may reach and spend: Chromium's flags, the script that takes sockets away from pages, the
-egress check of every browser request (names resolved when Chromium would connect directly) and the byte cap."""
+"""What a rendered page may reach: Chromium's flags, the script that takes sockets away from pages, the
+egress check of every browser request (names resolved when Chromium would connect directly)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,11 +11,6 @@ from monitor.net import check_address, check_host, literal_ip
 from spiders.middlewares import resolve
 
 logger = logging.getLogger(__name__)
-
-# Scrapy setting: bytes (wire or decoded, whichever is more) one rendered page may receive before it is closed.
-MAX_PAGE_BYTES_SETTING = "SCRAPEWATCH_MAX_PAGE_BYTES"
-DEFAULT_MAX_PAGE_BYTES = 64 * 1024 * 1024
-METER_META = "scrapewatch_page_meter"
 
 # Hosts Chromium 156 still calls on its own with every flag above (measured through a recording proxy: extension
 # and component updates, sign-in). They bypass the proxy and resolve to nothing, so the calls die in the browser.
@@ -144,40 +137,3 @@ class BrowserEgress:
         if refused:
             logger.info("browser request to %s refused: it resolves to %s", host, refused)
         return refused is not None
-
-
-class PageMeter:
-    """Counts the bytes one page receives (CDP Network events) and closes the page past ``cap``.
-
-    Closing ends the renderer and its memory; the request then fails (PageTooLarge in the handler) or the
-    callback finds ``exceeded`` set. Out-of-process frames and workers are separate targets: not counted here.
-    """
-
-    def __init__(self, page: Any, cap: int):
-        self._page = page
-        self.cap = cap
-        self.wire = 0
-        self.decoded = 0
-        self.exceeded: str | None = None
-        self._closing: asyncio.Future[None] | None = None
-
-    @classmethod
-    async def install(cls, page: Any, session: Any, cap: int) -> PageMeter:
-        meter = cls(page, cap)
-        session.on("Network.dataReceived", meter._data)
-        await session.send("Network.enable")
-        return meter
-
-    def _data(self, event: dict[str, Any]) -> None:
-        self.wire += int(event.get("encodedDataLength") or 0)
-        self.decoded += int(event.get("dataLength") or 0)
-        if self.exceeded is None and max(self.wire, self.decoded) > self.cap:
-            self.exceeded = (
-                f"page too large: it received more than {self.cap} bytes "
-                f"({self.wire} on the wire, {self.decoded} decoded); the page was closed"
-            )
-            self._closing = asyncio.ensure_future(self._close())  # held: the loop keeps only weak references
-
-    async def _close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._page.close()

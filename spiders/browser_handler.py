@@ -11,15 +11,22 @@ from typing import Any
 
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
-from monitor.errors import PageTooLarge, RenderTimeout
-from spiders.browser_egress import (
+from monitor.errors import RenderTimeout
+from spiders.browser_budget import (
+    BROWSER_MEMORY_SETTING,
+    DEFAULT_BROWSER_MEMORY_BYTES,
+    DEFAULT_MAX_CRAWL_BYTES,
     DEFAULT_MAX_PAGE_BYTES,
+    DEFAULT_MEMORY_INTERVAL,
+    MAX_CRAWL_BYTES_SETTING,
     MAX_PAGE_BYTES_SETTING,
+    MEMORY_INTERVAL_SETTING,
     METER_META,
-    NO_SOCKETS_SCRIPT,
-    BrowserEgress,
+    CrawlBudget,
+    MemoryWatchdog,
     PageMeter,
 )
+from spiders.browser_egress import NO_SOCKETS_SCRIPT, BrowserEgress
 from spiders.http_limits import bound_headers
 from spiders.rendering import GUARDS, MAX_CAPTURED_REQUESTS, render_timeout
 from spiders.watch_items import WatchRequest
@@ -41,36 +48,55 @@ class BoundedPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):
         navigation_ms = crawler.settings.getfloat("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT") or 30_000
         self._render_timeout = render_timeout(crawler.settings)
         self._deadline = navigation_ms / 1000 + self._render_timeout
-        self._max_page_bytes = crawler.settings.getint(MAX_PAGE_BYTES_SETTING, DEFAULT_MAX_PAGE_BYTES)
+        settings = crawler.settings
+        self._max_page_bytes = settings.getint(MAX_PAGE_BYTES_SETTING, DEFAULT_MAX_PAGE_BYTES)
+        self.budget = CrawlBudget(settings.getint(MAX_CRAWL_BYTES_SETTING, DEFAULT_MAX_CRAWL_BYTES))
+        self.watchdog = MemoryWatchdog(
+            settings.getint(BROWSER_MEMORY_SETTING, DEFAULT_BROWSER_MEMORY_BYTES),
+            settings.getfloat(MEMORY_INTERVAL_SETTING, DEFAULT_MEMORY_INTERVAL) or DEFAULT_MEMORY_INTERVAL,
+            lambda: getattr(self, "browser", None),
+            self.budget,
+        )
         if self.abort_request is not None:
             # The configured predicate judges literals; this one also resolves names Chromium connects to directly.
             launch = crawler.settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS")
             self.abort_request = BrowserEgress(launch, crawler.settings.getfloat("DOWNLOAD_TIMEOUT") or 30.0)
 
     async def _create_page(self, request: Any, spider: Any) -> Any:
+        meter = request.meta.get(METER_META)
+        if meter is not None and meter.exceeded:
+            # scrapy-playwright retries a request whose page was closed under it: not one we closed on purpose.
+            raise meter.error()
+        self.budget.refuse()
         page = await super()._create_page(request, spider)
         # Before any navigation: every document of the page starts without sockets.
         await page.add_init_script(NO_SOCKETS_SCRIPT)
         session = await page.context.new_cdp_session(page)
-        if self._max_page_bytes > 0:
-            request.meta[METER_META] = await PageMeter.install(page, session, self._max_page_bytes)
+        request.meta[METER_META] = await PageMeter.install(page, session, self._max_page_bytes, self.budget)
+        self.watchdog.start()
         if self.abort_request is not None:
             await RedirectGuard.install(page, self.abort_request, session)
         return page
 
     async def _download_request(self, request: Any, spider: Any = None) -> Any:
+        # A crawl past its byte cap takes no new rendered page: each fails at once, without a browser.
+        self.budget.refuse()
         try:
             return await asyncio.wait_for(super()._download_request(request, spider), self._deadline)
         except Exception as exc:
             meter = request.meta.get(METER_META)
             if meter is not None and meter.exceeded:
-                raise PageTooLarge(meter.exceeded) from None
+                raise meter.error() from None
             if not isinstance(exc, TimeoutError) or isinstance(exc, RenderTimeout):
                 raise
             raise RenderTimeout(
                 f"render timeout: the page was not loaded and read within {self._deadline:g} s "
                 "(a script that never yields the page?)"
             ) from None
+
+    async def _close(self) -> None:
+        await self.watchdog.stop()
+        await super()._close()
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,14 @@ from urllib.parse import urlsplit
 
 from monitor.errors import ErrorKind, classify_exception
 from monitor.net import check_host
+from spiders.browser_budget import (
+    BROWSER_MEMORY_SETTING,
+    DEFAULT_BROWSER_MEMORY_BYTES,
+    DEFAULT_MAX_CRAWL_BYTES,
+    DEFAULT_MAX_PAGE_BYTES,
+    MAX_CRAWL_BYTES_SETTING,
+    MAX_PAGE_BYTES_SETTING,
+)
 from spiders.browser_egress import BACKGROUND_HOSTS, CHROMIUM_ARGS
 from spiders.facts import short_error
 from spiders.watch_items import WatchRequest
@@ -68,6 +76,9 @@ def playwright_settings(
     no_proxy: list[str] | tuple[str, ...] = (),
     timeout_seconds: float = 30.0,
     allow_private_networks: bool = False,
+    max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES,
+    max_crawl_bytes: int = DEFAULT_MAX_CRAWL_BYTES,
+    browser_memory_bytes: int = DEFAULT_BROWSER_MEMORY_BYTES,
 ) -> dict[str, Any]:
     """Scrapy settings that make ``meta={"playwright": True}`` requests render in Chromium.
 
@@ -76,7 +87,8 @@ def playwright_settings(
     base64 SHA-256 SPKI pin Chromium accepts whatever the issuer (the demo internet's leaf key), for
     proxies that intercept TLS; real deployments leave it None. Unless ``allow_private_networks``, the
     browser's own requests to private, loopback, link-local and metadata literals are aborted (and still
-    captured), as EgressGuardMiddleware refuses Scrapy's.
+    captured), as EgressGuardMiddleware refuses Scrapy's. The byte caps and the memory budget bound what the
+    crawl's pages and browser may spend (spiders.browser_budget).
     """
     args = list(CHROMIUM_ARGS)
     if ca_spki:
@@ -92,6 +104,9 @@ def playwright_settings(
         "PLAYWRIGHT_LAUNCH_OPTIONS": launch,
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": timeout_seconds * 1000,
         RENDER_TIMEOUT_SETTING: timeout_seconds,
+        MAX_PAGE_BYTES_SETTING: max_page_bytes,
+        MAX_CRAWL_BYTES_SETTING: max_crawl_bytes,
+        BROWSER_MEMORY_SETTING: browser_memory_bytes,
         "PLAYWRIGHT_MAX_CONTEXTS": 1,
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 2,
         # The crawl's contexts are created on first use, with these options (see render_meta()).

@@ -88,7 +88,8 @@ def test_slowloris_connections_are_closed_and_do_not_stop_other_requests(served)
 def test_a_slow_body_is_cut_off_too(served):
     _, port, _ = served
     with connect(port) as sock:
-        sock.sendall(b"POST /api/incidents/1/actions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        sock.sendall(f"POST /api/incidents/1/actions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                     "Content-Length: 100\r\n\r\n{".encode())  # fmt: skip
         started = time.monotonic()
         raw = read_until_closed(sock)
     assert parse(raw)[0] == 408 and time.monotonic() - started < 5
@@ -162,6 +163,31 @@ def test_an_announced_200_mb_post_is_refused_with_413_before_it_is_read(served):
     assert events(seeded.db, seeded.critical_id) == before
 
 
+@pytest.mark.parametrize(
+    ("auth", "status"), [("", 401), ("Authorization: Bearer wrong-token-0123456789\r\n", 403), ("", 400)]
+)
+@pytest.mark.parametrize("framing", ["Content-Length: 10000000", "Transfer-Encoding: chunked"])
+def test_an_api_post_without_the_token_is_refused_before_its_body_is_read(tmp_path, auth, status, framing):
+    # A body cap far above the body: only the token check can refuse it before it is read.
+    seeded = seed(tmp_path / "data")
+    limits = HttpLimits(request_timeout_seconds=10, max_request_bytes=16 * 1024 * 1024)
+    query = "?token=x" if status == 400 else ""
+    before = events(seeded.db, seeded.critical_id)
+    with serving(seeded.db, seeded.evidence, TOKEN, limits) as base, connect(urlsplit(base).port) as sock:
+        head = (f"POST /api/incidents/{seeded.critical_id}/actions{query} HTTP/1.1\r\nHost: x\r\n{auth}"
+                f"Content-Type: application/json\r\n{framing}\r\n\r\n")  # fmt: skip
+        sock.sendall(head.encode())
+        sock.settimeout(5)
+        answer, headers, body = parse(sock.recv(65536))  # the answer comes before a single body byte is sent
+        assert answer == status and headers["Connection"] == "close", (answer, body)
+        assert_styled(headers)
+        if status == 401:
+            assert headers["WWW-Authenticate"] == 'Bearer realm="scrapewatch"'
+        sent, _ = push_body(sock, 10_000_000)
+    assert sent < 8 * 1024 * 1024, sent  # the kernel's socket buffers, not the 10 MB
+    assert events(seeded.db, seeded.critical_id) == before
+
+
 def test_expect_100_continue_gets_413_instead_of_continue(served):
     _, port, _ = served
     with connect(port) as sock:
@@ -176,7 +202,7 @@ def test_an_oversized_chunked_body_is_refused_as_it_arrives(served):
     _, port, seeded = served
     with connect(port) as sock:
         sock.sendall(f"POST /api/incidents/{seeded.critical_id}/actions HTTP/1.1\r\nHost: x\r\n"
-                     "Transfer-Encoding: chunked\r\n\r\n".encode())  # fmt: skip
+                     f"Authorization: Bearer {TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n".encode())  # fmt: skip
         sock.setblocking(False)
         chunk, sent, answer = b"4000\r\n" + b"x" * 0x4000 + b"\r\n", 0, b""
         deadline = time.monotonic() + 20

@@ -221,14 +221,17 @@ class CrawlService:
         return self._complete(collector, crawler, f"{spidercls.name} crawl of {label}")
 
     def _browser_overrides(self) -> dict[str, Any]:
-        http = self._settings.http
+        http, watch = self._settings.http, self._settings.watch
         return playwright_settings(
-            self._settings.watch.chromium_path,
+            watch.chromium_path,
             http.proxy,
             self._browser_spki_pin,
             no_proxy=http.no_proxy,
             timeout_seconds=http.timeout_seconds,
             allow_private_networks=http.allow_private_networks,
+            max_page_bytes=watch.max_page_bytes,
+            max_crawl_bytes=watch.max_crawl_bytes,
+            browser_memory_bytes=watch.browser_memory_bytes,
         )
 
     @staticmethod

@@ -77,6 +77,24 @@ class WatchSettings(Section):
         description="Test and demo aid: base64 SHA-256 SPKI pin of a TLS key Chromium accepts whatever its issuer "
         "(the simulated internet's, for `scan --render` through it). Leave unset in production.",
     )
+    max_page_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=65_536,
+        description="Bytes one rendered page may receive (wire or decoded, whichever is more; its frames and "
+        "workers included) before it is closed with error kind too_large.",
+    )
+    max_crawl_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=65_536,
+        description="Bytes the rendered pages of one crawl may receive together; past it the page is closed and "
+        "the crawl renders no further page (error kind crawl_budget).",
+    )
+    browser_memory_bytes: int = Field(
+        2 * 1024 * 1024 * 1024,
+        ge=256 * 1024 * 1024,
+        description="Memory (PSS) Chromium's processes may hold during a rendered crawl, checked every second; over "
+        "it the open pages are closed (error kind browser_memory), then the browser is restarted.",
+    )
     resolve_after_clean_runs: int = Field(
         3, ge=1, le=100, description="Consecutive clean crawls of a target after which its exposure incidents resolve."
     )

@@ -19,6 +19,7 @@ from monitor.web import triage
 log = logging.getLogger(__name__)
 
 SAFE_HEADER_VALUE = re.compile(r"^[\x20-\x7e]{1,200}$")
+TOKEN_IN_URL = "send the token in an Authorization header or the form body, never in the URL; nothing was changed"
 
 
 def send(request, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> bytes:
@@ -50,7 +51,12 @@ def query_args(request) -> dict[str, str]:
 
 def token_in_url(request) -> bool:
     """Whether the query string names a token parameter (with or without a value)."""
-    query = urlsplit(request.uri).query
+    return token_in_target(request.uri)
+
+
+def token_in_target(target: bytes) -> bool:
+    """Whether a request target's query string names a token parameter."""
+    query = urlsplit(target).query
     return any("token" in name.lower() for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True))
 
 
@@ -76,8 +82,7 @@ class Leaf(resource.Resource):
         if request.method == b"POST" and token_in_url(request):
             # Checked before the token itself, so the answer does not depend on whether the URL's token is right:
             # a secret in a URL reaches logs, history and proxies, and the request is wrong whoever sends it.
-            return self._error(request, BadRequest("send the token in an Authorization header or the form body, "
-                                                   "never in the URL; nothing was changed"))  # fmt: skip
+            return self._error(request, BadRequest(TOKEN_IN_URL))
         return self._run(handler, request)
 
     def _run(self, handler: Callable[[Any], bytes], request) -> bytes:
@@ -139,6 +144,21 @@ def authorize(request, token: bytes | None, form_token: bytes | None, api: bool)
     if not hmac.compare_digest(given, token):
         log.warning("refused an incident change with a wrong API token from %s", request.getClientAddress().host)
         raise HttpError(403, "wrong API token; nothing was changed")
+
+
+def api_gate(token: bytes | None):
+    """The check a POST to /api/ passes when its headers have arrived, before its body is read: the token travels in
+    the Authorization header there, so an unauthenticated body is never read (the triage form's token is in its body,
+    so triage POSTs are judged after it, within http.max_request_bytes)."""
+
+    def gate(method: bytes, target: bytes, request) -> None:
+        if method != b"POST" or not target.startswith(b"/api/"):
+            return
+        if token_in_target(target):
+            raise BadRequest(TOKEN_IN_URL)
+        authorize(request, token, None, api=True)
+
+    return gate
 
 
 def not_found(request) -> bytes:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from twisted.web import http, server
 
+from monitor.errors import HttpError
 from monitor.web import triage
 
 log = logging.getLogger(__name__)
@@ -25,10 +28,20 @@ class HttpLimits:
     max_header_bytes: int = 16_384  # request line plus every header line
 
 
-REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large"}
+REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    408: "Request Timeout",
+    413: "Content Too Large",
+}
+
+# Judges a request by its method, target and headers (the request object holds them) before its body is read;
+# raises HttpError to refuse it.
+HeaderGate = Callable[[bytes, bytes, Any], None]
 
 
-def error_response(status: int, message: str, path: bytes = b"") -> bytes:
+def error_response(status: int, message: str, path: bytes = b"", extra: dict[str, str] | None = None) -> bytes:
     """A complete ``Connection: close`` response in the server's error style (JSON under /api/, else the page)."""
     if path.startswith(b"/api/"):
         body, content_type = json.dumps({"error": message}).encode(), "application/json"
@@ -40,6 +53,7 @@ def error_response(status: int, message: str, path: bytes = b"") -> bytes:
         "Cache-Control": "no-store",
         "Connection": "close",
         **triage.PAGE_HEADERS,
+        **(extra or {}),
     }
     head = f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\n"
     head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
@@ -52,10 +66,12 @@ class LimitedChannel(http.HTTPChannel):
     Twisted's own idle timeout is reset by every byte, so a client sending one header byte at a time keeps a
     connection forever (slowloris); here a deadline starts at a request's first byte and only its complete
     arrival cancels it. Twisted also buffers any announced body (to a temporary file past 100 kB) before a
-    resource sees it; here Content-Length is checked when the headers end, and chunked bodies as they arrive.
+    resource sees it; here Content-Length is checked when the headers end, and chunked bodies as they arrive, and
+    ``gate`` (the API's token check) judges the request before a byte of its body is read.
     """
 
     limits = HttpLimits()
+    gate: HeaderGate | None = None
     _deadline = None
     _refused = False
 
@@ -75,6 +91,12 @@ class LimitedChannel(http.HTTPChannel):
         if self.length is not None and self.length > self.limits.max_request_bytes:
             self.refuse(413, f"the request body is limited to {self.limits.max_request_bytes} bytes")
             return
+        if self.gate is not None:
+            try:
+                self.gate(self._command, self._path, self.requests[-1])
+            except HttpError as exc:
+                self.refuse(exc.status, str(exc), exc.headers)
+                return
         super().allHeadersReceived()
 
     def rawDataReceived(self, data: bytes) -> None:
@@ -99,7 +121,7 @@ class LimitedChannel(http.HTTPChannel):
         self._deadline = None
         self.refuse(408, f"the request did not arrive within {self.limits.request_timeout_seconds:g} s")
 
-    def refuse(self, status: int, message: str) -> None:
+    def refuse(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         """Answer ``status`` and close, ignoring whatever else the client sends (it is never read into memory)."""
         if self._refused:
             return
@@ -107,7 +129,7 @@ class LimitedChannel(http.HTTPChannel):
         self._cancel_deadline()
         path = getattr(self, "_path", b"") or b""
         log.info("HTTP %d to %s: %s", status, self.transport.getPeer().host, message)
-        self.transport.write(error_response(status, message, path))
+        self.transport.write(error_response(status, message, path, headers))
         self.loseConnection()
         # A client that never reads keeps a closing connection; drop it after Twisted's abort timeout.
         self._abortingCall = self.callLater(self.abortTimeout, self.forceAbortClient)
@@ -134,10 +156,10 @@ class LimitedRequest(server.Request):
         super().handleContentChunk(data)
 
 
-def limited_site(root, limits: HttpLimits) -> server.Site:
-    """A Site whose connections obey ``limits``."""
+def limited_site(root, limits: HttpLimits, gate: HeaderGate | None = None) -> server.Site:
+    """A Site whose connections obey ``limits``, and whose requests pass ``gate`` before their bodies are read."""
     site = server.Site(root, requestFactory=LimitedRequest, timeout=limits.idle_timeout_seconds)
-    site.protocol = type("Channel", (LimitedChannel,), {"limits": limits})
+    site.protocol = type("Channel", (LimitedChannel,), {"limits": limits, "gate": staticmethod(gate) if gate else None})
     site.displayTracebacks = False
     site.noisy = False
     return site

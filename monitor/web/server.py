@@ -15,7 +15,7 @@ from monitor.store.files import EvidenceFiles
 from monitor.web.api import Api, ReadyCheck, StoreFactory
 from monitor.web.case_pages import CaseLeaf, CasePages
 from monitor.web.cases_api import CasesApi
-from monitor.web.http import Leaf, not_found, send, send_json
+from monitor.web.http import Leaf, api_gate, not_found, send, send_json
 from monitor.web.limits import HttpLimits, limited_site
 from monitor.web.pages import TriagePages
 
@@ -58,7 +58,7 @@ def build_site(
     pages = TriagePages(stores, token)
     root.putChild(b"triage", Leaf(pages.get, pages.post, html=True))
     root.putChild(b"cases", CaseLeaf(CasePages(stores, token, catalogue).get, html=True))
-    return limited_site(root, limits or HttpLimits())
+    return limited_site(root, limits or HttpLimits(), api_gate(token))
 
 
 _INDEX = b"""scrapewatch

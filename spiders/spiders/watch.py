@@ -16,7 +16,7 @@ from w3lib.url import canonicalize_url
 
 from monitor.errors import ErrorKind, classify_exception, kind_for_status
 from monitor.net import host_of, is_soundcloud_host
-from spiders.browser_egress import METER_META
+from spiders.browser_budget import BUDGET_KINDS, METER_META
 from spiders.facts import decode_content, duration_of, short_error, utc_now
 from spiders.middlewares import MAX_BYTES_META
 from spiders.rendering import (
@@ -207,8 +207,8 @@ class WatchSpider(Spider):
             finally:
                 await self._close(page)
             meter = response.meta.get(METER_META)
-            if meter is not None and meter.exceeded:  # cut by the page byte cap while settling
-                problem = (ErrorKind.TOO_LARGE.value, meter.exceeded)
+            if meter is not None and meter.exceeded:  # closed by a byte cap or the memory watchdog while settling
+                problem = (meter.kind.value, meter.exceeded)
         item = self._response_item(
             response, kind, depth, found_on, url, dom=dom, dom_size=dom_size, screenshot=screenshot
         )
@@ -245,8 +245,8 @@ class WatchSpider(Spider):
         error_kind = classify_browser_error(exc) if rendered else classify_exception(exc)
         captured = list(meta.get(CAPTURE_META, []))
         detail = short_error(exc)
-        # A page cut at the byte cap also ends with a main-frame navigation that got no status.
-        refused = refused_navigation(captured) if rendered and error_kind is not ErrorKind.TOO_LARGE else None
+        # A page closed by a byte cap or the memory watchdog also ends with a main-frame navigation without status.
+        refused = refused_navigation(captured) if rendered and error_kind not in BUDGET_KINDS else None
         if refused is not None:
             # The browser's own egress guard aborted a navigation (a redirect into a private address).
             error_kind, detail = ErrorKind.EGRESS_REFUSED, f"navigation to {refused[:120]} refused: private address"

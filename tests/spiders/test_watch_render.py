@@ -91,7 +91,10 @@ def test_a_stalled_rendered_page_is_a_timeout_item_and_its_page_is_closed(net):
 def test_a_huge_rendered_page_crosses_over_only_up_to_the_cap(net):
     target = {"name": "trap", "start_urls": ["http://trap.example/huge"], "render": True, "follow_sitemap": False}
     (huge,) = crawl(net, target, SCRAPEWATCH_MAX_RESPONSE_BYTES=1_048_576)
-    assert (huge.status, huge.rendered, huge.truncated, len(huge.body)) == (200, True, True, 1_048_576)
+    assert (huge.status, huge.rendered, huge.truncated, len(huge.body)) == (200, True, True, 1_048_576), (
+        huge.error_kind,
+        huge.error_detail,
+    )
     assert huge.size > TRAP_HUGE_BYTES and huge.body.startswith(b"<html><head></head><body><p>all work")
 
 
