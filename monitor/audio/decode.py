@@ -134,23 +134,22 @@ def _variants(pcm_path: Path, limits: Limits, cancel: Cancel | None, seconds: fl
     outputs = [tmp / f"variant{i}.raw" for i in range(len(VARIANTS))]
     if proc.returncode or not all(p.is_file() for p in outputs):
         return  # the corrections are a second chance, not a verdict: the plain fingerprint stands
-    samples = [np.fromfile(p, dtype="<i2") for p in outputs]
-    chunk = int(max(len(x) for x in samples) / SAMPLE_RATE) + 2
-    joined = np.zeros(len(samples) * chunk * SAMPLE_RATE, dtype="<i2")
-    for i, x in enumerate(samples):
-        joined[i * chunk * SAMPLE_RATE : i * chunk * SAMPLE_RATE + len(x)] = x
+    lengths = [p.stat().st_size // 2 for p in outputs]
+    chunk = int(max(lengths) / SAMPLE_RATE) + 2
     joined_path = tmp / "variants.raw"
-    joined.tofile(joined_path)
-    for p in outputs:
-        p.unlink()
+    with joined_path.open("wb") as joined:  # one correction in memory at a time
+        for p, n in zip(outputs, lengths, strict=True):
+            joined.write(p.read_bytes()[: n * 2])
+            joined.write(bytes(2 * (chunk * SAMPLE_RATE - n)))
+            p.unlink()
     try:
         frames = _fpcalc(joined_path, limits, cancel, chunk)
     except AudioUnusable as exc:
         if exc.reason == "cancelled":
             raise
         return
-    for (name, _flt), x, fp in zip(VARIANTS, samples, frames, strict=False):
-        fp = fp[: int(len(x) / SAMPLE_RATE / FRAME_SECONDS)]  # drop the frames of the silent padding
+    for (name, _flt), n, fp in zip(VARIANTS, lengths, frames, strict=False):
+        fp = fp[: int(n / SAMPLE_RATE / FRAME_SECONDS)]  # drop the frames of the silent padding
         if len(fp) >= MIN_FRAMES:
             yield Fingerprint(fp, name, seconds)
 
