@@ -13,9 +13,10 @@ from monitor.audio.model import AudioMatch, Fingerprint
 # compared with the corrected decodes, which place the offset and the matched duration better.
 STRONG_SCORE = 0.85
 # A match found only under a speed correction needs a longer run (~10 s) than a plain one (MIN_RUN, ~6 s): each of
-# the 12 corrections is one more chance for chance agreement. Measured (benchmarks/audio_match.py, 600 s
-# references, 30 s excerpts of 4 unindexed tracks): corrected decodes of unrelated music ran 3-4 windows (score
-# 0.72-0.77) in 3 of 12 excerpts, while true +-4 % copies mostly run 8-9 windows (score >= 0.80).
+# the 20 corrections is one more chance for chance agreement. Measured (benchmarks/audio_match.py, 600 s
+# references, 30 s excerpts of 4 unindexed tracks, every correction): unrelated music runs at most 3 windows, while
+# true +-4/+-5 % speed and tempo copies of 20 s run 9-10 windows (score >= 0.88) under the correction that undoes
+# them, so 5 leaves a margin on both sides.
 VARIANT_MIN_RUN = 5
 
 
