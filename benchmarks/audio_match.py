@@ -4,13 +4,16 @@ same 0.30 threshold the matcher's windows use), on real music from Debian's plan
 
 What it measures:
 - identification rate per alteration class (MP3 32k, AAC 32k, Opus 16k, 30 s excerpt, 15 s intro, added noise,
-  +-4 % speed), two excerpts per reference track; wrong-track answers count as false matches;
-- false matches on 30 s excerpts of the package's other tracks (none of which is indexed);
+  +-4/+-5 % speed (resampled: tempo and pitch), +-4/+-5 % tempo only), two excerpts per reference track;
+  wrong-track answers count as false matches;
+- false matches on 30 s excerpts of the package's other tracks (none of which is indexed), with the longest run of
+  matched windows any of their fingerprints (plain or corrected) reaches: the margin below the decision;
 - query time of the matcher (fingerprints given) and of brute force with 20, 1,000 and 10,000 references (the
   real ones plus synthetic 3-minute fingerprints of random 32-bit frames), and end-to-end time per file;
 - indexing throughput (decode + fingerprint + SQLite) of the real references.
 
-Usage: nice python benchmarks/audio_match.py [--reference-seconds 600]
+Usage: nice python benchmarks/audio_match.py [--reference-seconds 600] [--quick]
+(--quick: one excerpt per track and class, six negatives, no 10,000-reference row: a smoke run.)
 Prints Markdown tables; the results are written down in benchmarks/RESULTS.md.
 """
 
@@ -30,7 +33,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
 from monitor.audio.catalogue_index import index_catalogue, load_matcher  # noqa: E402
-from monitor.audio.decode import Limits, fingerprint_file  # noqa: E402
+from monitor.audio.decode import VARIANTS, Limits, fingerprint_file, fingerprints  # noqa: E402
 from monitor.audio.identify import AudioIdentifier  # noqa: E402
 from monitor.audio.index import MATCH_BER  # noqa: E402
 from monitor.audio.matcher import Matcher  # noqa: E402
@@ -53,8 +56,11 @@ CLASSES = {
     "30 s excerpt (MP3 128k)": (30, ["-b:a", "128k"], "mp3"),
     "15 s intro (MP3 64k)": (15, ["-b:a", "64k"], "mp3"),
     "white noise at -22 dBFS": (20, [*NOISE, "-b:a", "96k"], "mp3"),
-    "+4 % speed": (20, ["-af", "asetrate=44100*1.04,aresample=44100", "-b:a", "96k"], "mp3"),
-    "-4 % speed": (20, ["-af", "asetrate=44100*0.96,aresample=44100", "-b:a", "96k"], "mp3"),
+    **{
+        f"{pct:+d} % speed": (20, ["-af", f"asetrate=44100*{1 + pct / 100},aresample=44100", "-b:a", "96k"], "mp3")
+        for pct in (4, -4, 5, -5)
+    },
+    **{f"{pct:+d} % tempo": (20, ["-af", f"atempo={1 + pct / 100}", "-b:a", "96k"], "mp3") for pct in (4, -4, 5, -5)},
 }
 SIZES = (20, 1_000, 10_000)
 SYNTHETIC_FRAMES = 1_620  # ~3 min 20 s of fingerprint
@@ -101,12 +107,13 @@ def timed(fn, *args):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reference-seconds", type=int, default=600, help="seconds of each reference indexed")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: fewer queries and references")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-audio-") as tmp:
-        run(Path(tmp), args.reference_seconds)
+        run(Path(tmp), args.reference_seconds, args.quick)
 
 
-def run(tmp: Path, reference_seconds: int) -> None:
+def run(tmp: Path, reference_seconds: int, quick: bool = False) -> None:
     # Indexing throughput: decode + fingerprint + one SQLite row per track.
     cat = Catalogue()
     for n, name in enumerate(REFERENCES):
@@ -128,7 +135,7 @@ def run(tmp: Path, reference_seconds: int) -> None:
         ours = base = wrong_ours = wrong_base = total = 0
         ends = []
         for name in REFERENCES:
-            for start in STARTS[:1] if cls.startswith("15 s intro") else STARTS:
+            for start in STARTS[:1] if cls.startswith("15 s intro") or quick else STARTS:
                 path = make_query(MUSIC / name, cls, start, qdir)
                 result, took = timed(identifier.identify, path)
                 ends.append(took)
@@ -148,36 +155,40 @@ def run(tmp: Path, reference_seconds: int) -> None:
     for cls, total, ours, wo, base, wb, end in rows:
         print(f"| {cls} | {total} | {ours}/{total} | {wo} | {base}/{total} | {wb} | {end:.2f} |")
 
-    # False matches: 30 s excerpts of tracks that are not indexed, three per track, with every speed correction.
+    # False matches: 30 s excerpts of tracks that are not indexed, five per track, with every speed correction.
     false_ours = false_base = 0
-    negatives, neg_fps, best_bers = 0, [], []
+    negatives, neg_fps, best_bers, runs, neg_times = 0, [], [], [], []
     for name in OTHERS:
-        for start in (60, 240, 420):
+        for start in (60, 150, 240, 330, 420)[: 2 if quick else 5]:
             path = qdir / f"neg_{Path(name).stem}_{start}.mp3"
             ffmpeg("-ss", str(start), "-t", "30", "-i", str(MUSIC / name), "-b:a", "96k", str(path))
             negatives += 1
-            false_ours += identifier.identify(path).match is not None
-            fp = fingerprint_file(path, Limits(max_seconds=120))
-            neg_fps.append(fp)
-            guess, ber = brute_force(fp.frames, refs)
+            fps, took = timed(list, fingerprints(path, Limits(max_seconds=120), variants=True))
+            neg_times.append(took)
+            false_ours += matcher.best(fps) is not None
+            runs.append(max(a.longest_run for a in (matcher.index.match(fp)[1] for fp in fps) if a is not None))
+            neg_fps.append(fps[0])
+            guess, ber = brute_force(fps[0].frames, refs)
             false_base += guess is not None
             best_bers.append(ber)
-    print(f"\nfalse matches on {negatives} excerpts of {len(OTHERS)} unindexed tracks: matcher {false_ours}, "
-          f"brute force {false_base} (brute force's best BER among them: {min(best_bers):.3f}, "
-          f"threshold {MATCH_BER})")  # fmt: skip
+    print(f"\nfalse matches on {negatives} excerpts of {len(OTHERS)} unindexed tracks, each with "
+          f"{len(fps) - 1} corrections: matcher {false_ours}, brute force {false_base} (longest run of matched "
+          f"windows among them: {max(runs)}, per excerpt {sorted(runs)}; brute force's best BER among them: "
+          f"{min(best_bers):.3f}, threshold {MATCH_BER}); decode + every correction of a 30 s file that matches "
+          f"nothing: {statistics.median(neg_times):.2f} s (median)")  # fmt: skip
 
     # Query time against growing reference sets (fingerprints given: the decode is the same for both).
     print("\n| references | index build s | matcher ms/query (match) "
-          "| matcher ms/query (no match: plain + 12 corrected fingerprints) "
+          f"| matcher ms/query (no match: plain + {len(VARIANTS)} corrected fingerprints) "
           "| brute force ms/query |")  # fmt: skip
     print("|---|---|---|---|---|")
     hits = plain_fps[:10]
-    for size in SIZES:
+    for size in SIZES[:2] if quick else SIZES:
         every = {**refs, **synthetic(size - len(refs))}
         big, build = timed(Matcher, every)
         t_hit = statistics.median(timed(big.best, [fp])[1] for fp in hits) * 1000
-        # A no-match query walks the plain fingerprint and all 12 corrections: time 13 fingerprints' lookups.
-        miss = [Fingerprint(fp.frames, "", fp.decoded_seconds) for fp in neg_fps[:1] * 13]
+        # A no-match query walks the plain fingerprint and every correction: time that many lookups.
+        miss = [Fingerprint(fp.frames, "", fp.decoded_seconds) for fp in neg_fps[:1] * (len(VARIANTS) + 1)]
         t_miss = statistics.median(timed(big.best, miss)[1] for _ in range(3)) * 1000
         sample = hits[: 3 if size <= 1_000 else 1]
         t_brute = statistics.median(timed(brute_force, fp.frames, every)[1] for fp in sample) * 1000

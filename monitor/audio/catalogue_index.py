@@ -12,6 +12,7 @@ import sqlite_utils
 from monitor.audio.decode import Limits, fingerprint_file
 from monitor.audio.identify import AudioIdentifier
 from monitor.audio.matcher import Matcher
+from monitor.audio.process import limit_processes
 from monitor.errors import AudioUnusable
 from monitor.signatures.catalogue import Catalogue
 from monitor.store.audio import forget_references, indexed_hashes, load_references, save_reference
@@ -79,6 +80,7 @@ def load_matcher(db: sqlite_utils.Database) -> Matcher:
 def catalogue_identifier(catalogue: Catalogue, db: sqlite_utils.Database, audio) -> tuple[AudioIdentifier | None, str]:
     """Index the catalogue's reference audio (unchanged files are skipped) and the identifier probes hold, with
     the one line to log; None when no track names reference audio or none could be fingerprinted."""
+    limit_processes(audio.max_processes)
     if not any(t.audio for t in catalogue.tracks):
         return None, "audio matching off: no catalogue track names reference audio (the catalogue's audio column)"
     report = index_catalogue(catalogue, db, Limits.from_settings(audio, reference=True))

@@ -9,7 +9,8 @@ are then aligned and scored bit by bit.
 
 Calibration (planetblupi music, windows of 16 frames ~ 2 s, min over the drift search): windows of true copies
 (MP3/AAC/Opus down to 16-32 kbit/s, noise, 15 s intros, 8 kHz mono) run 6 to 13 in a row under WINDOW_BER with a
-score of 0.89-0.99; +-4 % speed/tempo/pitch copies run 3 to 13 (score 0.72-0.87) under their best correction.
+score of 0.89-0.99; +-4/+-5 % speed and tempo copies run 9-10 of their 10 windows (score 0.88-0.97) under their
+best correction of the 1 % speed grid (with the earlier 2.5 % grid: 3 to 13, score 0.72-0.87, some missed).
 Among every (query x variant x candidate) alignment of six unrelated 60 s excerpts no run exceeded 2 windows at
 WINDOW_BER = 0.30 (runs of 5 at 0.35), hence MIN_RUN = 3: no false match measured, with a margin of one window
 (benchmarks/RESULTS.md has the numbers). One pair of the package (music007 against music005) runs 9 windows under

@@ -12,11 +12,12 @@ from monitor.audio.model import AudioMatch, Fingerprint
 # A plain-decode match this good ends the search; a weaker one (a sped-up copy still matching a few windows) is
 # compared with the corrected decodes, which place the offset and the matched duration better.
 STRONG_SCORE = 0.85
-# A match found only under a speed correction needs a longer run (~10 s) than a plain one (MIN_RUN, ~6 s): each of
-# the 12 corrections is one more chance for chance agreement. Measured (benchmarks/audio_match.py, 600 s
-# references, 30 s excerpts of 4 unindexed tracks): corrected decodes of unrelated music ran 3-4 windows (score
-# 0.72-0.77) in 3 of 12 excerpts, while true +-4 % copies mostly run 8-9 windows (score >= 0.80).
-VARIANT_MIN_RUN = 5
+# A match found only under a speed correction needs a longer run (~12 s) than a plain one (MIN_RUN, ~6 s): each of
+# the 20 corrections is one more chance for chance agreement. Measured (benchmarks/audio_match.py, 600 s
+# references, 30 s excerpts of 4 unindexed tracks under every correction, 420 fingerprints): unrelated music runs
+# at most 4 windows, while true +-4/+-5 % speed and tempo copies of 20 s run 9-10 windows (score >= 0.88) under
+# the correction that undoes them: 6 leaves two windows of margin below and three above.
+VARIANT_MIN_RUN = 6
 
 
 class Matcher:

@@ -3,7 +3,6 @@ a service that delivers SoundCloud audio is critical, a broken recipe a probe-he
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,7 +66,7 @@ async def identify_downloads(identifier: AudioIdentifier | None, items: list[Can
     heads = {(i.final_url or i.url): i.body for i in downloads}
     if identifier is None or not heads:
         return {}
-    return await asyncio.to_thread(identifier.identify_many, heads)
+    return await identifier.identify_async(heads)
 
 
 class CanaryProbe(ScrapingProbe):

@@ -131,7 +131,7 @@ async def identify_audio(
     }
     if identifier is None or not heads:
         return {}
-    results = await asyncio.to_thread(identifier.identify_many, heads)
+    results = await identifier.identify_async(heads)
     unusable = sorted({r.reason for r in results.values() if r.reason})
     matched = sum(r.match is not None for r in results.values())
     extra = f"; unusable: {unusable}" if unusable else ""

@@ -23,5 +23,13 @@ class AudioSettings(Section):
         600, ge=10, le=14_400, description="Seconds of a queried file that are fingerprinted (a 2-hour file is cut)."
     )
     speed_variants: bool = Field(
-        True, description="When a file matches nothing, also query ±2.5/±5 % speed, tempo and pitch corrections."
+        True,
+        description="When a file matches nothing, also query speed corrections (1 % steps to ±6 %) and ±2.5/±5 % "
+        "tempo and pitch corrections of its first 120 s.",
+    )
+    max_processes: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="ffmpeg/fpcalc processes running at once across all probes of the daemon (others wait).",
     )

@@ -35,12 +35,26 @@ def matcher(reference_frames) -> Matcher:
     return Matcher(reference_frames)
 
 
+class _Queries(dict):
+    """(track id, alteration) -> altered copy, made on first use (a worker makes only the copies its tests read)."""
+
+    def __init__(self, out: Path):
+        super().__init__()
+        self.out = out
+
+    def __missing__(self, key: tuple[str, str]) -> Path:
+        track, alteration = key
+        assert alteration in ALTERATIONS, alteration
+        self[key] = make_query(MUSIC / REFERENCES[track], alteration, self.out)
+        return self[key]
+
+
 @pytest.fixture(scope="session")
 def queries(audio_dir) -> dict[tuple[str, str], Path]:
     """(track id, alteration) -> altered copy."""
     out = audio_dir / "queries"
     out.mkdir()
-    return {(tid, alt): make_query(MUSIC / name, alt, out) for tid, name in REFERENCES.items() for alt in ALTERATIONS}
+    return _Queries(out)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,10 @@ ALTERATIONS = {
     "noise": (["-ss", "40", "-t", "20", "-af", "volume=0.8", "-b:a", "96k"], "noise.mp3"),
     "speed_plus_4": (["-ss", "40", "-t", "20", "-af", "asetrate=44100*1.04,aresample=44100", "-b:a", "96k"], "mp3"),
     "tempo_minus_4": (["-ss", "40", "-t", "20", "-af", "atempo=0.96", "-b:a", "96k"], "mp3"),
+    "speed_plus_5": (["-ss", "40", "-t", "20", "-af", "asetrate=44100*1.05,aresample=44100", "-b:a", "96k"], "mp3"),
+    "speed_minus_5": (["-ss", "40", "-t", "20", "-af", "asetrate=44100*0.95,aresample=44100", "-b:a", "96k"], "mp3"),
+    "tempo_plus_5": (["-ss", "40", "-t", "20", "-af", "atempo=1.05", "-b:a", "96k"], "mp3"),
+    "tempo_minus_5": (["-ss", "40", "-t", "20", "-af", "atempo=0.95", "-b:a", "96k"], "mp3"),
     "mono_8khz": (["-ss", "40", "-t", "20", "-ac", "1", "-ar", "8000"], "wav"),
 }
 
