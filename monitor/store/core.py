@@ -271,6 +271,16 @@ class Store(Reads):
             incident_id = cur.lastrowid
         else:
             incident_id = prev.id
+            if t.action == "updated" and not self._update_is_news(t, now):
+                # A standing finding seen again: counted on the incident (occurrences, last_seen), not an event,
+                # so the timeline grows with changes, not with time.
+                assert f is not None
+                self.db.execute(
+                    "UPDATE incidents SET title = ?, detail = ?, data = ?, last_seen = ?, "
+                    "occurrences = occurrences + 1, updated_at = ?, clean_runs = 0 WHERE id = ?",
+                    [f.title, f.detail, data, now, now, incident_id],
+                )
+                return incident_id
             if f is not None:
                 self.db.execute(
                     "UPDATE incidents SET severity = ?, status = ?, title = ?, detail = ?, data = ?, "
@@ -319,6 +329,20 @@ class Store(Reads):
                  json.dumps(payload), now, now],
             )  # fmt: skip
         return incident_id
+
+    def _update_is_news(self, t: Transition, now: str) -> bool:
+        """Whether an ``updated`` sighting earns a timeline event: its title or detail changed, or it interrupted
+        the clean runs counting towards resolution; at most one such event per incident per UTC day (the incident
+        row always holds the latest title and detail)."""
+        prev, f = t.incident, t.finding
+        assert prev is not None and f is not None
+        row = self.db.execute("SELECT title, detail FROM incidents WHERE id = ?", [prev.id]).fetchone()
+        if row is not None and (row[0], row[1]) == (f.title, f.detail) and prev.clean_runs == 0:
+            return False
+        last = self.db.execute(
+            "SELECT action, at FROM incident_events WHERE incident_id = ? ORDER BY id DESC LIMIT 1", [prev.id]
+        ).fetchone()
+        return last is None or last[0] != "updated" or last[1][:10] != now[:10]
 
     def _event(self, incident_id, at, action, actor, from_status, to_status, from_sev, to_sev, note, data=None):
         cur = self.db.execute(
