@@ -69,6 +69,11 @@ def _m0010(db: sqlite_utils.Database) -> None:
             DELETE FROM incident_domains WHERE n <= 0;
         END;
 
+        -- /metrics reads the verdicts in force on every scrape: from this index alone, not from rows scattered
+        -- through the whole verdict history.
+        CREATE INDEX policy_verdicts_current_metrics ON policy_verdicts
+            (domain, agent, path_class, crawl_allowed, restriction, contradictions) WHERE valid_to IS NULL;
+
         -- Alert deliveries by channel and status (dead letters per channel on every scrape).
         CREATE TABLE alert_delivery_counts (
             channel TEXT NOT NULL,
