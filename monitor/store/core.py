@@ -179,8 +179,11 @@ class Store(Reads):
                 [at, outbox_id],
             )
 
-    def change_incident(self, incident_id: int, action: str, actor: str, note: str | None = None) -> dict:
-        """A person acknowledges / resolves / marks false positive / reopens an incident; writes an event."""
+    def change_incident(
+        self, incident_id: int, action: str, actor: str, note: str | None = None, events_limit: int | None = None
+    ) -> dict:
+        """A person acknowledges / resolves / marks false positive / reopens an incident; writes an event. Returns
+        the incident with its events (the first ``events_limit`` of them when given, see get_incident)."""
         now = utcnow()
         with self._tx():
             row = self._one("SELECT * FROM incidents WHERE id = ?", [incident_id])
@@ -192,7 +195,7 @@ class Store(Reads):
                 [target, now, now if target in ("resolved", "false_positive") else None, incident_id],
             )
             self._event(incident_id, now, action, actor, row["status"], target, row["severity"], None, note)
-        return self.get_incident(incident_id)
+        return self.get_incident(incident_id, events_limit)
 
     # ---- internals ---------------------------------------------------------------------------------
 

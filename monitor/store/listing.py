@@ -249,7 +249,7 @@ class IncidentListing:
         )
         events = [{**e, "data": json.loads(e["data"])} for e in rows]
         more, events = len(events) > limit, events[:limit]
-        return events, encode_cursor([events[-1]["id"]]) if more else None
+        return events, encode_cursor([events[-1]["id"]]) if more and events else None
 
     def evidence(self, incident_id: int, limit: int = 200) -> list[dict[str, Any]]:
         """An incident's evidence, newest first."""

@@ -56,7 +56,7 @@ def action_fields(action: Any, note: Any, actor: Any, default_actor: str) -> tup
 def change(stores: StoreFactory, incident_id: int, action: str, actor: str, note: str | None, via: str) -> None:
     store = stores()
     try:
-        store.change_incident(incident_id, action, actor, note)
+        store.change_incident(incident_id, action, actor, note, events_limit=0)  # the caller reads it paged
     finally:
         store.db.close()
     log.info("incident #%d %s by %s via %s", incident_id, action, actor, via)
