@@ -244,7 +244,11 @@ class Store(Reads):
         for at in range(0, len(keys), 500):  # SQLite's bound on host parameters
             chunk = keys[at : at + 500]
             marks = ",".join("?" * len(chunk))
-            for r in self.db.query(f"SELECT * FROM incidents WHERE dedupe_key IN ({marks})", chunk):
+            sql = (
+                "SELECT id, dedupe_key, kind, severity, status, occurrences, clean_runs, domain, data FROM incidents "
+                f"WHERE dedupe_key IN ({marks})"
+            )
+            for r in self.db.query(sql, chunk):
                 data = json.loads(r["data"] or "{}")
                 previous[r["dedupe_key"]] = IncidentState(
                     r["id"], r["dedupe_key"], r["kind"], r["severity"], r["status"], r["occurrences"],
