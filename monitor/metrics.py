@@ -280,8 +280,8 @@ class StoreCollector(Collector):
         try:
             conn = self._open()
             try:
-                for kind, severity, n in conn.execute(
-                    "SELECT kind, severity, count(*) FROM incidents "
+                for kind, severity, n in conn.execute(  # counts kept by triggers (migration 0012)
+                    "SELECT kind, severity, sum(n) FROM incident_counts "
                     "WHERE status IN ('open', 'acknowledged') GROUP BY kind, severity"
                 ):
                     open_incidents.add_metric([kind, severity], n)
@@ -345,7 +345,9 @@ def _alert_metrics(conn, depth, oldest, dead) -> None:
     depth.add_metric([], n)
     age = (datetime.now(UTC) - datetime.fromisoformat(first)).total_seconds() if first else 0.0
     oldest.add_metric([], max(0.0, age))
-    for channel, count in conn.execute("SELECT channel, sum(status = 'dead') FROM alert_deliveries GROUP BY channel"):
+    for channel, count in conn.execute(
+        "SELECT channel, sum(CASE WHEN status = 'dead' THEN n ELSE 0 END) FROM alert_delivery_counts GROUP BY channel"
+    ):
         dead.add_metric([channel], count)
 
 
@@ -366,7 +368,13 @@ def _policy_metrics(conn, allowed, restriction, contradictions, last_change, pre
         per_domain[domain] = per_domain.get(domain, 0) + (1 if contra else 0)
     for domain, n in per_domain.items():
         contradictions.add_metric([domain], n)
-    for domain, latest in conn.execute("SELECT domain, max(valid_from) FROM policy_verdicts GROUP BY domain"):
+    # One index seek per domain (a loose index scan over policy_verdicts_time), not a pass over the whole history.
+    for domain, latest in conn.execute(
+        "WITH RECURSIVE d(domain) AS (SELECT min(domain) FROM policy_verdicts UNION ALL "
+        "SELECT (SELECT min(domain) FROM policy_verdicts WHERE domain > d.domain) FROM d WHERE d.domain IS NOT NULL) "
+        "SELECT domain, (SELECT max(valid_from) FROM policy_verdicts p WHERE p.domain = d.domain) FROM d "
+        "WHERE domain IS NOT NULL"
+    ):
         last_change.add_metric([domain], datetime.fromisoformat(latest).timestamp())
     for domain, file, state in conn.execute(
         "SELECT domain, file, state FROM snapshots WHERE id IN (SELECT max(id) FROM snapshots GROUP BY domain, file)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from functools import lru_cache
+from collections import OrderedDict
 
 from monitor.policy.aitxt import parse_aitxt
 from monitor.policy.matrix import DomainSignals
@@ -33,10 +33,39 @@ def inputs_digest(items: dict[str, PolicyFileItem]) -> str:
     return h.hexdigest()
 
 
-@lru_cache(maxsize=256)
+class _ParsedRobots:
+    """The last parsed robots.txt files, least recently used dropped first. License discovery reads every robots.txt
+    of a crawl chunk before the audit reads them again, so the cache must hold a whole chunk: a batch caller sizes
+    it with :func:`robots_cache_at_least` (a fixed 256 parsed every file twice in 500-domain chunks)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._parsed: OrderedDict[tuple[int | None, bytes, bool], FetchPolicy] = OrderedDict()
+
+    def get(self, key: tuple[int | None, bytes, bool]) -> FetchPolicy:
+        policy = self._parsed.get(key)
+        if policy is not None:
+            self._parsed.move_to_end(key)
+            return policy
+        policy = fetch_verdict(key[0], key[1], too_many_redirects=key[2])
+        self._parsed[key] = policy
+        while len(self._parsed) > self.size:
+            self._parsed.popitem(last=False)
+        return policy
+
+
+ROBOTS_CACHE_MIN = 256
+_robots = _ParsedRobots(ROBOTS_CACHE_MIN)
+
+
+def robots_cache_at_least(files: int) -> None:
+    """Let the parse cache hold ``files`` robots.txt files (a crawl chunk's domains); it never shrinks."""
+    _robots.size = max(_robots.size, files)
+
+
 def robots_policy(status: int | None, body: bytes, too_many_redirects: bool) -> FetchPolicy:
     """fetch_verdict, parsed once per distinct robots.txt (license discovery and the audit both read it)."""
-    return fetch_verdict(status, body, too_many_redirects=too_many_redirects)
+    return _robots.get((status, body, too_many_redirects))
 
 
 def unanswered(item: PolicyFileItem) -> bool:

@@ -9,6 +9,7 @@ from monitor.migrations import (  # noqa: F401  (registration order)
     m0009_cases,
     m0010_case_reads,
     m0011_case_backfill,
+    m0012_read_paths,
 )
 from monitor.migrations.registry import migrations
 

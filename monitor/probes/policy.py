@@ -16,6 +16,7 @@ from monitor.evaluators.policy import (
     inputs_digest,
     last_served,
     license_urls,
+    robots_cache_at_least,
     summarised,
     unanswered,
 )
@@ -126,6 +127,7 @@ class PolicySnapshotProbe(ProbeBase):
         """
         if chunk < 1:
             raise ValueError("chunk must be at least 1")
+        robots_cache_at_least(2 * chunk)  # a chunk's robots.txt files, read by license discovery, then the audit
         applied: list[Applied] = []
         for at in range(0, len(jobs), chunk):
             batch = jobs[at : at + chunk]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -27,7 +26,7 @@ from monitor.incidents import (
 )
 from monitor.policy.matrix import Cell
 from monitor.policy.snapshot import FileVerdict
-from monitor.store import case_writes
+from monitor.store import case_writes, policy_files
 from monitor.store import verdicts as store_verdicts
 from monitor.store.files import EvidenceFiles, StoredFile
 from monitor.store.reads import Reads
@@ -116,7 +115,7 @@ class Store(Reads):
                     [run.job, json.dumps(state), run.finished_at],
                 )
             for item, verdict in files:
-                self._observation(run_id, run.finished_at, item, verdict)
+                policy_files.observation(self.db, run_id, run.finished_at, item, verdict)
             if cells is not None:
                 store_verdicts.apply(self.db, run.domain, cells, run.finished_at, previous_cells)
             transitions, ids = self._apply_evaluation(evaluation, run.finished_at)
@@ -130,18 +129,6 @@ class Store(Reads):
                 )
                 transitions = transitions + found
         return Applied(run_id, transitions, ids, run.outcome)
-
-    def _observation(self, run_id: int, now: str, item: PolicyFileItem, verdict: FileVerdict) -> None:
-        sha = self._store_body(item.body, now) if item.status is not None else None
-        self.db.execute(
-            "INSERT INTO observations (run_id, domain, file, url, final_url, fetched_at, status, "
-            "error_kind, error_detail, sha256, size, truncated, headers, redirects, duration_seconds) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, item.domain, item.file, item.url, item.final_url, item.fetched_at or now, item.status,
-             item.error_kind, item.error_detail, sha, item.size, int(item.truncated), json.dumps(item.headers),
-             json.dumps(item.redirects), item.duration_seconds],
-        )  # fmt: skip
-        self._snapshot(item, verdict, now)
 
     def _evidence_files(self, evidence: Sequence[Evidence]) -> dict[int, StoredFile]:
         """Write each distinct evidence file once; id(content) -> its record (one body serves many matches)."""
@@ -192,8 +179,11 @@ class Store(Reads):
                 [at, outbox_id],
             )
 
-    def change_incident(self, incident_id: int, action: str, actor: str, note: str | None = None) -> dict:
-        """A person acknowledges / resolves / marks false positive / reopens an incident; writes an event."""
+    def change_incident(
+        self, incident_id: int, action: str, actor: str, note: str | None = None, events_limit: int | None = None
+    ) -> dict:
+        """A person acknowledges / resolves / marks false positive / reopens an incident; writes an event. Returns
+        the incident with its events (the first ``events_limit`` of them when given, see get_incident)."""
         now = utcnow()
         with self._tx():
             row = self._one("SELECT * FROM incidents WHERE id = ?", [incident_id])
@@ -205,7 +195,7 @@ class Store(Reads):
                 [target, now, now if target in ("resolved", "false_positive") else None, incident_id],
             )
             self._event(incident_id, now, action, actor, row["status"], target, row["severity"], None, note)
-        return self.get_incident(incident_id)
+        return self.get_incident(incident_id, events_limit)
 
     # ---- internals ---------------------------------------------------------------------------------
 
@@ -254,7 +244,11 @@ class Store(Reads):
         for at in range(0, len(keys), 500):  # SQLite's bound on host parameters
             chunk = keys[at : at + 500]
             marks = ",".join("?" * len(chunk))
-            for r in self.db.query(f"SELECT * FROM incidents WHERE dedupe_key IN ({marks})", chunk):
+            sql = (
+                "SELECT id, dedupe_key, kind, severity, status, occurrences, clean_runs, domain, data FROM incidents "
+                f"WHERE dedupe_key IN ({marks})"
+            )
+            for r in self.db.query(sql, chunk):
                 data = json.loads(r["data"] or "{}")
                 previous[r["dedupe_key"]] = IncidentState(
                     r["id"], r["dedupe_key"], r["kind"], r["severity"], r["status"], r["occurrences"],
@@ -284,6 +278,16 @@ class Store(Reads):
             incident_id = cur.lastrowid
         else:
             incident_id = prev.id
+            if t.action == "updated" and not self._update_is_news(t, now):
+                # A standing finding seen again: counted on the incident (occurrences, last_seen), not an event,
+                # so the timeline grows with changes, not with time.
+                assert f is not None
+                self.db.execute(
+                    "UPDATE incidents SET title = ?, detail = ?, data = ?, last_seen = ?, "
+                    "occurrences = occurrences + 1, updated_at = ?, clean_runs = 0 WHERE id = ?",
+                    [f.title, f.detail, data, now, now, incident_id],
+                )
+                return incident_id
             if f is not None:
                 self.db.execute(
                     "UPDATE incidents SET severity = ?, status = ?, title = ?, detail = ?, data = ?, "
@@ -333,6 +337,20 @@ class Store(Reads):
             )  # fmt: skip
         return incident_id
 
+    def _update_is_news(self, t: Transition, now: str) -> bool:
+        """Whether an ``updated`` sighting earns a timeline event: its title or detail changed, or it interrupted
+        the clean runs counting towards resolution; at most one such event per incident per UTC day (the incident
+        row always holds the latest title and detail)."""
+        prev, f = t.incident, t.finding
+        assert prev is not None and f is not None
+        row = self.db.execute("SELECT title, detail FROM incidents WHERE id = ?", [prev.id]).fetchone()
+        if row is not None and (row[0], row[1]) == (f.title, f.detail) and prev.clean_runs == 0:
+            return False
+        last = self.db.execute(
+            "SELECT action, at FROM incident_events WHERE incident_id = ? ORDER BY id DESC LIMIT 1", [prev.id]
+        ).fetchone()
+        return last is None or last[0] != "updated" or last[1][:10] != now[:10]
+
     def _event(self, incident_id, at, action, actor, from_status, to_status, from_sev, to_sev, note, data=None):
         cur = self.db.execute(
             "INSERT INTO incident_events (incident_id, at, action, actor, from_status, to_status, "
@@ -350,25 +368,3 @@ class Store(Reads):
              run.error_detail, run.duration_seconds, observations],
         )  # fmt: skip
         return cur.lastrowid
-
-    def _store_body(self, body: bytes, now: str) -> str:
-        sha = hashlib.sha256(body).hexdigest()
-        self.db.execute(
-            "INSERT OR IGNORE INTO bodies (sha256, size, content, first_stored_at) VALUES (?, ?, ?, ?)",
-            [sha, len(body), body, now],
-        )
-        return sha
-
-    def _snapshot(self, item: PolicyFileItem, verdict: FileVerdict, now: str) -> None:
-        if verdict.new_version:
-            self.db.execute(
-                "INSERT INTO snapshots (domain, file, state, status, sha256, first_seen, last_seen) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [item.domain, item.file, verdict.state, item.status, verdict.sha256, now, now],
-            )
-        else:
-            self.db.execute(
-                "UPDATE snapshots SET last_seen = ?, observations = observations + 1, status = ? "
-                "WHERE id = (SELECT max(id) FROM snapshots WHERE domain = ? AND file = ?)",
-                [now, item.status, item.domain, item.file],
-            )

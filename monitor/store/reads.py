@@ -1,26 +1,23 @@
-"""The store's reads: incidents, evidence, policy snapshots and verdicts, runs and probe-health streaks."""
+"""The store's reads: policy snapshots and verdicts, runs and probe-health streaks (incident lists: listing)."""
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
 from typing import Any
 
 import sqlite_utils
 
-from monitor.errors import NotFound
 from monitor.evaluators import health
-from monitor.incidents import ACTIVE, SEVERITY_RANK
 from monitor.policy.matrix import Cell
 from monitor.policy.snapshot import Previous
 from monitor.store import verdicts as store_verdicts
 from monitor.store.case_reads import CaseReads
+from monitor.store.listing import IncidentListing
 
 
-class Reads(CaseReads):
-    """Read queries over scrapewatch's tables (no transaction: SQLite reads see the last commit); the case reads
-    come from ``CaseReads``."""
+class Reads(CaseReads, IncidentListing):
+    """Read queries over scrapewatch's tables (no transaction: SQLite reads see the last commit); incident lists
+    come from ``IncidentListing``, the case reads from ``CaseReads``."""
 
     db: sqlite_utils.Database
 
@@ -49,71 +46,6 @@ class Reads(CaseReads):
     def body(self, sha256: str) -> bytes | None:
         row = self._one("SELECT content FROM bodies WHERE sha256 = ?", [sha256])
         return row["content"] if row else None
-
-    def list_incidents(
-        self,
-        status: str | None = None,
-        severity: str | None = None,
-        kind: str | None = None,
-        since: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[dict[str, Any]]:
-        """Incidents, newest activity first, filtered by exact status / severity / kind and last_seen >= since."""
-        clauses, args = self._where((status,) if status else (), severity, kind, since=since)
-        sql = f"SELECT * FROM incidents {clauses} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?"
-        return [self._decode(r) for r in self.db.query(sql, [*args, limit, offset])]
-
-    def iter_incidents(
-        self,
-        status: str | None = None,
-        severity: str | None = None,
-        kind: str | None = None,
-        since: str | None = None,
-        offset: int = 0,
-        page_size: int = 500,
-    ) -> Iterator[dict[str, Any]]:
-        """Every incident list_incidents would list from ``offset`` on, read ``page_size`` rows per query. Pages
-        after the first continue after the last row read (keyset), so no query is unbounded and an incident
-        seen again meanwhile (moving ahead of the rows read) is never listed twice."""
-        clauses, args = self._where((status,) if status else (), severity, kind, since=since)
-        after: list[Any] = []
-        while True:
-            where = clauses
-            if after:
-                where += (" AND " if where else "WHERE ") + "(last_seen < ? OR (last_seen = ? AND id < ?))"
-            sql = f"SELECT * FROM incidents {where} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?"
-            rows = list(self.db.query(sql, [*args, *after, page_size, 0 if after else offset]))
-            yield from (self._decode(r) for r in rows)
-            if len(rows) < page_size:
-                return
-            after = [rows[-1]["last_seen"], rows[-1]["last_seen"], rows[-1]["id"]]
-
-    def count_incidents(self, status=None, severity=None, kind=None, since=None) -> int:
-        clauses, args = self._where((status,) if status else (), severity, kind, since=since)
-        return self._one(f"SELECT count(*) AS n FROM incidents {clauses}", args)["n"]
-
-    def get_incident(self, incident_id: int) -> dict[str, Any]:
-        """One incident with its events (oldest first); raises NotFound."""
-        row = self._one("SELECT * FROM incidents WHERE id = ?", [incident_id])
-        if row is None:
-            raise NotFound(f"no incident with id {incident_id}")
-        incident = self._decode(row)
-        incident["events"] = [
-            {**e, "data": json.loads(e["data"])}
-            for e in self.db.query("SELECT * FROM incident_events WHERE incident_id = ? ORDER BY id", [incident_id])
-        ]
-        return incident
-
-    def open_incident_counts(self) -> list[tuple[str, str, int]]:
-        """(kind, severity, count) of incidents that are open or acknowledged."""
-        return [
-            (r["kind"], r["severity"], r["n"])
-            for r in self.db.query(
-                "SELECT kind, severity, count(*) AS n FROM incidents "
-                "WHERE status IN ('open', 'acknowledged') GROUP BY kind, severity"
-            )
-        ]
 
     def active_keys(self, scope: str) -> list[str]:
         """Dedupe keys of the open or acknowledged incidents a probe scope opened."""
@@ -166,13 +98,6 @@ class Reads(CaseReads):
             tuple(r["error_kind"] or "" for r in failures),
         )
 
-    def evidence(self, incident_id: int, limit: int = 200) -> list[dict[str, Any]]:
-        """An incident's evidence, newest first."""
-        rows = self.db.query(
-            "SELECT * FROM evidence WHERE incident_id = ? ORDER BY id DESC LIMIT ?", [incident_id, limit]
-        )
-        return [{**r, "headers": json.loads(r["headers"]), "data": json.loads(r["data"])} for r in rows]
-
     def evidence_file(self, sha256: str) -> dict[str, Any] | None:
         """The record of an evidence file (kind, size, content type), or None."""
         return self._one("SELECT * FROM evidence_files WHERE sha256 = ?", [sha256])
@@ -190,69 +115,3 @@ class Reads(CaseReads):
             [domain],
         ).fetchall()
         return {agent: json.loads(classes or "[]") for agent, classes in rows if agent}
-
-    @staticmethod
-    def _where(
-        statuses: tuple[str, ...] = (),
-        severity: str = "",
-        kind: str = "",
-        domain: str = "",
-        since: str = "",
-        q: str = "",
-    ) -> tuple[str, list[Any]]:
-        """The WHERE clause of an incident query: any of ``statuses``, exact severity / kind / domain, last seen since,
-        ``q`` a substring of the title (LIKE wildcards in it are escaped)."""
-        clauses: list[str] = []
-        args: list[Any] = []
-        if statuses:
-            clauses.append(f"status IN ({','.join('?' * len(statuses))})")
-            args.extend(statuses)
-        for column, value in (("severity", severity), ("kind", kind), ("domain", domain)):
-            if value:
-                clauses.append(f"{column} = ?")
-                args.append(value)
-        if since:
-            clauses.append("last_seen >= ?")
-            args.append(since)
-        if q:
-            clauses.append("title LIKE ? ESCAPE '\\'")
-            args.append("%" + re.sub(r"([\\%_])", r"\\\1", q) + "%")
-        return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
-
-    def _one(self, sql: str, args: list[Any]) -> dict[str, Any] | None:
-        rows = list(self.db.query(sql, args))
-        return rows[0] if rows else None
-
-    @staticmethod
-    def _decode(row: dict[str, Any]) -> dict[str, Any]:
-        return {**row, "data": json.loads(row["data"])}
-
-    def search_incidents(
-        self,
-        *,
-        status: str = "active",
-        severity: str = "",
-        kind: str = "",
-        domain: str = "",
-        q: str = "",
-        page: int = 1,
-        page_size: int = 50,
-    ) -> tuple[list[dict[str, Any]], int]:
-        """One page of incidents (most severe, then most recent first) and the total count. ``status`` "active"
-        means open or acknowledged, "all" any; ``q`` is a substring of the title."""
-        statuses = () if status == "all" else ACTIVE if status == "active" else (status,)
-        where, args = self._where(statuses, severity, kind, domain, q=q)
-        rank = "CASE severity " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in SEVERITY_RANK.items()) + " END"
-        total = self._one(f"SELECT count(*) AS n FROM incidents {where}", args)["n"]
-        rows = self.db.query(
-            f"SELECT id, kind, severity, status, domain, title, occurrences, first_seen, last_seen FROM incidents "
-            f"{where} ORDER BY {rank} DESC, last_seen DESC, id DESC LIMIT ? OFFSET ?",
-            [*args, page_size, (page - 1) * page_size],
-        )
-        return list(rows), total
-
-    def incident_facets(self) -> tuple[list[str], list[str]]:
-        """The kinds and domains that incidents have, for the filter menus."""
-        kinds = [r["kind"] for r in self.db.query("SELECT DISTINCT kind FROM incidents ORDER BY kind")]
-        domains = [r["domain"] for r in self.db.query("SELECT DISTINCT domain FROM incidents ORDER BY domain")]
-        return kinds, domains

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from twisted.web import resource
 
@@ -55,20 +56,41 @@ def action_fields(action: Any, note: Any, actor: Any, default_actor: str) -> tup
 def change(stores: StoreFactory, incident_id: int, action: str, actor: str, note: str | None, via: str) -> None:
     store = stores()
     try:
-        store.change_incident(incident_id, action, actor, note)
+        store.change_incident(incident_id, action, actor, note, events_limit=0)  # the caller reads it paged
     finally:
         store.db.close()
     log.info("incident #%d %s by %s via %s", incident_id, action, actor, via)
 
 
-def incident_json(store: Store, incident_id: int) -> dict[str, Any]:
-    incident = store.get_incident(incident_id)
-    incident["triage_url"] = triage.incident_path(incident_id)
-    incident["evidence"] = [
+EVENTS_SHOWN = 100  # events and evidence in /api/incidents/{id}; the rest are paged from its *_next links
+EVIDENCE_SHOWN = 50
+
+
+def _evidence_links(evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
         {**ev, "links": {k: link for k in ("body", "screenshot", "requests")
                          if (link := triage.evidence_link(ev.get(f"{k}_sha256")))}}
-        for ev in store.evidence(incident_id)
+        for ev in evidence
     ]  # fmt: skip
+
+
+def _next(path: str, cursor: str | None, **args: Any) -> str | None:
+    """The URL of the next page (None: there is none), keeping the list's other parameters."""
+    if cursor is None:
+        return None
+    pairs = [(k, v) for k, v in args.items() if v not in (None, "")]
+    return f"{path}?{urlencode([*pairs, ('after', cursor)])}"
+
+
+def incident_json(store: Store, incident_id: int) -> dict[str, Any]:
+    """One incident with its first events and newest evidence, and links to the next pages of both."""
+    incident = store.get_incident(incident_id, events_limit=EVENTS_SHOWN)
+    incident["triage_url"] = triage.incident_path(incident_id)
+    base = f"/api/incidents/{int(incident_id)}"
+    incident["events_next"] = _next(f"{base}/events", incident["events_next"], limit=EVENTS_SHOWN)
+    evidence, cursor = store.evidence_page(incident_id, EVIDENCE_SHOWN)
+    incident["evidence"] = _evidence_links(evidence)
+    incident["evidence_next"] = _next(f"{base}/evidence", cursor, limit=EVIDENCE_SHOWN)
     return incident
 
 
@@ -92,20 +114,29 @@ class Api(resource.Resource):
         store = self._stores()
         try:
             if rest:
-                if len(rest) != 1 or not rest[0].isdigit():
-                    raise NotFound("expected /api/incidents/{id}")
-                return send_json(request, 200, incident_json(store, int(rest[0])))
+                if not rest[0].isdigit() or len(rest) > 2 or (len(rest) == 2 and rest[1] not in ("events", "evidence")):
+                    raise NotFound("expected /api/incidents/{id}, /api/incidents/{id}/events or .../evidence")
+                incident_id = int(rest[0])
+                if len(rest) == 1:
+                    return send_json(request, 200, incident_json(store, incident_id))
+                return send_json(request, 200, _incident_page(store, incident_id, rest[1], query_args(request)))
             args = query_args(request)
             filters = incident_filters(args)
             limit, offset = _page(args)
-            incidents = store.list_incidents(**filters, limit=limit, offset=offset)
+            try:
+                incidents, cursor = store.page_incidents(**filters, limit=limit, offset=offset, after=args.get("after"))
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
             for incident in incidents:
                 incident["triage_url"] = triage.incident_path(incident["id"])
-            return send_json(
-                request,
-                200,
-                {"incidents": incidents, "total": store.count_incidents(**filters), "limit": limit, "offset": offset},
-            )
+            body = {
+                "incidents": incidents,
+                "total": store.count_incidents(**filters),
+                "limit": limit,
+                "offset": offset,
+                "next": _next("/api/incidents", cursor, **filters, limit=limit),
+            }
+            return send_json(request, 200, body)
         finally:
             store.db.close()
 
@@ -162,8 +193,26 @@ class Api(resource.Resource):
         return body
 
 
+def _incident_page(store: Store, incident_id: int, what: str, args: dict[str, str]) -> dict[str, Any]:
+    """/api/incidents/{id}/events (oldest first) or /evidence (newest first): one page and the next one's URL."""
+    unknown = set(args) - {"after", "limit"}
+    if unknown:
+        raise BadRequest(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+    limit, _ = _page({"limit": args.get("limit", "100")})
+    store.require_incident(incident_id)
+    try:
+        if what == "events":
+            rows, cursor = store.incident_events(incident_id, limit, args.get("after"))
+        else:
+            rows, cursor = store.evidence_page(incident_id, limit, args.get("after"))
+            rows = _evidence_links(rows)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    return {what: rows, "next": _next(f"/api/incidents/{int(incident_id)}/{what}", cursor, limit=limit)}
+
+
 def incident_filters(args: dict[str, str]) -> dict[str, str | None]:
-    unknown = set(args) - {"status", "severity", "kind", "since", "limit", "offset"}
+    unknown = set(args) - {"status", "severity", "kind", "domain", "since", "limit", "offset", "after"}
     if unknown:
         raise BadRequest(f"unknown parameter(s): {', '.join(sorted(unknown))}")
     status, severity, since = args.get("status"), args.get("severity"), args.get("since")
@@ -176,7 +225,13 @@ def incident_filters(args: dict[str, str]) -> dict[str, str | None]:
             since = datetime.fromisoformat(since.replace("Z", "+00:00")).isoformat(timespec="microseconds")
         except ValueError:
             raise BadRequest("since must be an ISO-8601 time, e.g. 2026-11-26T00:00:00Z") from None
-    return {"status": status, "severity": severity, "kind": args.get("kind"), "since": since}
+    return {
+        "status": status,
+        "severity": severity,
+        "kind": args.get("kind"),
+        "domain": args.get("domain"),
+        "since": since,
+    }
 
 
 def _page(args: dict[str, str]) -> tuple[int, int]:

@@ -23,12 +23,15 @@ class TriagePages:
                     filters = triage.parse_filters(query_args(request))
                 except ValueError as exc:
                     raise BadRequest(str(exc)) from None
-                incidents, total = store.search_incidents(**vars(filters), page_size=triage.PAGE_SIZE)
+                try:
+                    incidents, total, cursor = store.search_incidents(**vars(filters), page_size=triage.PAGE_SIZE)
+                except ValueError as exc:  # a cursor this list did not hand out
+                    raise BadRequest(str(exc)) from None
                 kinds, domains = store.incident_facets()
-                page = triage.render_list(incidents, total, filters, kinds, domains, self._token is not None)
+                page = triage.render_list(incidents, total, filters, kinds, domains, self._token is not None, cursor)
                 return send_html(request, 200, page)
             if len(rest) == 2 and rest[0] == "incidents" and rest[1].isdigit():
-                incident = store.get_incident(int(rest[1]))
+                incident = store.get_incident(int(rest[1]), events_limit=triage.EVENTS_SHOWN)
                 evidence, case_id = store.evidence(incident["id"]), store.incident_case(incident["id"])
                 page = triage.render_detail(incident, evidence, self._token is not None, case_id)
                 return send_html(request, 200, page)

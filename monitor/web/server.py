@@ -65,10 +65,12 @@ _INDEX = b"""scrapewatch
 /metrics                            Prometheus metrics
 /healthz                            liveness
 /readyz                             readiness (database writable, scheduler running, no job overdue)
-/triage                             incident triage page (filters: status, severity, kind, domain, q, page)
+/triage                             incident triage page (filters: status, severity, kind, domain, q; after)
 /triage/incidents/{id}              one incident: timeline, data, evidence; actions with the API token
-/api/incidents                      incidents (status, severity, kind, since, limit, offset)
-/api/incidents/{id}                 one incident with its events and evidence
+/api/incidents                      incidents (status, severity, kind, domain, since, limit; after from "next")
+/api/incidents/{id}                 one incident with its first events and evidence (events_next, evidence_next)
+/api/incidents/{id}/events          an incident's events, paged (limit, after)
+/api/incidents/{id}/evidence        an incident's evidence, paged (limit, after)
 POST /api/incidents/{id}/actions    {"action", "note", "actor"} with Authorization: Bearer <http.api_token>
 /api/evidence/{sha256}              an evidence file (bodies of third-party pages as text attachments)
 /cases                              cases page (filters: status, severity, domain, owner, q; after)

@@ -19,6 +19,7 @@ from monitor.vocabulary import SEVERITIES, STATUSES
 
 PAGE_SIZE = 50
 EVIDENCE_SHOWN = 200  # Store.evidence's default limit
+EVENTS_SHOWN = 200  # the first events of a timeline; the rest are paged by /api/incidents/{id}/events
 ACTIVE = ("open", "acknowledged")
 STATUS_CHOICES = ("active", *STATUSES, "all")
 # What a button says for each manual action (the values are MANUAL_ACTIONS' keys).
@@ -89,6 +90,7 @@ class Filters:
     domain: str = ""
     q: str = ""
     page: int = 1
+    after: str = ""  # a keyset cursor from the previous page (``page`` stays for old links)
 
     def query(self, **changes: Any) -> str:
         """The /triage URL of these filters (with ``changes``), leaving out defaults."""
@@ -97,7 +99,9 @@ class Filters:
             (k, v) for k, v in (("status", f.status), ("severity", f.severity), ("kind", f.kind),
                                 ("domain", f.domain), ("q", f.q)) if v and not (k == "status" and v == "active")
         ]  # fmt: skip
-        if f.page > 1:
+        if f.after:
+            pairs.append(("after", f.after))
+        elif f.page > 1:
             pairs.append(("page", str(f.page)))
         return "/triage" + ("?" + urlencode(pairs) if pairs else "")
 
@@ -116,10 +120,10 @@ def parse_filters(args: dict[str, str]) -> Filters:
     page = args.get("page") or "1"
     if not page.isdigit() or not 1 <= int(page) <= 100_000:
         raise ValueError("page must be a positive number")
-    texts = {k: args.get(k, "").strip() for k in ("kind", "domain", "q")}
+    texts = {k: args.get(k, "").strip() for k in ("kind", "domain", "q", "after")}
     if any(len(v) > 200 for v in texts.values()):
-        raise ValueError("kind, domain and q are limited to 200 characters")
-    return Filters(status, severity, texts["kind"], texts["domain"], texts["q"], int(page))
+        raise ValueError("kind, domain, q and after are limited to 200 characters")
+    return Filters(status, severity, texts["kind"], texts["domain"], texts["q"], int(page), texts["after"])
 
 
 # ---- pages ---------------------------------------------------------------------------------------------
@@ -186,9 +190,16 @@ def select(name: str, choices: list[tuple[str, str]], current: str) -> str:
 
 
 def render_list(
-    incidents: list[dict[str, Any]], total: int, f: Filters, kinds: list[str], domains: list[str], writable: bool
+    incidents: list[dict[str, Any]],
+    total: int,
+    f: Filters,
+    kinds: list[str],
+    domains: list[str],
+    writable: bool,
+    cursor: str | None = None,
 ) -> bytes:
-    """The incident list with its filter form and pagination."""
+    """The incident list with its filter form and pagination (``cursor``: where the next page starts, None: this
+    is the last)."""
     if f.kind and f.kind not in kinds:
         kinds = [*kinds, f.kind]
     if f.domain and f.domain not in domains:
@@ -213,20 +224,26 @@ def render_list(
     )
     first = (f.page - 1) * PAGE_SIZE
     if incidents:
-        summary = f"{first + 1}-{first + len(incidents)} of {total} incident(s)"
+        summary = (
+            f"{len(incidents)} more of {total} incident(s)"  # a keyset page knows what follows, not what came before
+            if f.after
+            else f"{first + 1}-{first + len(incidents)} of {total} incident(s)"
+        )
         table = (
             '<table id="incidents"><thead><tr><th>id</th><th>severity</th><th>status</th><th>kind</th>'
             "<th>domain</th><th>title</th><th>seen</th><th>last seen (UTC)</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>"
         )
     else:
-        summary = f"no incidents match (of {total})" if f.page > 1 else "no incidents match"
+        summary = f"no incidents match (of {total})" if f.page > 1 or f.after else "no incidents match"
         table = ""
     pager = []
-    if f.page > 1:
+    if f.after:
+        pager.append(f'<a rel="first" href="{e(f.query(page=1, after=""))}">← first page</a>')
+    elif f.page > 1:
         pager.append(f'<a rel="prev" href="{e(f.query(page=f.page - 1))}">← newer page</a>')
-    if first + len(incidents) < total:
-        pager.append(f'<a rel="next" href="{e(f.query(page=f.page + 1))}">next page →</a>')
+    if cursor:
+        pager.append(f'<a rel="next" href="{e(f.query(page=1, after=cursor))}">next page →</a>')
     body = (
         f'<h1>Incidents</h1>{filters}<p class="muted" id="summary">{summary}</p>{table}'
         f'<nav class="pager">{"".join(pager)}</nav>'
@@ -250,7 +267,7 @@ def _action_form(incident: dict[str, Any]) -> str:
     )
 
 
-def _timeline(events: list[dict[str, Any]]) -> str:
+def _timeline(events: list[dict[str, Any]], incident_id: int, more: bool) -> str:
     rows = "".join(
         f"<tr><td>{when(ev['at'])}</td><td>{e(ev['action'])}</td><td>{e(ev['actor'])}</td>"
         f"<td>{e(ev['from_status'] or '—')} → {e(ev['to_status'] or '—')}</td>"
@@ -261,6 +278,12 @@ def _timeline(events: list[dict[str, Any]]) -> str:
     return (
         '<h2>Timeline</h2><table id="events"><thead><tr><th>at (UTC)</th><th>action</th><th>actor</th>'
         f"<th>status</th><th>severity</th><th>note</th></tr></thead><tbody>{rows}</tbody></table>"
+        + (
+            f'<p class="muted" id="events-more">the first {len(events)} events shown; the rest: '
+            f"<code>/api/incidents/{int(incident_id)}/events</code></p>"
+            if more
+            else ""
+        )
     )
 
 
@@ -324,7 +347,7 @@ def render_detail(
         "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>",
         f'<pre id="detail">{e(incident["detail"])}</pre>' if incident["detail"] else "",
         _action_form(incident) if writable else "",
-        _timeline(incident.get("events") or []),
+        _timeline(incident.get("events") or [], incident["id"], bool(incident.get("events_next"))),
         f'<h2>Diff</h2><pre id="diff">{e(diff)}</pre>' if diff else "",
         f'<h2>Data</h2><pre id="data">{e(json.dumps(data, indent=2, default=str))}</pre>' if data else "",
         _evidence(evidence),
