@@ -210,6 +210,49 @@ SCRAPING_API_ERRORS = Counter(
 )
 
 
+# Coordinator / workers on Redis (distributed.redis_url). Queue gauges are refreshed by the coordinator every second.
+_R = {"registry": REGISTRY}
+QUEUE_DEPTH = Gauge("scrapewatch_queue_depth", "Crawl jobs in the Redis stream (waiting or taken).", **_R)
+QUEUE_TAKEN = Gauge("scrapewatch_queue_taken", "Crawl jobs taken by a worker and not yet finished.", **_R)
+QUEUE_OLDEST_AGE = Gauge("scrapewatch_queue_oldest_job_age_seconds", "Age of the oldest job in the stream.", **_R)
+QUEUE_SUBMITTED = Counter("scrapewatch_queue_jobs_submitted_total", "Crawl jobs the coordinator queued.", **_R)
+QUEUE_RESUBMITTED = Counter(
+    "scrapewatch_queue_jobs_resubmitted_total", "Jobs queued again because Redis lost them (a restart).", **_R
+)
+QUEUE_RESULTS = Counter(
+    "scrapewatch_queue_results_total",
+    "Results read by the coordinator: applied (handed to its run), failed, deadline, dead_letter, duplicate.",
+    ["outcome"],
+    **_R,
+)
+WORKER_TAKEN = Counter("scrapewatch_worker_jobs_taken_total", "Jobs this worker took (new or reclaimed).", **_R)
+WORKER_RECLAIMED = Counter(
+    "scrapewatch_worker_jobs_reclaimed_total", "Jobs this worker took over from a worker that went silent.", **_R
+)
+WORKER_RUNNING = Gauge("scrapewatch_worker_jobs_running", "Jobs this worker is running now.", **_R)
+WORKER_FAILED = Counter(
+    "scrapewatch_worker_jobs_failed_total",
+    "Jobs that failed on this worker, by reason: error, deadline, too_large, dead_letter.",
+    ["reason"],
+    **_R,
+)
+WORKER_JOB_SECONDS = Histogram(
+    "scrapewatch_worker_job_duration_seconds",
+    "Seconds per job on this worker by spider (lease wait excluded).",
+    ["spider"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+    **_R,
+)
+WORKER_LEASE_WAIT = Histogram(
+    "scrapewatch_worker_lease_wait_seconds", "Seconds a job waited for its domains' politeness leases.", **_R
+)
+WORKER_CHROMIUM_STARTS = Counter(
+    "scrapewatch_worker_chromium_restarts_total",
+    "Chromium started for a rendered job (each rendered job starts a fresh browser, so a crash never outlives it).",
+    **_R,
+)
+
+
 def count_transitions(transitions: Iterable[Any]) -> None:
     """Count incident transitions a probe (or the probe-health check) wrote, and the incidents they opened."""
     for t in transitions:

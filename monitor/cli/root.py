@@ -34,6 +34,7 @@ from monitor.cli.audio import audio, catalogue
 from monitor.cli.policy import policy
 from monitor.cli.scan import scan
 from monitor.cli.scraping import probe
+from monitor.cli.worker import worker
 from monitor.errors import InvalidTransition, NotFound, StartupError
 from monitor.settings import masked_dump
 from monitor.vocabulary import SEVERITIES, STATUSES
@@ -233,5 +234,5 @@ def config_check(ctx, file: Path | None, as_json: bool) -> None:
     click.echo(json.dumps(data, indent=2) if as_json else yaml.safe_dump(data, sort_keys=False).rstrip())
 
 
-for command in (agents, policy, scan, probe, alerts, mute, audio, catalogue):
+for command in (agents, policy, scan, probe, alerts, mute, audio, catalogue, worker):
     main.add_command(command)

@@ -4,7 +4,7 @@ Each module registers its migrations on import, so the import order below IS the
 goes in a new module, imported last.
 """
 
-from monitor.migrations import m0001_0008_core, m0009_cases  # noqa: F401  (registration order)
+from monitor.migrations import m0001_0008_core, m0009_cases, m0010_distributed  # noqa: F401  (registration order)
 from monitor.migrations.registry import migrations
 
 __all__ = ["migrations"]

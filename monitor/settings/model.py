@@ -18,6 +18,7 @@ from monitor.net import mask_url
 from monitor.settings.alerts import AlertSettings
 from monitor.settings.audio import AudioSettings
 from monitor.settings.core import HttpSettings, SchedulerSettings, StorageSettings
+from monitor.settings.distributed import DistributedSettings
 from monitor.settings.domains import ProtectedDomain, default_domains
 from monitor.settings.policy import CatalogueSettings, PolicySettings
 from monitor.settings.scraping import ScrapingSettings
@@ -66,6 +67,9 @@ class Settings(BaseSettings):
     audio: AudioSettings = Field(default_factory=AudioSettings, description="Audio matching (ffmpeg, fpcalc).")
     scraping: ScrapingSettings = Field(
         default_factory=ScrapingSettings, description="Downloader canaries, archive and dataset probes."
+    )
+    distributed: DistributedSettings = Field(
+        default_factory=DistributedSettings, description="Crawl workers on Redis (off without redis_url)."
     )
 
     @model_validator(mode="after")
