@@ -36,15 +36,15 @@ def rows(db, sql, args=()):
 
 
 def test_workers_store_the_same_incidents_as_the_single_process_daemon(tmp_path, internet, redis_server, workers):
-    targets = [(n, u, False) for n, u in STATIC] + [(*RENDERED, True)]
+    targets = [(n, u, False) for n, u in STATIC]  # the rendered target is the next test's
     local = base_settings(tmp_path, internet, targets)
+    remote = distribute(local, redis_server.url)
+    workers(remote, 2)  # they start while the single-process daemon runs
     ok, daemon = run_once(local, CrawlService(local))
     assert ok and type(daemon.crawl) is CrawlService  # no Redis configured: crawls stay in the process
     expected = incident_rows(local.storage.database_path)
     assert any(kind.startswith("exposure") or "signature" in kind for kind, *_ in expected), expected
 
-    remote = distribute(local, redis_server.url)
-    workers(remote, 2)
     ok, daemon = run_once(remote)
     assert ok and isinstance(daemon.crawl, RemoteCrawlService)
     db = remote.storage.database_path
