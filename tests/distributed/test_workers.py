@@ -6,12 +6,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 
-from tests.distributed.conftest import RENDERED, STATIC, base_settings, distribute, incident_rows, wait_until
-
 from monitor.distributed.coordinator import RemoteCrawlService
 from monitor.runtime import reactor
 from monitor.runtime.crawl import CrawlService
 from monitor.runtime.daemon import Daemon
+from tests.distributed.conftest import RENDERED, STATIC, base_settings, distribute, incident_rows, wait_until
 
 
 def run_once(settings, crawl=None) -> tuple[bool, Daemon]:
