@@ -138,8 +138,11 @@ class MeasuredService(RemoteCrawlService):
     """Counts the bytes of every result it receives (the message and its blobs)."""
 
     received = 0
+    items = 0
 
     def _deliver(self, result: dict[str, Any]) -> None:
+        encoded = result.get("items")
+        MeasuredService.items += sum(map(len, encoded.values())) if isinstance(encoded, dict) else len(encoded or [])
         blobs = codec.blob_refs(result.get("items"))
         sizes = _blob_sizes(result.get("items"))
         MeasuredService.received += len(json.dumps(result)) + sum(sizes.get(b, 0) for b in blobs)
@@ -203,16 +206,11 @@ def bench_jobs(tmp: Path, net: BackgroundInternet, server: RedisServer) -> None:
     async def go() -> None:
         crawl.start()
         for probe, job in pairs:
-            cpu0, ops0, bytes0, own0, t0 = (
-                cpu_seconds(worker.pid),
-                server.commands(),
-                crawl.received,
-                time.process_time(),
-                time.monotonic(),
-            )
+            cpu0, ops0, bytes0, items0 = cpu_seconds(worker.pid), server.commands(), crawl.received, crawl.items
+            own0, t0 = time.process_time(), time.monotonic()
             with PeakPss(worker.pid) as mem:
                 applied = await run_probe(probe, job)
-            rows.append((job_type(job), job.id, applied.outcome, cpu_seconds(worker.pid) - cpu0, mem.peak,
+            rows.append((job_type(job), job.id, applied.outcome, crawl.items - items0, cpu_seconds(worker.pid) - cpu0, mem.peak,
                          crawl.received - bytes0, server.commands() - ops0, time.process_time() - own0,
                          time.monotonic() - t0))  # fmt: skip
         await crawl.close()
@@ -222,10 +220,10 @@ def bench_jobs(tmp: Path, net: BackgroundInternet, server: RedisServer) -> None:
     finally:
         worker.terminate()
         worker.wait()
-    print("| job type | job | outcome | worker CPU s | worker tree peak PSS MiB | result bytes | Redis cmds | "
-          "coordinator CPU s | wall s |\n|---|---|---|---|---|---|---|---|---|")  # fmt: skip
-    for kind, job, outcome, cpu, peak, size, ops, own, wall in rows:
-        print(f"| {kind} | {job} | {outcome} | {cpu:.2f} | {peak / 2**20:.0f} | {size:,} | {ops} | {own:.3f} | "
+    print("| job type | job | outcome | items | worker CPU s | worker tree peak PSS MiB | result bytes | Redis cmds | "
+          "coordinator CPU s | wall s |\n|---|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+    for kind, job, outcome, items, cpu, peak, size, ops, own, wall in rows:
+        print(f"| {kind} | {job} | {outcome} | {items} | {cpu:.2f} | {peak / 2**20:.0f} | {size:,} | {ops} | {own:.3f} | "
               f"{wall:.1f} |")  # fmt: skip
 
 
@@ -233,19 +231,24 @@ async def canned_worker(client: Any, names: Names, canned: dict[str, Any], stop:
     """Answers every job at once with the canned items of its spider (policy items renamed to the job's domains)."""
     await ensure_group(client, names.jobs, WORKERS_GROUP)
     while not stop.is_set():
-        reply = await client.xreadgroup(WORKERS_GROUP, "canned", {names.jobs: ">"}, count=100, block=100)
-        pipe = client.pipeline(transaction=False)
-        for _, entries in reply or []:
-            for entry_id, fields in entries:
-                job = loads(fields)
-                if job["kind"] == "policy":
-                    items = {d: canned["policy"] for d in job["wanted"]}
-                else:
-                    items = canned[job["spider"]]
-                pipe.xadd(names.results, dumps({"job": job["job"], "ok": True, "items": items, "worker": "canned"}))
-                pipe.xack(names.jobs, WORKERS_GROUP, entry_id)
-                pipe.xdel(names.jobs, entry_id)
-        await pipe.execute()
+        try:
+            await _answer(client, names, canned)
+        except Exception as exc:  # keep answering; say why one batch failed
+            print(f"canned worker: {exc!r}", file=sys.stderr)
+
+
+async def _answer(client: Any, names: Names, canned: dict[str, Any]) -> None:
+    reply = await client.xreadgroup(WORKERS_GROUP, "canned", {names.jobs: ">"}, count=100, block=100)
+    pipe = client.pipeline(transaction=False)
+    for _, entries in reply or []:
+        for entry_id, fields in entries:
+            job = loads(fields)
+            policy = job["kind"] == "policy"
+            items = {d: canned["policy"] for d in job["wanted"]} if policy else canned[job["spider"]]
+            pipe.xadd(names.results, dumps({"job": job["job"], "ok": True, "items": items, "worker": "canned"}))
+            pipe.xack(names.jobs, WORKERS_GROUP, entry_id)
+            pipe.xdel(names.jobs, entry_id)
+    await pipe.execute()
 
 
 def bench_apply(tmp: Path, net: BackgroundInternet, server: RedisServer, runs: int, concurrency: int) -> None:

@@ -54,6 +54,7 @@ class Worker:
         self._stop = asyncio.Event()
         self.last_contact = 0.0  # when Redis last answered (for /healthz)
         self.running: dict[str, str] = {}  # job id -> label
+        self._cursor: bytes | str = "0-0"
 
     @property
     def _visibility_ms(self) -> int:
@@ -105,9 +106,11 @@ class Worker:
 
     async def _take(self) -> tuple[bytes, dict[str, Any], bool] | None:
         # A job idle past the visibility timeout belongs to a worker that stopped heart-beating: take it over first.
-        _, claimed, *_ = await self.redis.xautoclaim(
-            self.names.jobs, WORKERS_GROUP, self.name, min_idle_time=self._visibility_ms, start_id="0-0", count=1
+        # The cursor walks the pending list across calls: XAUTOCLAIM looks at a bounded stretch of it per call.
+        cursor, claimed, *_ = await self.redis.xautoclaim(
+            self.names.jobs, WORKERS_GROUP, self.name, min_idle_time=self._visibility_ms, start_id=self._cursor, count=1
         )
+        self._cursor = cursor
         if claimed:
             return claimed[0][0], loads(claimed[0][1]), True
         reply = await self.redis.xreadgroup(WORKERS_GROUP, self.name, {self.names.jobs: ">"}, count=1, block=1000)
