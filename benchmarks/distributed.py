@@ -210,9 +210,9 @@ def bench_jobs(tmp: Path, net: BackgroundInternet, server: RedisServer) -> None:
             own0, t0 = time.process_time(), time.monotonic()
             with PeakPss(worker.pid) as mem:
                 applied = await run_probe(probe, job)
-            rows.append((job_type(job), job.id, applied.outcome, crawl.items - items0, cpu_seconds(worker.pid) - cpu0, mem.peak,
-                         crawl.received - bytes0, server.commands() - ops0, time.process_time() - own0,
-                         time.monotonic() - t0))  # fmt: skip
+            rows.append((job_type(job), job.id, applied.outcome, crawl.items - items0,
+                         cpu_seconds(worker.pid) - cpu0, mem.peak, crawl.received - bytes0,
+                         server.commands() - ops0, time.process_time() - own0, time.monotonic() - t0))  # fmt: skip
         await crawl.close()
 
     try:
@@ -223,8 +223,8 @@ def bench_jobs(tmp: Path, net: BackgroundInternet, server: RedisServer) -> None:
     print("| job type | job | outcome | items | worker CPU s | worker tree peak PSS MiB | result bytes | Redis cmds | "
           "coordinator CPU s | wall s |\n|---|---|---|---|---|---|---|---|---|---|")  # fmt: skip
     for kind, job, outcome, items, cpu, peak, size, ops, own, wall in rows:
-        print(f"| {kind} | {job} | {outcome} | {items} | {cpu:.2f} | {peak / 2**20:.0f} | {size:,} | {ops} | {own:.3f} | "
-              f"{wall:.1f} |")  # fmt: skip
+        print(f"| {kind} | {job} | {outcome} | {items} | {cpu:.2f} | {peak / 2**20:.0f} | {size:,} | {ops} | "
+              f"{own:.3f} | {wall:.1f} |")  # fmt: skip
 
 
 async def canned_worker(client: Any, names: Names, canned: dict[str, Any], stop: asyncio.Event) -> None:
