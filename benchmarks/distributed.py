@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import shutil
 import socket
@@ -171,6 +172,7 @@ def demo(tmp: Path, net: BackgroundInternet, redis_url: str) -> Settings:
     s.watch.browser_spki_pin = net.internet.leaf_spki_sha256
     s.distributed.redis_url = redis_url
     s.distributed.domain_delay_seconds = 0
+    s.distributed.job_deadline_seconds = 180
     return s
 
 
@@ -210,6 +212,7 @@ def bench_jobs(tmp: Path, net: BackgroundInternet, server: RedisServer) -> None:
             own0, t0 = time.process_time(), time.monotonic()
             with PeakPss(worker.pid) as mem:
                 applied = await run_probe(probe, job)
+            print(f"{job.id}: {applied.outcome} in {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
             rows.append((job_type(job), job.id, applied.outcome, crawl.items - items0,
                          cpu_seconds(worker.pid) - cpu0, mem.peak, crawl.received - bytes0,
                          server.commands() - ops0, time.process_time() - own0, time.monotonic() - t0))  # fmt: skip
@@ -342,9 +345,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--pages", type=int, default=8)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("monitor").setLevel(logging.INFO)
     server = RedisServer()
     try:
-        with tempfile.TemporaryDirectory() as tmp, BackgroundInternet(demo_sites()) as net:
+        with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp, BackgroundInternet(demo_sites()) as net:
             if args.mode == "jobs":
                 bench_jobs(Path(tmp), net, server)
             elif args.mode == "apply":

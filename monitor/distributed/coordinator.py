@@ -101,11 +101,11 @@ class RemoteCrawlService(CrawlService):
         """Stop reading results and close the connection."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:  # bounded: a stop never hangs on a Redis that does not answer
+            await asyncio.wait(self._tasks, timeout=5)
         self._tasks = []
-        await self.redis.aclose()
+        with contextlib.suppress(TimeoutError, *TRANSIENT):
+            await asyncio.wait_for(self.redis.aclose(), timeout=5)
 
     # ---- jobs and results ------------------------------------------------------------------------------
 
