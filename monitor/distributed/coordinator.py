@@ -52,6 +52,7 @@ class RemoteCrawlService(CrawlService):
         self._waiting: dict[str, tuple[asyncio.Future[dict[str, Any]], dict[str, Any]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._server_id: str | None = None
+        self._closed = False
         self.queue: dict[str, Any] = {"redis": "not contacted yet", "depth": 0, "taken": 0, "oldest_age_seconds": 0.0}
 
     # ---- the crawl seam --------------------------------------------------------------------------------
@@ -99,6 +100,7 @@ class RemoteCrawlService(CrawlService):
 
     async def close(self) -> None:
         """Stop reading results and close the connection."""
+        self._closed = True  # the loops end even if a Redis call swallowed the cancellation
         for task in self._tasks:
             task.cancel()
         if self._tasks:  # bounded: a stop never hangs on a Redis that does not answer
@@ -160,13 +162,13 @@ class RemoteCrawlService(CrawlService):
 
     def start(self) -> None:
         """Begin reading results and watching the queue (on the running loop); called again, it does nothing."""
-        if not self._tasks:
+        if not self._tasks and not self._closed:
             self._tasks = [asyncio.ensure_future(self._read_results()), asyncio.ensure_future(self._watch())]
 
     async def _read_results(self) -> None:
         """Hand each result to the run awaiting it; a result nobody awaits (late, or delivered twice) is dropped."""
         await persist("creating the results group", float("inf"), self._ensure_groups)
-        while True:
+        while not self._closed:
             try:
                 reply = await self.redis.xreadgroup(
                     COORDINATOR_GROUP, self._consumer, {self.names.results: ">"}, count=100, block=1000
@@ -207,7 +209,7 @@ class RemoteCrawlService(CrawlService):
     async def _watch(self) -> None:
         """Every second: the queue's depth and age for /metrics and /readyz, and after a Redis restart that lost
         its data, the jobs still awaited are queued again (a job may then run twice; its run is applied once)."""
-        while True:
+        while not self._closed:
             try:
                 server_id = (await self.redis.info("server"))["run_id"]
                 if self._server_id is not None and server_id != self._server_id:
