@@ -72,6 +72,14 @@ class CrawlError(ScrapewatchError):
     """A crawl could not run, or ended without one item per requested file (a bug or a shutdown)."""
 
 
+class RemoteJobFailed(CrawlError):
+    """A crawl queued for workers ended without items: past its deadline, dead-lettered, or failed on the worker."""
+
+    def __init__(self, message: str, error_kind: str):
+        super().__init__(message)
+        self.error_kind = error_kind
+
+
 class AudioUnusable(ScrapewatchError):
     """A file could not be decoded or fingerprinted; ``reason`` is one of a small set (not_audio, timeout, ...)."""
 
@@ -137,6 +145,10 @@ class ErrorKind(StrEnum):
     CRASH = "crash"
     # Nor this: the daemon stopped the run at shutdown because it outlasted scheduler.shutdown_grace_seconds.
     SHUTDOWN = "shutdown"
+    # Crawls run by workers (distributed.redis_url): no result before the job's deadline, or the job failed
+    # distributed.max_attempts times and went to the dead letters.
+    DEADLINE = "deadline"
+    DEAD_LETTER = "dead_letter"
     OTHER = "other"
 
 

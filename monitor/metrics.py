@@ -6,7 +6,6 @@ import logging
 import platform
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
@@ -14,7 +13,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from monitor import __version__
-from monitor.store.case_reads import case_counts
+from monitor.metrics_sql import alert_metrics as _alert_metrics
+from monitor.metrics_sql import case_metrics as _case_metrics
+from monitor.metrics_sql import policy_metrics as _policy_metrics
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +212,49 @@ SCRAPING_API_ERRORS = Counter(
 )
 
 
+# Coordinator / workers on Redis (distributed.redis_url). Queue gauges are refreshed by the coordinator every second.
+_R = {"registry": REGISTRY}
+QUEUE_DEPTH = Gauge("scrapewatch_queue_depth", "Crawl jobs in the Redis stream (waiting or taken).", **_R)
+QUEUE_TAKEN = Gauge("scrapewatch_queue_taken", "Crawl jobs taken by a worker and not yet finished.", **_R)
+QUEUE_OLDEST_AGE = Gauge("scrapewatch_queue_oldest_job_age_seconds", "Age of the oldest job in the stream.", **_R)
+QUEUE_SUBMITTED = Counter("scrapewatch_queue_jobs_submitted_total", "Crawl jobs the coordinator queued.", **_R)
+QUEUE_RESUBMITTED = Counter(
+    "scrapewatch_queue_jobs_resubmitted_total", "Jobs queued again because Redis lost them (a restart).", **_R
+)
+QUEUE_RESULTS = Counter(
+    "scrapewatch_queue_results_total",
+    "Results read by the coordinator: applied (handed to its run), failed, deadline, dead_letter, duplicate.",
+    ["outcome"],
+    **_R,
+)
+WORKER_TAKEN = Counter("scrapewatch_worker_jobs_taken_total", "Jobs this worker took (new or reclaimed).", **_R)
+WORKER_RECLAIMED = Counter(
+    "scrapewatch_worker_jobs_reclaimed_total", "Jobs this worker took over from a worker that went silent.", **_R
+)
+WORKER_RUNNING = Gauge("scrapewatch_worker_jobs_running", "Jobs this worker is running now.", **_R)
+WORKER_FAILED = Counter(
+    "scrapewatch_worker_jobs_failed_total",
+    "Jobs that failed on this worker, by reason: error, deadline, too_large, dead_letter.",
+    ["reason"],
+    **_R,
+)
+WORKER_JOB_SECONDS = Histogram(
+    "scrapewatch_worker_job_duration_seconds",
+    "Seconds per job on this worker by spider (lease wait excluded).",
+    ["spider"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+    **_R,
+)
+WORKER_LEASE_WAIT = Histogram(
+    "scrapewatch_worker_lease_wait_seconds", "Seconds a job waited for its domains' politeness leases.", **_R
+)
+WORKER_CHROMIUM_STARTS = Counter(
+    "scrapewatch_worker_chromium_restarts_total",
+    "Chromium started for a rendered job (each rendered job starts a fresh browser, so a crash never outlives it).",
+    **_R,
+)
+
+
 def count_transitions(transitions: Iterable[Any]) -> None:
     """Count incident transitions a probe (or the probe-health check) wrote, and the incidents they opened."""
     for t in transitions:
@@ -310,73 +354,3 @@ class StoreCollector(Collector):
         yield last_change
         yield present
         yield from cases
-
-
-def _case_metrics(conn) -> list:
-    counts = case_counts(conn)
-    by_status = GaugeMetricFamily("scrapewatch_cases", "Cases (not merged into another) by status.", labels=["status"])
-    for status, n in counts["by_status"].items():
-        by_status.add_metric([status], n)
-    notices = GaugeMetricFamily(
-        "scrapewatch_case_notices_sent", "Takedown notices recorded as sent, by recipient.", labels=["recipient"]
-    )
-    for recipient, n in counts["notices_sent"].items():
-        notices.add_metric([recipient], n)
-    takedowns = GaugeMetricFamily(
-        "scrapewatch_case_takedowns_confirmed", "Cases whose takedown the re-check confirmed (taken_down_at set)."
-    )
-    takedowns.add_metric([], counts["takedowns_confirmed"])
-    median = GaugeMetricFamily(
-        "scrapewatch_case_time_to_takedown_seconds",
-        "Median time from a case's first detection to its confirmed takedown (no sample before the first takedown).",
-    )
-    if counts["median_seconds"] is not None:
-        median.add_metric([], counts["median_seconds"])
-    return [by_status, notices, takedowns, median]
-
-
-def _alert_metrics(conn, depth, oldest, dead) -> None:
-    (n, first) = conn.execute(
-        "SELECT count(*), min(created_at) FROM ("
-        "SELECT created_at FROM alert_outbox WHERE status = 'pending' AND routed_at IS NULL "
-        "UNION ALL SELECT coalesce(o.created_at, d.created_at) FROM alert_deliveries d "
-        "LEFT JOIN alert_outbox o ON o.id = d.outbox_id WHERE d.status = 'pending')"
-    ).fetchone()
-    depth.add_metric([], n)
-    age = (datetime.now(UTC) - datetime.fromisoformat(first)).total_seconds() if first else 0.0
-    oldest.add_metric([], max(0.0, age))
-    for channel, count in conn.execute(
-        "SELECT channel, sum(CASE WHEN status = 'dead' THEN n ELSE 0 END) FROM alert_delivery_counts GROUP BY channel"
-    ):
-        dead.add_metric([channel], count)
-
-
-_RESTRICTION = {"none": 0, "partial": 1, "full": 2}
-
-
-def _policy_metrics(conn, allowed, restriction, contradictions, last_change, present) -> None:
-    seen: set[tuple[str, str]] = set()
-    per_domain: dict[str, int] = {}
-    for domain, agent, path_class, ok, restr, contra in conn.execute(
-        "SELECT domain, agent, path_class, crawl_allowed, restriction, contradictions FROM policy_verdicts "
-        "WHERE valid_to IS NULL"
-    ):
-        allowed.add_metric([domain, agent, path_class], ok)
-        if (domain, agent) not in seen:
-            seen.add((domain, agent))
-            restriction.add_metric([domain, agent], _RESTRICTION[restr])
-        per_domain[domain] = per_domain.get(domain, 0) + (1 if contra else 0)
-    for domain, n in per_domain.items():
-        contradictions.add_metric([domain], n)
-    # One index seek per domain (a loose index scan over policy_verdicts_time), not a pass over the whole history.
-    for domain, latest in conn.execute(
-        "WITH RECURSIVE d(domain) AS (SELECT min(domain) FROM policy_verdicts UNION ALL "
-        "SELECT (SELECT min(domain) FROM policy_verdicts WHERE domain > d.domain) FROM d WHERE d.domain IS NOT NULL) "
-        "SELECT domain, (SELECT max(valid_from) FROM policy_verdicts p WHERE p.domain = d.domain) FROM d "
-        "WHERE domain IS NOT NULL"
-    ):
-        last_change.add_metric([domain], datetime.fromisoformat(latest).timestamp())
-    for domain, file, state in conn.execute(
-        "SELECT domain, file, state FROM snapshots WHERE id IN (SELECT max(id) FROM snapshots GROUP BY domain, file)"
-    ):
-        present.add_metric([domain, file], 1 if state == "present" else 0)

@@ -270,11 +270,102 @@ def alerts_row() -> Row:
     )
 
 
+def workers_row() -> Row:
+    """Crawl workers on Redis (distributed.redis_url): all zero when the daemon crawls in its own process."""
+    return Row(
+        "Workers",
+        [
+            stat(
+                "Workers up",
+                "Workers Prometheus reached at the last scrape (job scrapewatch-workers, found by DNS: compose's "
+                "`worker` service, however far it is scaled). 0 without workers (single-process daemon).",
+                'count(up{job="scrapewatch-workers"} == 1) or vector(0)',
+                thresholds=[(None, ORANGE), (1, GREEN)],
+            ),
+            stat(
+                "Queue depth",
+                "Crawl jobs in the Redis stream, waiting or taken (scrapewatch_queue_depth, from the coordinator).",
+                "sum(scrapewatch_queue_depth)",
+                thresholds=[(None, GREEN), (50, ORANGE)],
+            ),
+            stat(
+                "Oldest queued job",
+                "Age of the oldest job in the stream. Above distributed.stall_seconds /readyz is unready: workers "
+                "are missing, stuck or too few.",
+                "max(scrapewatch_queue_oldest_job_age_seconds)",
+                unit="s",
+                thresholds=[(None, GREEN), (300, ORANGE), (600, RED)],
+            ),
+            stat(
+                "Jobs running",
+                "Jobs the workers are running now (scrapewatch_worker_jobs_running, all workers).",
+                "sum(scrapewatch_worker_jobs_running)",
+                thresholds=[(None, GREEN)],
+            ),
+            stat(
+                "Reclaimed jobs",
+                "Jobs taken over from a worker that stopped heart-beating (killed, out of memory, machine gone) in the "
+                "range. Each one ran again elsewhere; its run was stored once.",
+                "sum(increase(scrapewatch_worker_jobs_reclaimed_total[$__range]))",
+                thresholds=[(None, GREEN), (1, ORANGE)],
+            ),
+            stat(
+                "Chromium starts",
+                "Browsers started by workers in the range (one per rendered job).",
+                "sum(increase(scrapewatch_worker_chromium_restarts_total[$__range]))",
+                thresholds=[(None, GREEN)],
+            ),
+            timeseries(
+                "Jobs per second",
+                "Jobs taken by the workers, and results the coordinator applied, per second. Taken above applied for "
+                "long means results are lost or late.",
+                Query("sum(rate(scrapewatch_worker_jobs_taken_total[$__rate_interval]))", "taken"),
+                Query(
+                    or_zero('sum(rate(scrapewatch_queue_results_total{outcome="applied"}[$__rate_interval]))'),
+                    "applied",
+                ),
+                w=8,
+            ),
+            bars(
+                "Job failures by reason",
+                "Per interval: worker failures (error: retried; deadline; too_large; dead_letter: failed "
+                "distributed.max_attempts times) and results the coordinator dropped as duplicates.",
+                Query(
+                    or_zero(
+                        "sum by (reason) (increase(scrapewatch_worker_jobs_failed_total[$__rate_interval]))",
+                        reason="none",
+                    ),
+                    "{{reason}}",
+                ),
+                Query(
+                    or_zero('sum(increase(scrapewatch_queue_results_total{outcome="duplicate"}[$__rate_interval]))'),
+                    "duplicate",
+                ),
+                w=8,
+            ),
+            timeseries(
+                "Worker busy time by spider",
+                "Seconds of crawling per second, by spider (scrapewatch_worker_job_duration_seconds_sum): about the "
+                "number of busy worker slots. Divide by the jobs-per-second panel for seconds per job.",
+                Query(
+                    or_zero(
+                        "sum by (spider) (rate(scrapewatch_worker_job_duration_seconds_sum[$__rate_interval]))",
+                        spider="none",
+                    ),
+                    "{{spider}}",
+                ),
+                unit="s",
+                w=8,
+            ),
+        ],
+    )
+
+
 def dashboard() -> Dashboard:
     return Dashboard(
         uid="scrapewatch-daemon",
         title="scrapewatch / Daemon health",
-        description="Process, probe durations and errors by kind, scheduler lag, database writes, alert outbox.",
-        rows=[process_row(), probes_row(), scheduler_row(), alerts_row()],
+        description="Process, probe durations and errors, scheduler lag, database writes, alert outbox, workers.",
+        rows=[process_row(), probes_row(), scheduler_row(), alerts_row(), workers_row()],
         time_from="now-3h",
     )

@@ -37,6 +37,7 @@ from monitor.cli.intel import intel
 from monitor.cli.policy import policy
 from monitor.cli.scan import scan
 from monitor.cli.scraping import probe
+from monitor.cli.worker import worker
 from monitor.errors import InvalidTransition, NotFound, StartupError
 from monitor.settings import masked_dump
 from monitor.vocabulary import SEVERITIES, STATUSES
@@ -236,7 +237,7 @@ def config_check(ctx, file: Path | None, as_json: bool) -> None:
     click.echo(json.dumps(data, indent=2) if as_json else yaml.safe_dump(data, sort_keys=False).rstrip())
 
 
-for command in (agents, policy, scan, probe, alerts, mute, audio, catalogue, intel, case):
+for command in (agents, policy, scan, probe, alerts, mute, audio, catalogue, intel, case, worker):
     main.add_command(command)
 # Drafting, exporting and verifying read a case's facts; they live beside the case commands that change a case.
 for command in (notice, export, verify):

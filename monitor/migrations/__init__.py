@@ -10,6 +10,7 @@ from monitor.migrations import (  # noqa: F401  (registration order)
     m0010_case_reads,
     m0011_case_backfill,
     m0012_read_paths,
+    m0013_distributed,
 )
 from monitor.migrations.registry import migrations
 

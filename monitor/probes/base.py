@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from monitor.errors import ErrorKind
 from monitor.incidents import Evaluation, Evidence
 from monitor.policy.matrix import Cell
 from monitor.policy.snapshot import FileVerdict
-from monitor.runtime.crawl import CrawlService
+from monitor.runtime.crawl import CURRENT_RUN, CrawlService, RunTag
 from monitor.settings import Settings
 from monitor.signatures import Catalogue
 from monitor.store import Applied, ProbeRun, Store, utcnow
@@ -122,6 +123,14 @@ async def run_probe(probe: Probe, job: Job) -> Applied:
     """Run ``job`` once and record it; a probe that raises still records a run, outcome ``error`` with the
     exception's class and message, so that probe health and readiness see a job that crashes on every run."""
     started, t0 = utcnow(), time.monotonic()
+    tag = CURRENT_RUN.set(RunTag(uuid.uuid4().hex))
+    try:
+        return await _observe_and_record(probe, job, started, t0)
+    finally:
+        CURRENT_RUN.reset(tag)
+
+
+async def _observe_and_record(probe: Probe, job: Job, started: str, t0: float) -> Applied:
     try:
         outcome = await probe.observe(job)
     except asyncio.CancelledError:
@@ -137,7 +146,9 @@ async def run_probe(probe: Probe, job: Job) -> Applied:
     except Exception as exc:
         log.exception("%s raised; the run is recorded as an error", job.id)
         detail = f"{type(exc).__name__}: {exc}"[:1000]
-        outcome = Outcome(Evaluation(scope=f"{job.kind}:{job.domain}"), ErrorKind.CRASH.value, detail)
+        # A remote crawl past its deadline or dead-lettered says so (error_kind); anything else is a crash.
+        kind = getattr(exc, "error_kind", None) or ErrorKind.CRASH.value
+        outcome = Outcome(Evaluation(scope=f"{job.kind}:{job.domain}"), kind, detail)
         return record(probe, job, outcome, started, t0, status="error")
     return record(probe, job, outcome, started, t0)
 
@@ -156,6 +167,7 @@ def record(probe: Probe, job: Job, outcome: Outcome, started: str, t0: float, st
         error_kind=outcome.error_kind,
         duration_seconds=time.monotonic() - t0,
         error_detail=outcome.error_detail,
+        key=tag.key if (tag := CURRENT_RUN.get()) is not None and tag.crawls else None,
     )
     with metrics.DB_WRITE_SECONDS.time():
         applied = probe.store.apply(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from scrapy import Spider, signals
@@ -21,6 +23,19 @@ from spiders.spiders.policy_files import PolicyFilesSpider
 logger = logging.getLogger(__name__)
 
 PROJECT_SETTINGS = "spiders.settings"
+
+
+@dataclass
+class RunTag:
+    """The probe run a crawl belongs to: ``key`` names it (a remote crawl's job ids derive from it, and the store
+    applies a keyed run once); ``crawls`` counts the remote crawls made for it (0: the key is not stored)."""
+
+    key: str
+    crawls: int = 0
+
+
+# Set by monitor.probes.base.run_probe around one run; None outside a run (one-off scans, batch audits).
+CURRENT_RUN: ContextVar[RunTag | None] = ContextVar("scrapewatch_current_run", default=None)
 
 
 def scrapy_settings(settings: Settings) -> dict[str, Any]:
@@ -150,6 +165,10 @@ class CrawlService:
         """The resolved Scrapy settings every crawl starts from."""
         return self._runner.settings
 
+    def spider_class(self, name: str) -> type[Spider]:
+        """The project's spider called ``name`` (``scrapy list``); KeyError when there is none."""
+        return self._runner.spider_loader.load(name)
+
     def active(self) -> int:
         """How many crawls are running (or about to start)."""
         return sum(1 for task in self._crawls if not task.done())
@@ -165,10 +184,8 @@ class CrawlService:
         """
         if self._stopping:
             raise CrawlError(f"not fetching {domain.domain}: the crawl service is stopping")
-        files = _files(domain, extra)
-        targets = [{"domain": domain.domain, "files": files}]
-        collector, crawler = await self._crawl(PolicyFilesSpider, domain.domain, None, targets=targets)
-        return _assemble({domain.domain: list(files)}, collector, crawler, domain.domain)[domain.domain]
+        fetched = await self.crawl_policy(domain.domain, {domain.domain: _files(domain, extra)})
+        return fetched[domain.domain]
 
     async def fetch_policy_files_many(
         self,
@@ -192,9 +209,17 @@ class CrawlService:
         if self._stopping:
             raise CrawlError(f"not fetching {label}: the crawl service is stopping")
         wanted = {d.domain: _files(d, (extra or {}).get(d.domain)) for d in unique}
+        return await self.crawl_policy(label, wanted, {**_BATCH_SETTINGS, **(overrides or {})})
+
+    async def crawl_policy(
+        self, label: str, wanted: dict[str, dict[str, str]], overrides: Mapping[str, Any] | None = None
+    ) -> dict[str, list[PolicyFileItem]]:
+        """One ``policy_files`` crawl of ``wanted`` (domain -> {file name: URL}): ``{domain: items in file order}``.
+
+        The seam the policy fetches share (a remote crawl service sends it to a worker); raises :class:`CrawlError`
+        as :meth:`fetch_policy_files_many` says."""
         targets = [{"domain": d, "files": files} for d, files in wanted.items()]
-        settings = {**_BATCH_SETTINGS, **(overrides or {})}
-        collector, crawler = await self._crawl(PolicyFilesSpider, label, settings, targets=targets)
+        collector, crawler = await self._crawl(PolicyFilesSpider, label, overrides, targets=targets)
         return _assemble({d: list(files) for d, files in wanted.items()}, collector, crawler, label)
 
     async def run_spider(

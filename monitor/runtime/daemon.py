@@ -58,9 +58,15 @@ class Daemon:
 
     async def start(self, serve_http: bool = True) -> None:
         """Open the database (migrating it), build the probes, listen on HTTP. Raises StartupError."""
+        if self.crawl is None and self.settings.distributed.redis_url:
+            from monitor.distributed.coordinator import RemoteCrawlService
+
+            self.crawl = RemoteCrawlService(self.settings)  # crawls go to `scrapewatch worker` processes
         ctx = components.build(self.settings, crawl=self.crawl)
         self.store, self.crawl = ctx.store, ctx.crawl
         self._catalogue = ctx.catalogue  # describes the tracks on the case pages
+        if hasattr(self.crawl, "stalled"):
+            self.crawl.start()
         self.probes = build_probes(ctx)
         try:
             self._jobs = all_jobs(self.probes)
@@ -227,6 +233,8 @@ class Daemon:
                     await asyncio.wait(pending, timeout=5)
         if self.alerts is not None:
             await self.alerts.stop()
+        if hasattr(self.crawl, "close"):
+            await self.crawl.close()
         if self._port is not None:
             stopped = self._port.stopListening()
             if stopped is not None:
@@ -319,4 +327,8 @@ class Daemon:
         threshold = self.settings.alerts.probe_failures
         crashing = sorted(job for job, n in self._crashes.items() if n >= threshold)
         checks["crashing_jobs"] = crashing
-        return checks["database"] == "ok" and running and not overdue and not crashing, checks
+        stalled = None
+        if hasattr(self.crawl, "stalled"):  # crawls on workers: the queue must be moving
+            stalled = self.crawl.stalled()
+            checks["queue"] = {**self.crawl.queue, "stalled": stalled}
+        return checks["database"] == "ok" and running and not overdue and not crashing and not stalled, checks

@@ -8,6 +8,7 @@ from monitor.settings.audio import AudioSettings
 from monitor.settings.base import Section, Severity
 from monitor.settings.cases import CaseSettings
 from monitor.settings.core import DEFAULT_USER_AGENT, HttpSettings, SchedulerSettings, StorageSettings
+from monitor.settings.distributed import DistributedSettings
 from monitor.settings.domains import POLICY_FILES, ProtectedDomain
 from monitor.settings.model import CONFIG_ENV, ENV_PREFIX, Settings, load_settings, masked_dump, settings_reference
 from monitor.settings.policy import CatalogueSettings, PolicyExpectation, PolicySettings
@@ -36,6 +37,7 @@ __all__ = [
     "CatalogueSettings",
     "CommonCrawlEndpoint",
     "DatasetHubEndpoint",
+    "DistributedSettings",
     "DownloaderRecipe",
     "HttpSettings",
     "PolicyExpectation",

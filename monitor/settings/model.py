@@ -19,6 +19,7 @@ from monitor.settings.alerts import AlertSettings
 from monitor.settings.audio import AudioSettings
 from monitor.settings.cases import CaseSettings
 from monitor.settings.core import HttpSettings, SchedulerSettings, StorageSettings
+from monitor.settings.distributed import DistributedSettings
 from monitor.settings.domains import ProtectedDomain, default_domains
 from monitor.settings.intel import IntelSettings
 from monitor.settings.notices import NoticeSettings
@@ -73,6 +74,9 @@ class Settings(BaseSettings):
     intel: IntelSettings = Field(default_factory=IntelSettings, description="Host intel: DNS, RDAP, TLS.")
     notices: NoticeSettings = Field(default_factory=NoticeSettings, description="Takedown notices and bundles.")
     cases: CaseSettings = Field(default_factory=CaseSettings, description="Cases per offender and takedowns.")
+    distributed: DistributedSettings = Field(
+        default_factory=DistributedSettings, description="Crawl workers on Redis (off without redis_url)."
+    )
 
     @model_validator(mode="after")
     def _unique_domains(self) -> Settings:

@@ -53,6 +53,7 @@ class ProbeRun:
     error_kind: str | None
     duration_seconds: float
     error_detail: str | None = None
+    key: str | None = None  # idempotency key (a run crawled by workers): a key already applied is not applied again
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,16 @@ class Store(Reads):
         """
         stored = self._evidence_files(evidence)
         with self._tx():
+            if run.key is not None:
+                done = self.db.execute("SELECT run_id FROM run_keys WHERE key = ?", [run.key]).fetchone()
+                if done is not None:  # a result delivered twice: the first application stands
+                    return Applied(done[0], [], {}, run.outcome)
             run_id = self._insert_run(run, len(files) + len(evidence))
+            if run.key is not None:
+                self.db.execute(
+                    "INSERT INTO run_keys (key, run_id, applied_at) VALUES (?, ?, ?)",
+                    [run.key, run_id, run.finished_at],
+                )
             if state is not None:
                 self.db.execute(
                     "INSERT INTO probe_state (job, state, updated_at) VALUES (?, ?, ?) "

@@ -73,6 +73,8 @@ def _prometheus_config(tmp: Path, daemon_port: int, prom_port: int) -> Path:
     cfg["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
     cfg.pop("alerting")  # no Alertmanager here; the rules still evaluate and show in ALERTS
     where = {"scrapewatch": f"127.0.0.1:{daemon_port}", "prometheus": f"127.0.0.1:{prom_port}"}
+    # No workers here (the demo crawls in its process): the workers' panels read the zeros the daemon exports.
+    cfg["scrape_configs"] = [job for job in cfg["scrape_configs"] if job["job_name"] in where]
     for job in cfg["scrape_configs"]:
         job["static_configs"] = [{"targets": [where[job["job_name"]]]}]
     shutil.copy(RULES, tmp / "rules.yml")  # rule_files: [rules.yml] resolves beside the config, as in compose

@@ -54,15 +54,15 @@ def test_grafana_provisioning():
     assert mounts["./provisioning"] == "/etc/grafana/provisioning"
 
 
-def test_compose_runs_the_four_services_with_healthchecks_and_volumes():
+def test_compose_runs_the_six_services_with_healthchecks_and_volumes():
     compose = load(COMPOSE)
     services = compose["services"]
-    assert set(services) == {"scrapewatch", "prometheus", "grafana", "alertmanager"}
+    assert set(services) == {"scrapewatch", "prometheus", "grafana", "alertmanager", "redis", "worker"}
     for name, svc in services.items():
         check = svc["healthcheck"]["test"]
         assert check[0] == "CMD" and len(check) > 2, name
         assert svc.get("restart") == "unless-stopped", name
-        for port in svc["ports"]:
+        for port in svc.get("ports", []):
             assert port.startswith("127.0.0.1:"), f"{name}: publish on loopback only"
     health = {name: " ".join(svc["healthcheck"]["test"]) for name, svc in services.items()}
     assert "/healthz" in health["scrapewatch"] and "9410" in health["scrapewatch"]
@@ -79,9 +79,24 @@ def test_compose_runs_the_four_services_with_healthchecks_and_volumes():
         ("prometheus", "/prometheus"),
         ("grafana", "/var/lib/grafana"),
         ("alertmanager", "/alertmanager"),
+        ("redis", "/data"),
     ]:
         assert any(v.endswith(f":{path}") for v in services[name]["volumes"]), name
     assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
+
+
+def test_compose_scales_workers_on_redis_and_prometheus_finds_them():
+    services = load(COMPOSE)["services"]
+    worker, daemon = services["worker"], services["scrapewatch"]
+    assert worker["image"] == daemon["image"] and worker["command"][0] == "worker"  # same image, another command
+    assert "ports" not in worker and "container_name" not in worker  # `--scale worker=N` needs both absent
+    url = daemon["environment"]["SCRAPEWATCH_DISTRIBUTED__REDIS_URL"]
+    assert worker["environment"]["SCRAPEWATCH_DISTRIBUTED__REDIS_URL"] == url == "redis://redis:6379/0"
+    port = worker["environment"]["SCRAPEWATCH_DISTRIBUTED__WORKER_LISTEN"].rpartition(":")[2]
+    assert f"127.0.0.1:{port}/healthz" in " ".join(worker["healthcheck"]["test"])
+    (job,) = [j for j in load(PROMETHEUS)["scrape_configs"] if j["job_name"] == "scrapewatch-workers"]
+    (sd,) = job["dns_sd_configs"]
+    assert sd["names"] == ["worker"] and sd["type"] == "A" and str(sd["port"]) == port
 
 
 def test_every_mounted_file_exists_in_the_repository():

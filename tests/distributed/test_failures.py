@@ -1,0 +1,145 @@
+"""Failures on the real engine: a poisoned job goes to the dead letters after max_attempts and its run is recorded
+as failed (probe health opens); Redis restarted mid-run without its data loses no job; a stalled queue is unready."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from typing import Any
+
+from monitor import metrics
+from monitor.db import open_db
+from monitor.distributed.coordinator import RemoteCrawlService
+from monitor.distributed.worker import Worker
+from monitor.evaluators.health import KIND as PROBE_HEALTH
+from monitor.incidents import Evaluation
+from monitor.probes.base import Job, Outcome, ProbeBase, run_probe
+from monitor.runtime import reactor
+from monitor.runtime.daemon import Daemon
+from monitor.settings import load_settings
+from monitor.store.core import Store
+from spiders.spiders.watch import WatchSpider
+from spiders.watch_items import WatchResource
+from tests.distributed.conftest import STATIC, RedisServer, base_settings, distribute
+
+
+class Crawling(ProbeBase):
+    """A probe kind of the test's own: one watch crawl of ``target`` through the remote crawl service."""
+
+    kind = "poison"
+    health_threshold = 1
+
+    def __init__(self, crawl, store, target: dict[str, Any]):
+        self.crawl, self.store, self.target = crawl, store, target
+
+    def domain_of(self, spec: Any) -> str:
+        return "poison.example"
+
+    async def observe(self, job: Job) -> Outcome:
+        items = await self.crawl.run_spider(WatchSpider, "poison", item_type=WatchResource, target=self.target)
+        return Outcome(Evaluation(scope="poison"), report=items)
+
+
+def queue_settings(tmp_path, redis_url: str):
+    s = load_settings(env={})
+    s.storage.data_dir = tmp_path
+    return distribute(s, redis_url, max_attempts=3, visibility_timeout_seconds=2)
+
+
+def test_a_poisoned_job_is_dead_lettered_after_max_attempts_and_its_run_fails(tmp_path, redis_server):
+    s = queue_settings(tmp_path, redis_server.url)
+    store = Store(open_db(tmp_path / "p.db"))
+    poisoned = {"name": "poison", "start_urls": []}  # the watch spider raises on it, on every attempt
+
+    async def go():
+        crawl, worker = RemoteCrawlService(s), Worker(s, 1)
+        running = asyncio.ensure_future(worker.run())
+        try:
+            probe = Crawling(crawl, store, poisoned)
+            return await run_probe(probe, probe.job("poison:x", None))
+        finally:
+            worker.stop()
+            await running
+            await crawl.close()
+
+    applied = reactor.run(go())
+    assert applied.outcome == "error"
+    run = store.db.execute("SELECT outcome, error_kind, error_detail FROM probe_runs").fetchall()
+    assert [(o, k) for o, k, _ in run] == [("error", "dead_letter")] and "3 attempt" in run[0][2]
+    client = redis_server.client()
+    dead = client.xrange(f"{s.distributed.key_prefix}:dead")
+    assert len(dead) == 1 and json.loads(dead[0][1][b"data"])["attempts"] == 3
+    assert client.xlen(f"{s.distributed.key_prefix}:jobs") == 0
+    client.close()
+    health = store.db.execute("SELECT status FROM incidents WHERE kind = ?", [PROBE_HEALTH]).fetchall()
+    assert health == [("open",)]
+    store.db.close()
+
+
+def test_redis_restarted_mid_run_loses_no_job(tmp_path, internet):
+    server = RedisServer().start()
+    try:
+        local = base_settings(tmp_path, internet, [(n, u, False) for n, u in STATIC])
+        remote = distribute(local, server.url, visibility_timeout_seconds=2)
+        daemon = Daemon(remote)
+        worker = Worker(remote, 1)  # one slot: the other jobs wait in the stream when Redis goes
+        resubmitted = metrics.QUEUE_RESUBMITTED._value.get()
+        restarted: list[bool] = []
+
+        async def restart_when_busy() -> None:
+            while not worker.running:
+                await asyncio.sleep(0.05)
+            await asyncio.to_thread(server.restart)
+            restarted.append(True)
+
+        async def go() -> bool:
+            await daemon.start(serve_http=False)
+            running = asyncio.ensure_future(worker.run())
+            restart = asyncio.ensure_future(restart_when_busy())
+            try:
+                return await daemon.run_once()
+            finally:
+                worker.stop()
+                await running
+                restart.cancel()
+                await daemon.stop()
+
+        assert reactor.run(go()) and restarted
+        assert metrics.QUEUE_RESUBMITTED._value.get() > resubmitted  # the restart lost queued jobs; sent again
+        conn = sqlite3.connect(remote.storage.database_path)
+        runs = conn.execute("SELECT job, outcome FROM probe_runs ORDER BY job").fetchall()
+        kinds = {k for (k,) in conn.execute("SELECT DISTINCT kind FROM incidents")}
+        conn.close()
+        assert runs == sorted((j.id, "success") for j in daemon.jobs()) and len(runs) == 3
+        assert {"policy_breach", "exposure_downloader", "exposure_file_tags"} <= kinds
+    finally:
+        server.stop()
+
+
+def test_readyz_reports_a_stalled_queue(tmp_path, redis_server):
+    s = queue_settings(tmp_path, redis_server.url)
+    s.distributed.stall_seconds = 1
+    daemon = Daemon(s)
+    daemon.scheduler = None
+
+    async def go():
+        await daemon.start(serve_http=False)
+        try:
+            ready_empty = daemon.crawl.stalled()
+            queued = asyncio.ensure_future(
+                daemon.crawl.run_spider(WatchSpider, "nobody-takes-it", item_type=WatchResource, target={})
+            )
+            for _ in range(200):  # no worker runs: the job only ages
+                await asyncio.sleep(0.1)
+                if daemon.crawl.stalled():
+                    break
+            ok, checks = daemon.ready()
+            queued.cancel()
+            return ready_empty, ok, checks
+        finally:
+            await daemon.stop()
+
+    ready_empty, ok, checks = reactor.run(go())
+    assert ready_empty is None
+    assert not ok and "oldest job waited" in checks["queue"]["stalled"] and checks["queue"]["depth"] == 1
