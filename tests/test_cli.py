@@ -13,7 +13,7 @@ from tests.helpers.proc import cli, cli_json, write_config
 def demo_dir(tmp_path_factory):
     """A directory where `scrapewatch demo --once` has run on the built-in defaults."""
     d = tmp_path_factory.mktemp("demo")
-    out = cli("demo", "--once", cwd=d, timeout=180)
+    out = cli("demo", "--once", cwd=d, timeout=480)  # a loaded CI machine: two cycles, host intel, a bundle
     assert out.returncode == 0, out.stderr
     assert "cycle 2/2" in out.stdout and "no real site is contacted" in out.stdout
     (d / "demo.out").write_text(out.stdout)
@@ -81,6 +81,28 @@ def test_demo_once_shows_cases_one_per_offender(demo_dir):
     assert f"case #{downloader['id']} [critical] sc2mp3-fast.example: 7 incident(s)" in printed
     assert "scmirror.example + scplayer.example (client_id " in printed
     assert "open incident(s) outside cases:" in printed and "GPTBot is newly allowed on soundcloud.com" in printed
+
+
+def test_demo_once_drafts_a_notice_and_exports_a_bundle_that_verifies(demo_dir, tmp_path):
+    """The downloader's case: a notice to its hosting provider's abuse desk (from the simulated RDAP), and an
+    evidence bundle that `case verify` accepts, and rejects once one byte of a copy changes."""
+    cases = {c["domain"]: c for c in cli_json("case", "list", cwd=demo_dir)}
+    case_id = cases["sc2mp3-fast.example"]["id"]
+    printed = (demo_dir / "demo.out").read_text()
+    assert f"case #{case_id}: notice to the hosting provider (abuse@shadyhost.example) drafted at" in printed
+    notice = (demo_dir / "data" / "exports" / f"case-{case_id}-notice-hosting.md").read_text()
+    assert "abuse@shadyhost.example" in notice and "https://sc2mp3-fast.example/" in notice
+    bundles = sorted((demo_dir / "data" / "exports").glob("*.zip"))
+    assert len(bundles) == 1 and f"evidence bundle {bundles[0]}" in printed and "verified" in printed
+    assert cli("case", "verify", str(bundles[0]), "--against-db", cwd=demo_dir).returncode == 0
+    damaged = tmp_path / bundles[0].name
+    content = bytearray(bundles[0].read_bytes())
+    content[len(content) // 2] ^= 0x01
+    damaged.write_bytes(bytes(content))
+    result = cli("case", "verify", str(damaged), cwd=demo_dir)
+    assert result.returncode == 1 and "failed verification" in result.stderr
+    drafted = cli("case", "notice", str(case_id), "--to", "registrar", cwd=demo_dir)
+    assert drafted.returncode == 0 and "to: abuse@offshore-names.example" in drafted.stderr
 
 
 def test_policy_matrix_and_history_commands(demo_dir):

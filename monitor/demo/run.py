@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from monitor.demo.audio_sites import DemoAudio, demo_audio
+from monitor.demo.case_demo import draft_and_export
 from monitor.demo.intel_sites import DemoIntel, intel_summary
 from monitor.demo.internet import BackgroundInternet
 from monitor.demo.scraping_config import demo_scraping_settings
@@ -132,4 +133,5 @@ def _summary(daemon: Daemon, echo: Callable[[str], None]) -> None:
         echo(f"  #{r['id']} [{r['severity']}] {r['title']}")
     for line in intel_summary(daemon.store):
         echo(line)
+    draft_and_export(daemon.store, daemon.settings.storage.data_dir / "exports", daemon.catalogue, echo)
     echo("see them with: scrapewatch case list, scrapewatch case show ID, scrapewatch incidents list")

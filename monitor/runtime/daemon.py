@@ -56,6 +56,11 @@ class Daemon:
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
+    @property
+    def catalogue(self):
+        """The protected catalogue start() loaded (None before, or without one)."""
+        return self._catalogue
+
     async def start(self, serve_http: bool = True) -> None:
         """Open the database (migrating it), build the probes, listen on HTTP. Raises StartupError."""
         if self.crawl is None and self.settings.distributed.redis_url:

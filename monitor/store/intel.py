@@ -33,7 +33,11 @@ class IntelWrite:
 def candidate_hosts(db: sqlite_utils.Database) -> tuple[list[str], list[str]]:
     """(domains of cases, hosts of open exposure and scraping incidents): what host intel looks up. Policy and
     probe-health incidents are about SoundCloud's own hosts or scrapewatch's probes, and storm summaries about many."""
-    cases = [r[0] for r in db.execute("SELECT domain FROM case_domains ORDER BY linked_at, domain")]
+    # A hub owner's case ("huggingface.co/owner") is not a host: the hub's operators are reached through the hub.
+    cases = [
+        r[0]
+        for r in db.execute("SELECT domain FROM case_domains WHERE instr(domain, '/') = 0 ORDER BY linked_at, domain")
+    ]
     incidents = [
         r[0]
         for r in db.execute(
