@@ -93,7 +93,7 @@ def test_demo_once_drafts_a_notice_and_exports_a_bundle_that_verifies(demo_dir, 
     notice = (demo_dir / "data" / "exports" / f"case-{case_id}-notice-hosting.md").read_text()
     assert "abuse@shadyhost.example" in notice and "https://sc2mp3-fast.example/" in notice
     bundles = sorted((demo_dir / "data" / "exports").glob("*.zip"))
-    assert len(bundles) == 1 and f"evidence bundle {bundles[0]}" in printed and "verified" in printed
+    assert len(bundles) == 1 and f"evidence bundle data/exports/{bundles[0].name}" in printed and "verified" in printed
     assert cli("case", "verify", str(bundles[0]), "--against-db", cwd=demo_dir).returncode == 0
     damaged = tmp_path / bundles[0].name
     content = bytearray(bundles[0].read_bytes())
