@@ -179,7 +179,9 @@ def test_cases_are_read_only_whatever_the_token(site):
     for path in ("/api/cases", f"/api/cases/{c.plain}", "/cases", f"/cases/{c.plain}"):
         for method in ("POST", "PUT", "DELETE"):
             status, headers, _ = request(base + path, method, b"{}", {"Authorization": f"Bearer {TOKEN}"})
-            assert status == 405 and headers["Allow"] == "GET, HEAD", (path, method)
+            # The case pages take POSTs only at their two actions (/cases/{id}/notice and /export).
+            allow = "GET, HEAD, POST" if path.startswith("/cases") and method != "POST" else "GET, HEAD"
+            assert status == 405 and headers["Allow"] == allow, (path, method)
     # Reads need no token, with one configured or not.
     assert request(f"{base}/api/cases")[0] == 200
 
@@ -276,3 +278,49 @@ def test_merged_cases_are_hidden_and_lead_to_their_survivor(tmp_path):
         assert (
             f'<a href="/cases/{cases.plain}">case #{cases.plain}</a>' in request(f"{url}/cases/{cases.big}")[2].decode()
         )
+
+
+# ---- the actions -----------------------------------------------------------------------------------------
+
+
+def post_form(url: str, fields: dict[str, str]):
+    body = urllib.parse.urlencode(fields).encode()
+    return request(url, "POST", body, {"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def test_case_actions_draft_a_notice_and_export_a_bundle_behind_the_token(tmp_path):
+    from monitor.cases import bundle
+
+    cases = _seed(tmp_path / "data")
+    exports = tmp_path / "exports"
+    with serving(cases.db, cases.evidence, TOKEN, case_actions={"exports_dir": exports}) as url:
+        page = request(f"{url}/cases/{cases.hostile}")[2].decode()
+        assert f'action="/cases/{cases.hostile}/notice"' in page and f'action="/cases/{cases.hostile}/export"' in page
+        # Without the token, or with a wrong one, nothing is drafted or written.
+        for token in ({}, {"token": TOKEN + "x"}):
+            status, _, _ = post_form(f"{url}/cases/{cases.hostile}/notice", {"to": "hosting", **token})
+            assert status in (401, 403)
+            assert post_form(f"{url}/cases/{cases.hostile}/export", token)[0] in (401, 403)
+        assert not exports.exists()
+        status, headers, body = post_form(f"{url}/cases/{cases.hostile}/notice", {"to": "hosting", "token": TOKEN})
+        assert status == 200 and "attachment" in headers["Content-Disposition"]
+        assert b"abuse@hosting.test" in body and b"https://evil.example/" in body
+        status, headers, body = post_form(
+            f"{url}/cases/{cases.hostile}/notice", {"to": "registrar", "format": "eml", "token": TOKEN}
+        )
+        assert status == 200 and headers["Content-Type"].startswith("message/rfc822")
+        assert b"To: abuse@registrar.test" in body
+        assert post_form(f"{url}/cases/{cases.hostile}/notice", {"to": "nobody", "token": TOKEN})[0] == 400
+        assert post_form(f"{url}/cases/999999/notice", {"to": "hosting", "token": TOKEN})[0] == 404
+        status, _, body = post_form(f"{url}/cases/{cases.hostile}/export", {"token": TOKEN, "actor": "ana"})
+        assert status == 200, body
+        path = Path(body.decode().splitlines()[0].removeprefix("bundle: "))
+        assert path.parent == exports and bundle.verify(path).ok
+    conn = sqlite3.connect(cases.db)
+    try:
+        recorded = conn.execute(
+            "SELECT chain_head, actor FROM case_exports WHERE case_id = ?", [cases.hostile]
+        ).fetchall()
+    finally:
+        conn.close()
+    assert recorded == [(bundle.verify(path).chain_head, "ana")]

@@ -133,13 +133,13 @@ def _reactor_running() -> Iterator[asyncio.AbstractEventLoop]:
 
 
 @contextlib.contextmanager
-def serving(db_path: Path, evidence_root: Path | None, token: str | None, limits=None) -> Iterator[str]:
+def serving(db_path: Path, evidence_root: Path | None, token: str | None, limits=None, **site) -> Iterator[str]:
     """Serve build_site() on 127.0.0.1:<ephemeral> while the reactor's asyncio loop runs in a thread."""
     with _reactor_running() as loop:
         from twisted.internet import reactor as twisted_reactor
 
         stores = lambda: Store(open_db(db_path, migrate=False))  # noqa: E731
-        site = build_site(stores, lambda: (True, {}), evidence_root, token, limits)
+        site = build_site(stores, lambda: (True, {}), evidence_root, token, limits, **site)
 
         async def listen():
             return twisted_reactor.listenTCP(0, site, interface="127.0.0.1")

@@ -27,7 +27,7 @@ from monitor.runtime.takedown import TakedownCheck
 from monitor.settings import Settings
 from monitor.store import Store
 from monitor.web.limits import HttpLimits
-from monitor.web.server import build_site
+from monitor.web.server import build_site, case_action_settings
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,7 @@ class Daemon:
             http.api_token,
             limits,
             catalogue=self._catalogue,
+            case_actions=case_action_settings(self.settings),
         )
         try:
             self._port = reactor.listenTCP(http.listen_port, site, interface=http.listen_host)

@@ -21,11 +21,7 @@ class CaseLeaf(Leaf):
 
 class CasePages:
     """/cases (filters status, severity, domain, owner, q; keyset ``after``) and /cases/{id}.
-
-    TODO(lead): the notice-draft and export actions (POST /cases/{id}/notice and /cases/{id}/export, checked with
-    ``http.authorize`` like /triage's actions, calling monitor.cases.notice.draft / monitor.cases.bundle.export) are
-    left out: those modules are not in this branch. Add a ``post`` here and the buttons in case_views.render_case.
-    """
+    Its POST actions (notice draft, evidence export) are in case_actions."""
 
     def __init__(self, stores: StoreFactory, token: bytes | None, catalogue: Catalogue | None = None):
         self._stores, self._token, self._catalogue = stores, token, catalogue

@@ -249,9 +249,7 @@ def render_case(facts: dict[str, Any], writable: bool) -> bytes:
     parts = [
         f'<p><a href="/cases">← cases</a></p><h1>Case #{case_id} {e(facts["title"])}</h1>',
         "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in summary) + "</dl>",
-        # TODO(lead): notice draft and evidence export buttons go here, behind the API token (a form with a
-        # token field posting to /cases/{id}/notice and /cases/{id}/export, like triage's action form), once
-        # monitor.cases.notice.draft and monitor.cases.bundle.export exist on main; they are not in this branch.
+        _actions(case_id) if writable else "",
         '<h2>Operator links</h2><table id="links"><thead><tr><th>kind</th><th>value</th><th>domain</th></tr></thead>'
         f"<tbody>{links}</tbody></table>"
         if links
@@ -269,3 +267,20 @@ def render_case(facts: dict[str, Any], writable: bool) -> bytes:
     if facts.get("truncated"):
         parts.append(f'<p class="muted">only the first entries of {e(", ".join(facts["truncated"]))} are shown</p>')
     return layout(f"Case #{case_id} {facts['title']}", "".join(parts), writable)
+
+
+def _actions(case_id: int) -> str:
+    """The notice draft (downloaded, never sent) and evidence export forms; each needs the API token."""
+    token = '<label>API token<input type="password" name="token" autocomplete="off" required></label>'
+    to = "".join(f'<option value="{r}">{r}</option>' for r in ("hosting", "registrar", "site"))
+    return (
+        f'<h2>Actions</h2><form class="act" method="post" action="/cases/{case_id}/notice">'
+        f'<label>notice to<select name="to">{to}</select></label>'
+        '<label>format<select name="format"><option value="md">Markdown</option>'
+        '<option value="eml">e-mail (.eml)</option></select></label>'
+        '<label>address (instead of host intel\'s)<input name="address" maxlength="254"></label>'
+        f'{token}<button type="submit">Draft notice</button></form>'
+        f'<form class="act" method="post" action="/cases/{case_id}/export">'
+        '<label>your name<input name="actor" value="triage" maxlength="100"></label>'
+        f'{token}<button type="submit">Export evidence bundle</button></form>'
+    )

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 from twisted.web import resource, server
 
+from monitor.cases.notice import Sender
 from monitor.metrics import REGISTRY
 from monitor.signatures.catalogue import Catalogue
 from monitor.store.files import EvidenceFiles
 from monitor.web.api import Api, ReadyCheck, StoreFactory
+from monitor.web.case_actions import CaseActions
 from monitor.web.case_pages import CaseLeaf, CasePages
 from monitor.web.cases_api import CasesApi
 from monitor.web.http import Leaf, api_gate, not_found, send, send_json
@@ -34,10 +37,12 @@ def build_site(
     api_token: SecretStr | str | None = None,
     limits: HttpLimits | None = None,
     catalogue: Catalogue | None = None,
+    case_actions: dict[str, Any] | None = None,
 ) -> server.Site:
     """The resource tree served by the daemon; without ``api_token`` incidents are read-only over HTTP.
     ``limits`` bound what one connection may cost (defaults: HttpLimits()); ``catalogue`` describes the tracks
-    of cases (without it, as their incidents recorded them)."""
+    of cases (without it, as their incidents recorded them); ``case_actions`` configures the case pages' notice and
+    export actions (exports_dir, sender, templates_dir)."""
     if isinstance(api_token, SecretStr):
         api_token = api_token.get_secret_value()
     token = api_token.encode() if api_token else None
@@ -57,7 +62,8 @@ def build_site(
     root.putChild(b"api", api)
     pages = TriagePages(stores, token)
     root.putChild(b"triage", Leaf(pages.get, pages.post, html=True))
-    root.putChild(b"cases", CaseLeaf(CasePages(stores, token, catalogue).get, html=True))
+    actions = CaseActions(stores, token, catalogue, files, **(case_actions or {}))
+    root.putChild(b"cases", CaseLeaf(CasePages(stores, token, catalogue).get, actions.post, html=True))
     return limited_site(root, limits or HttpLimits(), api_gate(token))
 
 
@@ -79,3 +85,13 @@ POST /api/incidents/{id}/actions    {"action", "note", "actor"} with Authorizati
 /api/cases/{id}                     one case's facts (sections bounded; "more" cursors continue them)
 /api/cases/{id}/{section}           incidents, evidence or timeline of a case, page by page (after, limit)
 """
+
+
+def case_action_settings(settings) -> dict[str, Any]:
+    """What the case pages' actions need from the settings: where bundles go, who signs, the team's templates."""
+    notices = settings.notices
+    return {
+        "exports_dir": notices.exports_dir or settings.storage.data_dir / "exports",
+        "sender": Sender.from_settings(notices),
+        "templates_dir": notices.templates_dir,
+    }
