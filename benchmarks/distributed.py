@@ -46,6 +46,7 @@ from monitor.probes.registry import all_jobs, build_probes  # noqa: E402
 from monitor.runtime import components, reactor  # noqa: E402
 from monitor.runtime.crawl import CrawlService  # noqa: E402
 from monitor.settings import Settings, WatchTarget, load_settings  # noqa: E402
+from spiders.browser_budget import process_tree  # noqa: E402
 
 JOB_COMMANDS = ("xadd", "xack", "xdel", "xclaim", "incr", "expire", "evalsha", "zrem", "set", "mget", "del")
 
@@ -82,21 +83,7 @@ class RedisServer:
 
 def tree(pid: int) -> list[int]:
     """``pid`` and its descendants."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    out, stack = [], [pid]
-    while stack:
-        p = stack.pop()
-        out.append(p)
-        stack.extend(children.get(p, []))
-    return out
+    return process_tree(pid)
 
 
 def cpu_seconds(pid: int) -> float:

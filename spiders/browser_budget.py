@@ -196,7 +196,8 @@ class _Target:
 _AUTO_ATTACH = {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": False}
 
 
-def _children() -> dict[int, list[int]]:
+def process_children() -> dict[int, list[int]]:
+    """Every process's children, by parent pid, from /proc (a snapshot: processes come and go)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -209,10 +210,20 @@ def _children() -> dict[int, list[int]]:
     return children
 
 
+def process_tree(root: int) -> list[int]:
+    """``root`` and its descendants."""
+    children, out, todo = process_children(), [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
 def tree_memory(root: int) -> int:
     """Bytes of memory a process and its descendants hold (PSS from /proc: Chromium's processes share most of their
     pages, which RSS would count once per process; RSS where PSS cannot be read)."""
-    children, total, todo = _children(), 0, [root]
+    children, total, todo = process_children(), 0, [root]
     while todo:
         pid = todo.pop()
         todo.extend(children.get(pid, []))

@@ -97,7 +97,7 @@ def test_a_large_robots_audit_leaves_the_loop_responsive(tmp_path, store):
         assert outcome.cells, "the matrix was audited"
         return took, max(lags)
 
-    policy_evaluation.robots_policy.cache_clear()  # the parse is what is measured, not a cache hit
+    policy_evaluation.clear_robots_cache()  # the parse is what is measured, not a cache hit
     # A full garbage collection stops every thread; the daemon freezes its start-up heap (loop_health.start) so
     # that these stay short, and the test's heap (pytest, Scrapy, Twisted) is frozen the same way.
     gc.collect()

@@ -53,6 +53,9 @@ class _ParsedRobots:
             self._parsed.popitem(last=False)
         return policy
 
+    def clear(self) -> None:
+        self._parsed.clear()
+
 
 ROBOTS_CACHE_MIN = 256
 _robots = _ParsedRobots(ROBOTS_CACHE_MIN)
@@ -61,6 +64,11 @@ _robots = _ParsedRobots(ROBOTS_CACHE_MIN)
 def robots_cache_at_least(files: int) -> None:
     """Let the parse cache hold ``files`` robots.txt files (a crawl chunk's domains); it never shrinks."""
     _robots.size = max(_robots.size, files)
+
+
+def clear_robots_cache() -> None:
+    """Forget every parsed robots.txt (a measurement of the parse itself starts from here)."""
+    _robots.clear()
 
 
 def robots_policy(status: int | None, body: bytes, too_many_redirects: bool) -> FetchPolicy:

@@ -8,6 +8,8 @@ import threading
 import time
 from types import TracebackType
 
+from spiders.browser_budget import tree_memory
+
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -61,29 +63,9 @@ class PeakRss:
 
 
 def tree_rss_bytes(pid: int | None = None) -> int:
-    """Proportional set size (PSS) of a process and all its descendants (Chromium under the test), from /proc."""
-    root = pid or os.getpid()
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    total, todo = 0, [root]
-    while todo:
-        current = todo.pop()
-        todo.extend(children.get(current, []))
-        try:
-            # PSS, not RSS: Chromium's processes share most of their pages, which RSS would count once per process.
-            with open(f"/proc/{current}/smaps_rollup") as f:
-                pss = next(line for line in f if line.startswith("Pss:"))
-            total += int(pss.split()[1]) * 1024
-        except (OSError, ValueError, IndexError, StopIteration):
-            continue
-    return total
+    """Proportional set size (PSS) of a process and all its descendants (Chromium under the test), from /proc: the
+    measure the crawl's own memory watchdog takes."""
+    return tree_memory(pid or os.getpid())
 
 
 class PeakTreeRss(PeakRss):

@@ -252,10 +252,13 @@ def test_fetch_verdict(status: int | None, kwargs: dict, state: FetchState, allo
     assert policy.match("GPTBot", "https://soundcloud.com/robots.txt").allowed is True
 
 
+LOADED = 4  # CI runs three test processes on two cores: a bound catches a blow-up, not a slow machine
+
+
 def bounded(seconds: float, func, *args):
     start = time.perf_counter()
     result = func(*args)
-    assert time.perf_counter() - start < seconds
+    assert time.perf_counter() - start < seconds * LOADED
     return result
 
 
