@@ -257,7 +257,9 @@ def test_the_demo_story_shows_on_the_dashboards(stack):
     assert allowed[json.dumps({"domain": "soundcloud.com"})] >= 3
     by_kind = _instant(stack, "scrapewatch-overview", "Open incidents by kind")
     kinds = {json.loads(k)["kind"] for k in by_kind}
-    assert {"policy_regression", "policy_file_changed", "exposure_proxy", "exposure_downloader"} <= kinds
+    # Not policy_file_changed: a file change is an event that resolves at the next audit (15 s in the demo), so
+    # whether it is still open when Prometheus is asked depends on the machine's speed.
+    assert {"policy_regression", "exposure_proxy", "exposure_downloader"} <= kinds
     # Prometheus's own rules ran on the daemon's numbers: the critical exposures fire ScrapewatchCriticalIncidentOpen.
     assert next(iter(_instant(stack, "scrapewatch-overview", "Prometheus alerts firing").values())) >= 1
     # honor_labels kept the daemon's job label: one audit age per protected domain.
