@@ -6,8 +6,7 @@ import ipaddress
 import logging
 from typing import Any
 
-import tldextract
-
+from monitor.cases.grouping import registrable
 from monitor.intel.dns import is_documentation, lookup_dns
 from monitor.intel.fetch import Fetcher, FetchError
 from monitor.intel.model import empty_facts
@@ -20,21 +19,16 @@ __all__ = ["IntelLookup", "registrable_domain"]
 
 log = logging.getLogger(__name__)
 MAX_NETWORKS = 8  # addresses described over RDAP per domain (a round-robin pool of hundreds is one host)
-# The Public Suffix List snapshot bundled with tldextract: never downloaded at run time.
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=())
 
 
 def registrable_domain(host: str) -> str | None:
-    """The registrable domain of ``host`` (``www.a.co.uk`` -> ``a.co.uk``); names under a suffix the list does not
-    know (``.example``, ``.test``) keep their last two labels; None for IP literals and bare labels."""
+    """The registrable domain of ``host`` as cases key offenders (``www.a.co.uk`` -> ``a.co.uk``, ``alice.github.io``
+    stays itself, ``.example`` / ``.test`` names keep their last two labels), so host intel and cases name a domain
+    alike; None for IP literals and bare labels."""
     host = host.strip().lower().rstrip(".")
-    if not host or literal_ip(host) is not None:
+    if "." not in host or literal_ip(host) is not None:
         return None
-    parts = _EXTRACT(host)
-    if parts.suffix and parts.domain:
-        return f"{parts.domain}.{parts.suffix}"
-    labels = host.split(".")
-    return ".".join(labels[-2:]) if len(labels) >= 2 and all(labels[-2:]) else None
+    return registrable(host) or None
 
 
 class IntelLookup:

@@ -121,6 +121,11 @@ def test_candidate_domains_are_registrable_and_unique(settings):
     assert HostIntelProbe(None, settings).jobs() == []  # off until enabled
     assert {"archive.org", "huggingface.co", "commoncrawl.org"} <= sources
     assert domains_to_look_up(["a.example"], hosts, sources) == ["a.example", "b.co.uk"]
+    # Host intel names a domain as cases do: a user of a private suffix is their own offender, not the platform.
+    assert domains_to_look_up([], ["alice.github.io", "www.bob.github.io"], sources) == [
+        "alice.github.io",
+        "bob.github.io",
+    ]
 
 
 def test_diff_skips_failed_sections():
