@@ -56,9 +56,11 @@ _RESTRICTION = {"none": 0, "partial": 1, "full": 2}
 def policy_metrics(conn, allowed, restriction, contradictions, last_change, present) -> None:
     seen: set[tuple[str, str]] = set()
     per_domain: dict[str, int] = {}
+    # A row of a group holds the verdicts of every agent of its set (monitor.store.verdicts).
     for domain, agent, path_class, ok, restr, contra in conn.execute(
-        "SELECT domain, agent, path_class, crawl_allowed, restriction, contradictions FROM policy_verdicts "
-        "WHERE valid_to IS NULL"
+        "SELECT v.domain, coalesce(a.value, v.agent), v.path_class, v.crawl_allowed, v.restriction, v.contradictions "
+        "FROM policy_verdicts v LEFT JOIN policy_agent_sets s ON s.sha256 = v.agent_set "
+        "LEFT JOIN json_each(s.agents) a WHERE v.valid_to IS NULL"
     ):
         allowed.add_metric([domain, agent, path_class], ok)
         if (domain, agent) not in seen:

@@ -64,8 +64,10 @@ def test_run_once_through_http_proxy_records_snapshots(tmp_path, internet):
     assert ("policy_file_unreachable", "m.soundcloud.com") not in kinds
     assert ("policy_breach", "soundcloud.com") in kinds  # the default expectation covers every registry agent
     assert not [k for k in kinds if k[0] in ("policy_regression", "policy_file_changed")]  # first audit: a baseline
-    verdicts = db_rows(tmp_path, "SELECT count(*) FROM policy_verdicts WHERE valid_to IS NULL")[0][0]
+    verdicts = db_rows(tmp_path, "SELECT count(*) FROM policy_verdicts_in_force")[0][0]
     assert verdicts == 4 * 163 * 4  # domains x registry agents x default path classes
+    stored = db_rows(tmp_path, "SELECT count(*) FROM policy_verdicts")[0][0]
+    assert stored < 4 * 4 * 10  # stored once per group of agents with equal verdicts
     out = cli("run", "--once", "--config", str(cfg), cwd=tmp_path, env=clean_env(HTTP_PROXY=internet.url))
     assert out.returncode == 0, out.stderr
     kinds = {(i["kind"], i["domain"]) for i in cli_json("incidents", "list", "--config", str(cfg), cwd=tmp_path)}
@@ -89,8 +91,8 @@ def test_sampled_pages_keep_only_their_signals(tmp_path, internet):
     sources = dict(
         db_rows(
             tmp_path,
-            "SELECT path_class, train_ai_source || ' ' || ai_input_source FROM policy_verdicts "
-            "WHERE agent = 'GPTBot' AND valid_to IS NULL",
+            "SELECT path_class, train_ai_source || ' ' || ai_input_source FROM policy_verdicts_in_force "
+            "WHERE agent = 'GPTBot'",
         )
     )
     assert sources["track"] == "x-robots-tag x-robots-tag" and sources["home"] == "tdmrep-file rsl"

@@ -132,8 +132,12 @@ def test_the_503_scenario_opens_no_policy_regression(tmp_path, net):
     assert not [t for step in steps for t in step if kind_of(t) == "policy_regression"]
     # One 503 is weather: not even an unreachable incident (that takes two failed runs in a row).
     assert not [t for t in steps[1] + steps[2] if t.alerts]
-    verdicts = world.store.db.execute("SELECT count(*), count(DISTINCT valid_from) FROM policy_verdicts").fetchone()
-    assert verdicts == (agents * 4, 1)  # the 503 never became a version of the matrix
+    verdicts = world.store.db.execute(
+        "SELECT count(*), count(DISTINCT valid_from) FROM policy_verdicts_in_force"
+    ).fetchone()
+    assert verdicts == (agents * 4, 1)
+    # The 503 never became a version of the matrix: nothing was ever closed.
+    assert world.store.db.execute("SELECT count(*) FROM policy_verdicts WHERE valid_to IS NOT NULL").fetchone()[0] == 0
 
 
 def test_policy_a_b_a_resolves_the_b_incidents(tmp_path, net):
