@@ -18,154 +18,25 @@ The tests share one container and run in file order: serve, non-root, health, br
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.container.engine import PROTECTED_DOMAINS, docker, wait_for
+
 pytestmark = [pytest.mark.container, pytest.mark.timeout(1800)]
 
-REPO = Path(__file__).resolve().parents[2]
-DOCKER = os.environ.get("SCRAPEWATCH_DOCKER") or ("/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker")
-PROTECTED_DOMAINS = [
-    {"domain": "soundcloud.invalid", "interval_seconds": 5, "jitter_seconds": 0},
-    {"domain": "api-v2.soundcloud.invalid", "interval_seconds": 5, "jitter_seconds": 0},
-]
-HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-BUILD_TIMEOUT = 1200
 HEALTHZ_WAIT = 90
 INCIDENT_WAIT = 90
 HEALTHY_WAIT = 90  # the image's HEALTHCHECK probes every 10 s
 STOP_GRACE = 45  # longer than the daemon's default shutdown grace (30 s)
-
-
-def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the docker CLI; on failure, fail the test with the command and its output."""
-    cmd = [DOCKER, *args]
-    env = {**os.environ, "DOCKER_BUILDKIT": "1"}
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"`{' '.join(cmd)}` did not finish within {timeout}s\n{exc.stdout or ''}{exc.stderr or ''}")
-    if check and proc.returncode != 0:
-        pytest.fail(
-            f"`{' '.join(cmd)}` exited {proc.returncode}\n"
-            f"stdout (tail):\n{proc.stdout[-6000:]}\nstderr (tail):\n{proc.stderr[-12000:]}"
-        )
-    return proc
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float, on_timeout: Callable[[], str]) -> Any:
-    """Call ``probe`` until it returns something truthy; fail with ``on_timeout()`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(1)
-    pytest.fail(f"{what}: not reached within {timeout}s (last: {last!r})\n{on_timeout()}")
-
-
-# ---- the engine -------------------------------------------------------------------------------
-
-
-def engine_answers() -> bool:
-    try:
-        return subprocess.run([DOCKER, "info"], capture_output=True, timeout=60).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-@pytest.fixture(scope="session")
-def docker_engine() -> Iterator[None]:
-    """A Docker engine that answers; started with .ci/docker-up (and stopped afterwards) if needed."""
-    started_by_us = not engine_answers()
-    if started_by_us:
-        up = subprocess.run(["bash", str(REPO / ".ci/docker-up")], capture_output=True, text=True, timeout=1800)
-        if up.returncode != 0:
-            pytest.fail(f"Docker could not be started: .ci/docker-up exited {up.returncode}\n{up.stderr}{up.stdout}")
-    try:
-        info = subprocess.run([DOCKER, "info"], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.fail(f"Docker CLI {DOCKER} unusable: {exc}")
-    if info.returncode != 0:
-        pytest.fail(f"Docker engine does not answer `{DOCKER} info`:\n{info.stderr}")
-    yield
-    if started_by_us:
-        subprocess.run(["bash", str(REPO / ".ci/docker-down")], capture_output=True, timeout=120)
-
-
-# ---- the image --------------------------------------------------------------------------------
-
-
-def host_pip_index_args() -> list[str]:
-    """Build args that point pip in the build at the index the host uses, if it is a reachable URL.
-
-    Local ``file://`` indexes and find-links on the host cannot be seen from inside the build and are
-    left out; with nothing configured the build uses pypi.org.
-    """
-    found: dict[str, str] = {}
-    env_keys = {"index-url": "PIP_INDEX_URL", "extra-index-url": "PIP_EXTRA_INDEX_URL"}
-    listing = subprocess.run(
-        [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=60
-    ).stdout
-    for line in listing.splitlines():
-        key, _, value = line.partition("=")
-        name = key.rpartition(".")[2]
-        if name in env_keys:
-            found[name] = value.strip().strip("'\"")
-    for name, env in env_keys.items():
-        if os.environ.get(env):
-            found[name] = os.environ[env]
-    args = []
-    for name, env in env_keys.items():
-        urls = [u for u in found.get(name, "").split() if u.startswith(("http://", "https://"))]
-        if urls:
-            args += ["--build-arg", f"{env}={' '.join(urls)}"]
-    return args
-
-
-def pip_ca_secret_args() -> list[str]:
-    """The host's CA bundle as the ``pipcert`` build secret (for TLS-intercepting networks)."""
-    for candidate in (os.environ.get("PIP_CERT"), os.environ.get("REQUESTS_CA_BUNDLE"), str(HOST_CA_BUNDLE)):
-        if candidate and Path(candidate).is_file():
-            return ["--secret", f"id=pipcert,src={candidate}"]
-    return []
-
-
-@pytest.fixture(scope="module")
-def image(docker_engine: None) -> Iterator[str]:
-    """The image under test: SCRAPEWATCH_TEST_IMAGE, or a fresh build of the repository."""
-    given = os.environ.get("SCRAPEWATCH_TEST_IMAGE")
-    if given:
-        docker("image", "inspect", given)
-        yield given
-        return
-    tag = f"scrapewatch-test:{uuid.uuid4().hex[:12]}"
-    started = time.monotonic()
-    docker(
-        "build",
-        "--progress=plain",
-        *pip_ca_secret_args(),
-        *host_pip_index_args(),
-        "-t",
-        tag,
-        str(REPO),
-        timeout=BUILD_TIMEOUT,
-    )
-    print(f"built {tag} in {time.monotonic() - started:.1f}s", file=sys.stderr)
-    yield tag
-    docker("rmi", "--force", tag, check=False)
 
 
 # ---- the container ----------------------------------------------------------------------------

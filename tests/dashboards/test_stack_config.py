@@ -1,6 +1,6 @@
 """The monitoring stack as configuration: prometheus.yml passes promtool and scrapes scrapewatch the way the
 rules and dashboards expect, Grafana's provisioning points at it, and compose.yaml wires the four services with
-volumes, healthchecks and mounts of files that exist. (`docker compose` itself is not run here.)"""
+volumes, healthchecks and mounts of files that exist. (test_compose_cli.py runs Compose v2 on it.)"""
 
 from __future__ import annotations
 
