@@ -16,6 +16,7 @@ from tabulate import tabulate
 from monitor.cases.reads import STATUS_FILTERS, bounded_facts, page_of_cases
 from monitor.cli._common import (
     EXIT_CONFIG,
+    catalogue_from,
     config_option,
     current_user,
     fail,
@@ -24,8 +25,7 @@ from monitor.cli._common import (
     settings_from,
     store_from,
 )
-from monitor.errors import BadRequest, ConfigError, InvalidTransition, NotFound
-from monitor.signatures.catalogue import load_catalogue
+from monitor.errors import BadRequest, InvalidTransition, NotFound
 from monitor.store import case_actions
 from monitor.vocabulary import CASE_STATUSES, NOTICE_RECIPIENTS, SEVERITIES
 
@@ -80,10 +80,9 @@ def case_list(ctx, config_path, status, severity, domain, owner, q, merged, limi
 def case_show(ctx: click.Context, config_path: Path | None, case_id: int, as_json: bool) -> None:
     """One case: its domains and why each joined, operator links, affected tracks, incidents, notices and timeline
     (case events and the events of its incidents); incidents, evidence and timeline stop at 100 entries."""
-    store = store_from(ctx, config_path)
-    settings = settings_from(ctx, config_path)
-    with reported(NotFound, ConfigError):
-        facts = bounded_facts(store, case_id, load_catalogue(settings.catalogue.path))
+    catalogue = catalogue_from(settings_from(ctx, config_path))
+    with reported(NotFound):
+        facts = bounded_facts(store_from(ctx, config_path), case_id, catalogue)
     if as_json:
         click.echo(json.dumps(facts, indent=2))
         return
@@ -143,7 +142,7 @@ def _done(ctx: click.Context, config_path: Path | None, case_id: int, as_json: b
     """After an action: the case as ``case show --json`` prints it, or one line ``what(case row)`` says."""
     store = store_from(ctx, config_path)
     if as_json:
-        catalogue = load_catalogue(settings_from(ctx, config_path).catalogue.path)
+        catalogue = catalogue_from(settings_from(ctx, config_path))
         click.echo(json.dumps(bounded_facts(store, case_id, catalogue), indent=2))
     else:
         click.echo(f"case #{case_id} {what(store.case_row(case_id))}")

@@ -136,3 +136,9 @@ def test_workflow_status_assign_note_notice(config):
     assert cli(config, "case", "status", "1", "taken_down").exit_code == 0
     assert [r["id"] for r in cli_json(config, "case", "list", "--status", "taken_down")["cases"]] == [1]
     assert [r["id"] for r in cli_json(config, "case", "list", "--status", "active")["cases"]] == [3]
+
+
+def test_notice_describes_the_tracks_from_the_catalogue_as_the_case_page_does(config):
+    draft = cli(config, "case", "notice", "1", "--to", "site")
+    assert draft.exit_code == 0, draft.output
+    assert '"Night Drive" by Example' in draft.stdout and "old title" not in draft.stdout
