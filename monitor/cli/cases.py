@@ -138,9 +138,8 @@ def _describe(data: Any) -> str:
     return ", ".join(f"{k}={v}" for k, v in data.items() if k != "urls")[:100]
 
 
-def _done(ctx: click.Context, config_path: Path | None, case_id: int, as_json: bool, what) -> None:
+def _done(ctx: click.Context, config_path: Path | None, store, case_id: int, as_json: bool, what) -> None:
     """After an action: the case as ``case show --json`` prints it, or one line ``what(case row)`` says."""
-    store = store_from(ctx, config_path)
     if as_json:
         catalogue = catalogue_from(settings_from(ctx, config_path))
         click.echo(json.dumps(bounded_facts(store, case_id, catalogue), indent=2))
@@ -154,14 +153,15 @@ def _done(ctx: click.Context, config_path: Path | None, case_id: int, as_json: b
 @click.argument("new_status", type=click.Choice(CASE_STATUSES))
 @click.option("--note", default=None, help="Why (on the case's timeline).")
 @click.option("--by", "actor", default=None, help="Who (default: the current user).")
-@click.option("--json", "as_json", is_flag=True, help="Print the case as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Then print the case as case show --json.")
 @click.pass_context
 def case_status(ctx, config_path, case_id, new_status, note, actor, as_json) -> None:
     """Move a case to NEW_STATUS: investigating, taken_down, no_action (or back to new / investigating).
     notice_sent is recorded with `case notice-sent`; reappeared only by the material showing again."""
+    store = store_from(ctx, config_path)
     with reported(NotFound, InvalidTransition):
-        case_actions.change_status(store_from(ctx, config_path), case_id, new_status, actor or current_user(), note)
-    _done(ctx, config_path, case_id, as_json, lambda row: f"is {row['status']}")
+        case_actions.change_status(store, case_id, new_status, actor or current_user(), note)
+    _done(ctx, config_path, store, case_id, as_json, lambda row: f"is {row['status']}")
 
 
 @case.command("assign")
@@ -169,13 +169,14 @@ def case_status(ctx, config_path, case_id, new_status, note, actor, as_json) -> 
 @click.argument("case_id", type=int)
 @click.argument("owner")
 @click.option("--by", "actor", default=None, help="Who (default: the current user).")
-@click.option("--json", "as_json", is_flag=True, help="Print the case as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Then print the case as case show --json.")
 @click.pass_context
 def case_assign(ctx, config_path, case_id, owner, actor, as_json) -> None:
     """Give the case to OWNER ('' to unassign)."""
+    store = store_from(ctx, config_path)
     with reported(NotFound, InvalidTransition):
-        case_actions.assign(store_from(ctx, config_path), case_id, owner, actor or current_user())
-    _done(ctx, config_path, case_id, as_json, lambda row: f"is owned by {row['owner'] or 'nobody'}")
+        case_actions.assign(store, case_id, owner, actor or current_user())
+    _done(ctx, config_path, store, case_id, as_json, lambda row: f"is owned by {row['owner'] or 'nobody'}")
 
 
 @case.command("note")
@@ -183,13 +184,14 @@ def case_assign(ctx, config_path, case_id, owner, actor, as_json) -> None:
 @click.argument("case_id", type=int)
 @click.argument("text")
 @click.option("--by", "actor", default=None, help="Who (default: the current user).")
-@click.option("--json", "as_json", is_flag=True, help="Print the case as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Then print the case as case show --json.")
 @click.pass_context
 def case_note(ctx, config_path, case_id, text, actor, as_json) -> None:
     """Add TEXT to the case's timeline."""
+    store = store_from(ctx, config_path)
     with reported(NotFound, InvalidTransition):
-        case_actions.add_note(store_from(ctx, config_path), case_id, text, actor or current_user())
-    _done(ctx, config_path, case_id, as_json, lambda row: "noted")
+        case_actions.add_note(store, case_id, text, actor or current_user())
+    _done(ctx, config_path, store, case_id, as_json, lambda row: "noted")
 
 
 @case.command("notice-sent")
@@ -199,14 +201,15 @@ def case_note(ctx, config_path, case_id, text, actor, as_json) -> None:
 @click.option("--message-id", required=True, help="The sent message's id (Message-ID, ticket or form reference).")
 @click.option("--address", default=None, help="Where it went (an abuse mailbox or web form).")
 @click.option("--by", "actor", default=None, help="Who sent it (default: the current user).")
-@click.option("--json", "as_json", is_flag=True, help="Print the case as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Then print the case as case show --json.")
 @click.pass_context
 def case_notice_sent(ctx, config_path, case_id, recipient, message_id, address, actor, as_json) -> None:
     """Record that a takedown notice for the case was sent (scrapewatch never sends one itself): the case moves
     to notice_sent and the daemon re-checks its URLs after cases.recheck_after_seconds."""
     settings = settings_from(ctx, config_path)
+    store = store_from(ctx, config_path)
     with reported(NotFound, InvalidTransition):
-        case_actions.notice_sent(store_from(ctx, config_path), case_id, recipient, address, message_id,
+        case_actions.notice_sent(store, case_id, recipient, address, message_id,
                                  actor or current_user(), settings.cases.recheck_after_seconds)  # fmt: skip
-    _done(ctx, config_path, case_id, as_json,
+    _done(ctx, config_path, store, case_id, as_json,
           lambda row: f"notice to {recipient} recorded; re-check at {row['next_check_at']}")  # fmt: skip
