@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -59,7 +60,8 @@ def test_demo_once_leaves_incidents_that_list_shows(demo_dir):
 def test_demo_once_shows_cases_one_per_offender(demo_dir):
     from monitor.demo.exposure_sites import OPERATOR_CLIENT_ID
 
-    cases = {c["domain"]: c for c in cli_json("case", "list", cwd=demo_dir)}
+    listed = cli_json("case", "list", cwd=demo_dir)["cases"]
+    cases = {c["domain"]: c for c in listed}
     # The downloader's seven incidents are one case: five from its pages, two archive captures of it.
     downloader = cli_json("case", "show", str(cases["sc2mp3-fast.example"]["id"]), cwd=demo_dir)
     assert sorted(i["kind"] for i in downloader["incidents"]) == [
@@ -78,6 +80,8 @@ def test_demo_once_shows_cases_one_per_offender(demo_dir):
     assert not [d for d in cases if "soundcloud" in d or d == "indie-blog.example"]
     printed = (demo_dir / "demo.out").read_text()
     assert f"{len(cases)} case(s), one per offender:" in printed
+    # In the order `case list` (and the Cases page) lists them: most recently seen first.
+    assert [int(i) for i in re.findall(r"^  case #(\d+) \[", printed, re.M)] == [c["id"] for c in listed]
     assert f"case #{downloader['id']} [critical] sc2mp3-fast.example: 7 incident(s)" in printed
     assert "scmirror.example + scplayer.example (client_id " in printed
     assert "open incident(s) outside cases:" in printed and "GPTBot is newly allowed on soundcloud.com" in printed
@@ -86,7 +90,7 @@ def test_demo_once_shows_cases_one_per_offender(demo_dir):
 def test_demo_once_drafts_a_notice_and_exports_a_bundle_that_verifies(demo_dir, tmp_path):
     """The downloader's case: a notice to its hosting provider's abuse desk (from the simulated RDAP), and an
     evidence bundle that `case verify` accepts, and rejects once one byte of a copy changes."""
-    cases = {c["domain"]: c for c in cli_json("case", "list", cwd=demo_dir)}
+    cases = {c["domain"]: c for c in cli_json("case", "list", cwd=demo_dir)["cases"]}
     case_id = cases["sc2mp3-fast.example"]["id"]
     printed = (demo_dir / "demo.out").read_text()
     assert f"case #{case_id}: notice to the hosting provider (abuse@shadyhost.example) drafted at" in printed

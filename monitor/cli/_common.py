@@ -29,6 +29,7 @@ from monitor.errors import (
     StorageError,
 )
 from monitor.settings import Settings, load_settings
+from monitor.signatures.catalogue import Catalogue
 from monitor.store import Store
 
 __all__ = [
@@ -108,6 +109,17 @@ def settings_from(ctx: click.Context, config_path: Path | None) -> Settings:
         return load_settings(config_path or obj.get("config_path"))
     except ConfigError as exc:
         fail(str(exc), EXIT_CONFIG)
+
+
+def catalogue_from(settings: Settings) -> Catalogue:
+    """The protected catalogue (``catalogue.path``; empty when unset) that describes a case's tracks, as the daemon
+    loads it for the case pages and API; exit 2 when it cannot be read."""
+    from monitor.signatures.catalogue import load_catalogue
+
+    try:
+        return load_catalogue(settings.catalogue.path)
+    except ConfigError as exc:
+        fail(f"catalogue.path: {exc}", EXIT_CONFIG)
 
 
 def store_from(ctx: click.Context, config_path: Path | None) -> Store:

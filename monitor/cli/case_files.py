@@ -17,6 +17,7 @@ from monitor.cli._common import (
     EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_NOT_FOUND,
+    catalogue_from,
     config_option,
     current_user,
     exit_code,
@@ -26,15 +27,17 @@ from monitor.cli._common import (
     store_from,
 )
 from monitor.errors import ScrapewatchError, StorageError
+from monitor.settings import Settings
 from monitor.store import Store, utcnow
 from monitor.vocabulary import NOTICE_RECIPIENTS
 
 __all__ = ["export", "notice", "verify"]
 
 
-def case_facts(store: Store, case_id: int) -> dict[str, Any]:
-    """The facts of case ``case_id`` from the store; exits 4 when there is no such case."""
-    facts = store.case_facts(case_id)
+def case_facts(store: Store, case_id: int, settings: Settings) -> dict[str, Any]:
+    """The facts of case ``case_id`` from the store, its tracks described from the configured catalogue (as the
+    case page's notice and export actions describe them); exits 4 when there is no such case."""
+    facts = store.case_facts(case_id, catalogue_from(settings))
     if facts is None:
         fail(f"no case with id {case_id}", EXIT_NOT_FOUND)
     return facts
@@ -69,7 +72,7 @@ def notice(
     if fmt == "pdf" and out is None:
         fail("--format pdf needs --out FILE", EXIT_CONFIG)
     settings = settings_from(ctx, config_path)
-    facts = case_facts(store_from(ctx, config_path), case_id)
+    facts = case_facts(store_from(ctx, config_path), case_id, settings)
     try:
         result = draft(
             facts, to, fmt, settings.notices.templates_dir, Sender.from_settings(settings.notices),
@@ -105,7 +108,7 @@ def export(ctx: click.Context, case_id: int, out: Path | None, config_path: Path
     """
     settings = settings_from(ctx, config_path)
     store = store_from(ctx, config_path)
-    facts = case_facts(store, case_id)
+    facts = case_facts(store, case_id, settings)
     target = out or settings.notices.exports_dir or settings.storage.data_dir / "exports"
     with reported(StorageError):
         result = export_bundle(facts, store.files, target, now=utcnow())

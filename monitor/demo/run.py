@@ -112,19 +112,19 @@ def _switch(net: BackgroundInternet) -> None:
 
 
 def _summary(daemon: Daemon, echo: Callable[[str], None]) -> None:
-    """Cases first (one line per offender: its incidents and severity, the domains merged into it), then the
-    open incidents that belong to no case (policy, probe health)."""
-    from monitor.store import case_actions
-
+    """Cases first, as `scrapewatch case list` orders them (most recently seen first; one line per offender: its
+    incidents and severity, the domains merged into it), then the open incidents that belong to no case (policy,
+    probe health)."""
     assert daemon.store is not None
-    cases = case_actions.case_rows(daemon.store)
+    cases = daemon.store.list_cases(limit=500)
     echo(f"{len(cases)} case(s), one per offender:")
     for c in cases:
-        view = case_actions.case_view(daemon.store, c["id"])
-        merged = [d for d in view["domains"] if d["domain"] != c["domain"]]
+        facts = daemon.store.case_facts(c["id"]) or {"domains": [], "incidents": []}
+        merged = [d for d in facts["domains"] if d["domain"] != c["domain"]]
         also = "".join(f" + {d['domain']} ({d['reason']})" for d in merged)
+        open_now = sum(i["status"] in ("open", "acknowledged") for i in facts["incidents"])
         echo(f"  case #{c['id']} [{c['severity']}] {c['domain']}{also}: {c['incidents']} incident(s), "
-             f"{c['active']} open, {c['status']}")  # fmt: skip
+             f"{open_now} open, {c['status']}")  # fmt: skip
     in_cases = {r[0] for r in daemon.store.db.execute("SELECT incident_id FROM case_incidents")}
     rows = daemon.store.list_incidents(limit=200)
     active = [r for r in rows if r["status"] in ("open", "acknowledged") and r["id"] not in in_cases]

@@ -1,9 +1,8 @@
 """What people and the takedown re-check do to a case: status (validated), owner, notes, "notice sent", re-check
-results, each one transaction with its timeline event; and the small reads the ``case`` command prints."""
+results, each one transaction with its timeline event. Cases are read through ``monitor.cases.reads``."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,7 +39,7 @@ def _later(now: str, seconds: float) -> str:
     return (datetime.fromisoformat(now) + timedelta(seconds=seconds)).isoformat(timespec="microseconds")
 
 
-def change_status(store: Store, case_id: int, status: str, actor: str, note: str | None = None) -> dict[str, Any]:
+def change_status(store: Store, case_id: int, status: str, actor: str, note: str | None = None) -> None:
     """Move a case to ``status`` (see MANUAL_STATUS); raises InvalidTransition / NotFound."""
     if status not in CASE_STATUSES:
         raise InvalidTransition(f"unknown case status {status!r} (one of {', '.join(CASE_STATUSES)})")
@@ -58,20 +57,18 @@ def change_status(store: Store, case_id: int, status: str, actor: str, note: str
             [status, now, status == "taken_down", now, closed, case_id],
         )
         case_event(store.db, case_id, now, "status_changed", actor, note, {"from": row["status"], "to": status})
-    return case_view(store, case_id)
 
 
-def assign(store: Store, case_id: int, owner: str, actor: str) -> dict[str, Any]:
+def assign(store: Store, case_id: int, owner: str, actor: str) -> None:
     """Give a case to ``owner`` ("" takes it from whoever has it)."""
     now = utcnow()
     with store._tx():
         row = _case(store, case_id)
         store.db.execute("UPDATE cases SET owner = ?, updated_at = ? WHERE id = ?", [owner or None, now, case_id])
         case_event(store.db, case_id, now, "owner_changed", actor, None, {"from": row["owner"], "to": owner or None})
-    return case_view(store, case_id)
 
 
-def add_note(store: Store, case_id: int, text: str, actor: str) -> dict[str, Any]:
+def add_note(store: Store, case_id: int, text: str, actor: str) -> None:
     """A note on the case's timeline."""
     if not text.strip():
         raise InvalidTransition("a note needs some text")
@@ -79,7 +76,6 @@ def add_note(store: Store, case_id: int, text: str, actor: str) -> dict[str, Any
     with store._tx():
         _case(store, case_id)
         case_event(store.db, case_id, now, "note", actor, text)
-    return case_view(store, case_id)
 
 
 def notice_sent(
@@ -90,7 +86,7 @@ def notice_sent(
     message_id: str | None,
     actor: str,
     recheck_after_seconds: float = DEFAULT_RECHECK_SECONDS,
-) -> dict[str, Any]:
+) -> None:
     """Record a takedown notice sent by a person (scrapewatch never sends one): the notice row, status
     notice_sent, and the first re-check ``recheck_after_seconds`` from now."""
     if recipient not in NOTICE_RECIPIENTS:
@@ -119,7 +115,6 @@ def notice_sent(
             None,
             {"recipient": recipient, "address": address, "message_id": message_id},
         )
-    return case_view(store, case_id)
 
 
 def due_rechecks(store: Store, now: str) -> list[dict[str, Any]]:
@@ -174,78 +169,3 @@ def record_recheck(
         )
         case_event(store.db, case_id, now, "taken_down", SYSTEM_ACTOR, f"after {days} day(s)", {"urls": checked})
         return "taken_down"
-
-
-# ---- what the `case` command prints ------------------------------------------------------------------------
-
-
-def case_rows(store: Store, status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    """Live cases (merged ones excluded), most severe and most recent first, with their incident counts."""
-    where, args = "WHERE c.merged_into IS NULL", []
-    if status:
-        where, args = where + " AND c.status = ?", [status]
-    return list(
-        store.db.query(
-            "SELECT c.id, c.domain, c.status, c.severity, c.owner, c.first_seen, c.last_seen, c.next_check_at, "
-            "(SELECT count(*) FROM case_incidents ci WHERE ci.case_id = c.id) AS incidents, "
-            "(SELECT count(*) FROM case_incidents ci JOIN incidents i ON i.id = ci.incident_id "
-            " WHERE ci.case_id = c.id AND i.status IN ('open', 'acknowledged')) AS active "
-            f"FROM cases c {where} ORDER BY CASE c.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 "
-            "WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END, c.last_seen DESC, c.id LIMIT ?",
-            [*args, limit],
-        )
-    )
-
-
-def case_view(store: Store, case_id: int) -> dict[str, Any]:
-    """One case with its domains, links, incidents, notices and timeline; a merged case names where it went."""
-    row = store._one("SELECT * FROM cases WHERE id = ?", [case_id])
-    if row is None:
-        raise NotFound(f"no case with id {case_id}")
-    domains = list(
-        store.db.query(
-            "SELECT domain, reason, linked_at FROM case_domains WHERE case_id = ? ORDER BY linked_at, domain", [case_id]
-        )
-    )
-    names = [d["domain"] for d in domains]
-    marks = ",".join("?" * len(names))
-    links = (
-        list(
-            store.db.query(
-                f"SELECT kind, value, domain, first_seen FROM case_links WHERE domain IN ({marks}) "
-                "ORDER BY kind, value, domain",
-                names,
-            )
-        )
-        if names
-        else []
-    )
-    incidents = list(
-        store.db.query(
-            "SELECT i.id, i.kind, i.severity, i.status, i.domain, i.title, i.first_seen, i.last_seen FROM incidents i "
-            "JOIN case_incidents ci ON ci.incident_id = i.id WHERE ci.case_id = ? ORDER BY i.id",
-            [case_id],
-        )
-    )
-    events = [
-        {**e, "data": json.loads(e["data"] or "{}")}
-        for e in store.db.query(
-            "SELECT at, action, actor, note, data FROM case_events WHERE case_id = ? ORDER BY at, id", [case_id]
-        )
-    ]
-    notices = list(
-        store.db.query(
-            "SELECT recipient, address, message_id, sent_at, actor FROM case_notices WHERE case_id = ? ORDER BY id",
-            [case_id],
-        )
-    )
-    merged = live_case(store.db, case_id) if row["merged_into"] is not None else None
-    return {
-        **row,
-        "live_case": merged,
-        "domains": domains,
-        "links": links,
-        "incidents": incidents,
-        "notices": notices,
-        "timeline": events,
-    }

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from monitor.cases.reads import PAGED, bounded_facts, page_of_cases
 from monitor.errors import HttpError, NotFound
 from monitor.signatures.catalogue import Catalogue
 from monitor.web import case_views, triage
 from monitor.web.api import StoreFactory
-from monitor.web.cases_api import PAGED, bounded_facts, list_filters, page_of_cases
+from monitor.web.cases_api import list_filters
 from monitor.web.http import Leaf, path_parts, query_args, send_html
 
 PAGE_SIZE = 50

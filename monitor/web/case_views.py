@@ -220,7 +220,7 @@ def _gallery(case_id: int, evidence: list[dict[str, Any]], cursor: str | None) -
 def render_case(facts: dict[str, Any], writable: bool) -> bytes:
     """One case: summary, domains and operator links, affected tracks, host intel, incidents, timeline, evidence.
 
-    ``facts`` is what ``cases_api.bounded_facts`` returns (sections bounded, ``more`` cursors)."""
+    ``facts`` is what ``monitor.cases.reads.bounded_facts`` returns (sections bounded, ``more`` cursors)."""
     case_id, more = int(facts["id"]), facts.get("more") or {}
     merged = facts.get("merged_into")
     summary = [

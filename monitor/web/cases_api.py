@@ -5,23 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitor.cases.reads import PAGED, STATUS_FILTERS, bounded_facts, page_of_cases, section_page
 from monitor.errors import BadRequest, NotFound
 from monitor.signatures.catalogue import Catalogue
-from monitor.store.case_reads import list_cursor, public_timeline, section_cursor
-from monitor.store.core import Store
-from monitor.vocabulary import CASE_STATUSES, SEVERITIES
-from monitor.web import triage
+from monitor.vocabulary import SEVERITIES
 from monitor.web.api import MAX_PAGE, StoreFactory
-from monitor.web.case_views import case_path
 from monitor.web.http import path_parts, query_args, send_json
 
 LIST_PARAMS = {"status", "severity", "domain", "owner", "q", "after", "limit", "merged"}
-STATUS_CHOICES = ("active", *CASE_STATUSES)
-# What /api/cases/{id} holds at most per section: a case of many thousand incidents still answers in a bounded
-# body; ``more`` says where a section continues (/api/cases/{id}/{section}?after=...).
-SECTION_LIMIT = 100
-LIST_LIMIT = 1000  # domains, urls, links: capped (``truncated`` names the capped ones)
-PAGED = ("incidents", "evidence", "timeline")
 
 
 def list_filters(args: dict[str, str], known: set[str] = LIST_PARAMS) -> dict[str, Any]:
@@ -30,8 +21,8 @@ def list_filters(args: dict[str, str], known: set[str] = LIST_PARAMS) -> dict[st
     if unknown:
         raise BadRequest(f"unknown parameter(s): {', '.join(sorted(unknown))}")
     status, severity = args.get("status") or None, args.get("severity") or None
-    if status and status not in STATUS_CHOICES:
-        raise BadRequest(f"status must be one of {', '.join(STATUS_CHOICES)}")
+    if status and status not in STATUS_FILTERS:
+        raise BadRequest(f"status must be one of {', '.join(STATUS_FILTERS)}")
     if severity and severity not in SEVERITIES:
         raise BadRequest(f"severity must be one of {', '.join(SEVERITIES)}")
     texts = {k: (args.get(k) or "").strip() or None for k in ("domain", "owner", "q", "after")}
@@ -53,67 +44,6 @@ def limit_of(args: dict[str, str], default: int) -> int:
     return limit
 
 
-def page_of_cases(store: Store, filters: dict[str, Any], limit: int) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of cases and the cursor of the next (None on the last page); BadRequest for a bad cursor."""
-    try:
-        rows = store.list_cases(**filters, limit=limit + 1)
-    except ValueError as exc:
-        raise BadRequest(f"after: {exc}") from None
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, list_cursor(rows[-1]) if more and rows else None
-
-
-def section_page(
-    store: Store, case_id: int, section: str, after: str | None, limit: int
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of a case section and the cursor that continues it (None when it is complete)."""
-    reader = {"incidents": store.case_incidents, "evidence": store.case_evidence, "timeline": store.case_timeline}
-    try:
-        rows = reader[section](case_id, after=after, limit=limit + 1)
-    except ValueError as exc:
-        raise BadRequest(f"after: {exc}") from None
-    more = len(rows) > limit
-    rows = rows[:limit]
-    cursor = section_cursor(section, rows[-1]) if more and rows else None
-    return (public_timeline(rows) if section == "timeline" else rows), cursor
-
-
-def bounded_facts(
-    store: Store,
-    case_id: int,
-    catalogue: Catalogue | None,
-    limit: int = SECTION_LIMIT,
-    after: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """The case facts with each long section bounded (paged ones starting after ``after[section]``), plus ``more``
-    (section -> cursor or None), ``truncated``, ``merged_into`` and the page's path; raises NotFound."""
-    row = store.case_row(case_id)
-    if row is None:
-        raise NotFound(f"no case with id {case_id}")
-    facts: dict[str, Any] = {k: row[k] for k in ("id", "domain", "title", "status", "severity", "owner",
-                                                  "opened_at", "first_seen", "last_seen", "notice_sent_at",
-                                                  "taken_down_at", "next_check_at")}  # fmt: skip
-    more: dict[str, str | None] = {}
-    truncated = []
-    capped = {"domains": store.case_domains, "urls": store.case_urls, "links": store.case_links}
-    for name, reader in capped.items():
-        facts[name] = reader(case_id, limit=LIST_LIMIT + 1)
-        if len(facts[name]) > LIST_LIMIT:
-            facts[name] = facts[name][:LIST_LIMIT]
-            truncated.append(name)
-    for section in PAGED:
-        facts[section], more[section] = section_page(store, case_id, section, (after or {}).get(section), limit)
-    facts["tracks"] = store.case_tracks(case_id, catalogue)
-    facts["host_intel"] = store.case_host_intel(case_id)
-    facts["notices"] = store.case_notices(case_id)
-    for ev in facts["evidence"]:
-        ev["links"] = {k: link for k in ("body", "screenshot", "requests")
-                       if (link := triage.evidence_link(ev.get(f"{k}_sha256")))}  # fmt: skip
-    facts.update(more=more, truncated=truncated, merged_into=row["merged_into"], case_url=case_path(case_id))
-    return facts
-
-
 class CasesApi:
     """GET /api/cases, /api/cases/{id} and /api/cases/{id}/{section}: reads, open like the incident API's."""
 
@@ -129,8 +59,6 @@ class CasesApi:
                 filters = list_filters(args)
                 limit = limit_of(args, 50)
                 cases, cursor = page_of_cases(store, filters, limit)
-                for case in cases:
-                    case["case_url"] = case_path(case["id"])
                 return send_json(request, 200, {"cases": cases, "next": cursor, "limit": limit})
             if not rest[0].isdigit() or len(rest) > 2 or (len(rest) == 2 and rest[1] not in PAGED):
                 raise NotFound("expected /api/cases/{id} or /api/cases/{id}/{incidents|evidence|timeline}")

@@ -137,8 +137,8 @@ def test_no_action_case_reappears_only_on_new_material(store):
 
 def test_manual_changes_are_validated_and_on_the_timeline(store):
     run(store, [finding("a.example")])
-    view = actions_.change_status(store, 1, "investigating", "alice", "looking")
-    assert view["status"] == "investigating"
+    actions_.change_status(store, 1, "investigating", "alice", "looking")
+    assert store.case_facts(1)["status"] == "investigating"
     with pytest.raises(InvalidTransition, match="cannot become investigating"):
         actions_.change_status(store, 1, "investigating", "alice")
     with pytest.raises(InvalidTransition, match="notice-sent"):
@@ -147,9 +147,12 @@ def test_manual_changes_are_validated_and_on_the_timeline(store):
         actions_.change_status(store, 1, "closed", "alice")
     with pytest.raises(NotFound):
         actions_.assign(store, 99, "bob", "alice")
-    assert actions_.assign(store, 1, "bob", "alice")["owner"] == "bob"
-    assert actions_.add_note(store, 1, "registrar is slow", "bob")["timeline"][-1]["note"] == "registrar is slow"
-    view = actions_.notice_sent(store, 1, "hosting", "abuse@host.example", "<m1@x>", "bob", recheck_after_seconds=60)
+    actions_.assign(store, 1, "bob", "alice")
+    assert store.case_facts(1)["owner"] == "bob"
+    actions_.add_note(store, 1, "registrar is slow", "bob")
+    assert store.case_facts(1)["timeline"][-1]["note"] == "registrar is slow"
+    actions_.notice_sent(store, 1, "hosting", "abuse@host.example", "<m1@x>", "bob", recheck_after_seconds=60)
+    view = store.case_facts(1)
     assert view["status"] == "notice_sent" and view["notices"][0]["message_id"] == "<m1@x>"
     assert view["next_check_at"] > view["notice_sent_at"]
     with pytest.raises(InvalidTransition, match="unknown recipient"):
@@ -166,7 +169,7 @@ def test_recheck_records_still_up_then_taken_down(store):
     assert actions_.record_recheck(store, 1, ["https://a.example/dl"], due["urls"], 3600) == "recheck"
     assert actions_.due_rechecks(store, utcnow()) == []  # the next one is an hour away
     assert actions_.record_recheck(store, 1, [], due["urls"], 3600) == "taken_down"
-    view = actions_.case_view(store, 1)
+    view = store.case_facts(1)
     assert view["status"] == "taken_down" and view["next_check_at"] is None
     assert [e["action"] for e in view["timeline"]][-3:] == ["recheck", "recheck", "taken_down"]
 

@@ -46,7 +46,7 @@ def test_still_up_then_taken_down_when_the_site_removes_the_material(tmp_path):
         check = TakedownCheck(store, CrawlService(settings, scrapy_overrides=FAST), None, CaseSettings())
         report = reactor.run(check.run())
         assert report.results == {1: "recheck"} and sorted(report.up[1]) == list(PAGES)
-        view = case_actions.case_view(store, 1)
+        view = store.case_facts(1)
         assert view["status"] == "notice_sent" and view["timeline"][-1]["action"] == "recheck"
         assert view["timeline"][-1]["note"].startswith("still up after 0 day(s): 2 of 2 URL(s)")
         assert reactor.run(check.run()).results == {}  # not due again before recheck_after_seconds
@@ -54,13 +54,13 @@ def test_still_up_then_taken_down_when_the_site_removes_the_material(tmp_path):
         site.routes[PAGES[1]] = CLEAN
         store.db.execute("UPDATE cases SET next_check_at = notice_sent_at")
         assert reactor.run(check.run()).results == {1: "taken_down"}
-        view = case_actions.case_view(store, 1)
+        view = store.case_facts(1)
         assert view["status"] == "taken_down" and view["taken_down_at"] and view["next_check_at"] is None
         assert [e["action"] for e in view["timeline"]][-3:] == ["recheck", "recheck", "taken_down"]
         assert view["timeline"][-2]["data"] == {"up": False, "days": 0, "urls": list(PAGES)}
         # The material comes back: the next probe run makes the case reappear.
         run(store, [f])
-        assert case_actions.case_view(store, 1)["status"] == "reappeared"
+        assert store.case_facts(1)["status"] == "reappeared"
         store.db.close()
 
 

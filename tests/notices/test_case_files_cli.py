@@ -39,7 +39,7 @@ def env(tmp_path, monkeypatch):
     }
     config.write_text(yaml.safe_dump(settings))
 
-    def case_facts(self, case_id):
+    def case_facts(self, case_id, catalogue=None):
         return refresh(self, facts, ids) if case_id == facts["id"] else None
 
     monkeypatch.setattr(Store, "case_facts", case_facts, raising=False)
