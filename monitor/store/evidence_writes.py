@@ -35,6 +35,7 @@ _ROW_COLUMNS = (
 )
 
 Place = tuple[int, str, str, str]  # (incident_id, url, page_url, signature)
+Substance = tuple[str | None, ...]
 
 
 def _stable(headers: Any) -> dict[str, Any]:
@@ -48,20 +49,20 @@ def _stable(headers: Any) -> dict[str, Any]:
 
 
 def substance(
-    severity: str, detail: str, snippet: str, headers: str, body: str | None, screenshot: str | None,
-    requests: str | None, data: str,
-) -> str:  # fmt: skip
-    """What makes two sightings at one place the same evidence, as one comparable string (``headers`` and ``data``
-    as stored: JSON text). Every field counts but the volatile headers: severity, detail and snippet say what
-    matched; the three file hashes say what was fetched, shown and requested; ``data`` holds the match's facts as
-    the evaluators state them (signed-URL expiry and liveness, track ids, a capture's facts, a page's row count,
-    a canary step's status and hashes), never a timing or the clock, so a change there is a change in what was
-    seen (a live link that expired, a listing that grew)."""
-    return json.dumps(
-        [severity, detail, snippet, _stable(json.loads(headers)), body, screenshot, requests, json.loads(data)],
-        sort_keys=True,
-        default=str,
-    )
+    severity: str, detail: str, snippet: str, headers: str | dict[str, Any], body: str | None,
+    screenshot: str | None, requests: str | None, data: str,
+) -> Substance:  # fmt: skip
+    """What makes two sightings at one place the same evidence, as one comparable value (``headers`` as stored,
+    JSON text, or as the evaluator gave them; ``data`` as stored). Every field counts but the volatile headers:
+    severity, detail and snippet say what matched; the three file hashes say what was fetched, shown and requested;
+    ``data`` holds the match's facts as the evaluators state them (signed-URL expiry and liveness, track ids, a
+    capture's facts, a page's row count, a canary step's status and hashes), never a timing or the clock, so a
+    change there is a change in what was seen (a live link that expired, a listing that grew). ``data`` is compared
+    as the text one writer (json.dumps of the evaluator's dict) made: parsing it would cost more than it could ever
+    save (a different key order could only add a row, never merge two different things)."""
+    parsed = json.loads(headers) if isinstance(headers, str) else headers
+    stable = json.dumps(_stable(parsed), sort_keys=True, default=str)
+    return (severity, detail, snippet, stable, body, screenshot, requests, data)
 
 
 def write(
@@ -92,13 +93,12 @@ def write(
             place = (ids[e.dedupe_key], e.url, e.page_url, e.signature)
             values = (e.severity, e.detail, e.snippet, json.dumps(e.headers), sha(e.body), sha(e.screenshot),
                       sha(e.requests), json.dumps(e.data, default=str))  # fmt: skip
-            rows.append((place, values))
-    latest = _latest(db, list(dict.fromkeys(place for place, _ in rows)))
+            rows.append((place, values, substance(*values[:3], e.headers, *values[4:])))
+    latest = _latest(db, list(dict.fromkeys(place for place, _, _ in rows)))
     inserts: list[list[Any]] = []
     sighted: list[int] = []
-    done: set[tuple[Place, str]] = set()
-    for place, values in rows:
-        key = substance(*values)
+    done: set[tuple[Place, Substance]] = set()
+    for place, values, key in rows:
         if (place, key) in done:  # the same thing twice in one run: one sighting
             continue
         done.add((place, key))
@@ -120,10 +120,10 @@ def write(
     return len(inserts), len(sighted)
 
 
-def _latest(db: sqlite_utils.Database, places: list[Place]) -> dict[Place, dict[str, int]]:
+def _latest(db: sqlite_utils.Database, places: list[Place]) -> dict[Place, dict[Substance, int]]:
     """Per place, the substance -> row id of the rows its latest sighting run left there, in one query per
     _PLACES_PER_QUERY places (two index seeks each on evidence_place, however long the history)."""
-    out: dict[Place, dict[str, int]] = {}
+    out: dict[Place, dict[Substance, int]] = {}
     for at in range(0, len(places), _PLACES_PER_QUERY):
         chunk = places[at : at + _PLACES_PER_QUERY]
         marks = ", ".join(["(?, ?, ?, ?)"] * len(chunk))
