@@ -18,6 +18,7 @@ from monitor.incidents import Evaluation, Evidence, Finding
 from monitor.store import EvidenceFiles, ProbeRun, Store, case_actions
 from monitor.store.evidence_writes import substance
 from monitor.web import triage
+from tests.helpers.proc import cli, cli_json, write_config
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 KEY = "exposure:dl.example:downloader:-"
@@ -214,3 +215,22 @@ def test_pages_and_bundles_say_how_often_and_when_last(store, tmp_path):
     assert [h.get_header("WARC-Scrapewatch-Sightings") for h in records] == ["3", None]  # a response, a revisit
     assert records[0].get_header("WARC-Scrapewatch-Last-Seen") == "2026-03-01T11:00:00Z"
     assert records[0].get_header("WARC-Date") == "2026-03-01T09:00:00Z"  # the capture's own time
+
+
+def test_incidents_show_lists_evidence_with_first_and_last_seen_and_sightings(tmp_path):
+    write_config(tmp_path / "c.yaml", {"storage": {"data_dir": str(tmp_path / "data")}})
+    store = Store(open_db(tmp_path / "data" / "scrapewatch.db"), EvidenceFiles(tmp_path / "data" / "evidence"))
+    for n in range(4):
+        see(store, n, [sighting(n)])
+    see(store, 4, [sighting(4, snippet="changed")])
+    incident_id = rows(store)[0]["incident_id"]
+    store.db.close()
+    out = cli("incidents", "show", str(incident_id), "--config", str(tmp_path / "c.yaml"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    table = out.stdout.split("Evidence (all;")[1].splitlines()
+    assert "first seen (UTC)" in table[1] and "sightings" in table[1]
+    newest, first = table[3].split(), table[4].split()
+    assert newest[:3] == [at(4)[:19], at(4)[:19], "1"] and first[:3] == [at(0)[:19], at(3)[:19], "4"]
+    shown = cli_json("incidents", "show", str(incident_id), "--config", str(tmp_path / "c.yaml"), cwd=tmp_path)
+    assert [(e["sightings"], e["last_seen_at"]) for e in shown["evidence"]] == [(1, at(4)), (4, at(3))]
+    assert shown["evidence_more"] is False
