@@ -4,7 +4,10 @@ every read endpoint over loopback HTTP against the real web server (build_site o
 
 Usage: python benchmarks/read_paths.py [--small-incidents N] [--large-incidents N] [--large-observations N]
            [--requests R] [--keep DIR]
+       python benchmarks/read_paths.py --sightings-only [--standing N] [--runs R]
 Prints the build of each database and a table of p50/p95 per endpoint; results go to benchmarks/RESULTS.md.
+``--sightings-only`` builds only the standing findings seen again and again (with evidence whose Date header changes
+every run) and prints the events and evidence rows they wrote.
 """
 
 from __future__ import annotations
@@ -29,12 +32,13 @@ sys.path.insert(0, str(HERE.parent))
 
 from monitor import metrics  # noqa: E402
 from monitor.db import open_db  # noqa: E402
-from monitor.incidents import Evaluation, Finding  # noqa: E402
+from monitor.incidents import Evaluation, Evidence, Finding  # noqa: E402
 from monitor.policy.matrix import Cell  # noqa: E402
 from monitor.policy.snapshot import FileVerdict  # noqa: E402
 from monitor.settings import AlertChannel  # noqa: E402
 from monitor.store import alerts as store_alerts  # noqa: E402
 from monitor.store.core import ProbeRun, Store  # noqa: E402
+from monitor.store.files import EvidenceFiles  # noqa: E402
 from spiders.items import PolicyFileItem  # noqa: E402
 
 KINDS = ("exposure_mirror", "exposure_downloader", "canary_leak", "archive_capture", "dataset_listing",
@@ -74,6 +78,49 @@ def _finding(i: int, detail: str = "") -> Finding:
                    f"synthetic finding {i}", detail)  # fmt: skip
 
 
+def _sighting(i: int, now: str) -> Evidence:
+    """What a run sees of standing finding ``i``: the same page each time, the response's Date header aside."""
+    return Evidence(f"bench:{i}", f"https://site{i % WATCHED}.example/p{i}", f"https://site{i % WATCHED}.example/",
+                    "SC-DL-PAGE", SEVERITIES[(i * 7) % 5], detail="offers a download", snippet=f"link {i}",
+                    headers={"content-type": ["text/html"], "date": [now]}, body=b"<html>the same page</html>",
+                    body_type="text/html")  # fmt: skip
+
+
+def see_standing(store: Store, clock: Clock, standing: list[int], runs: int) -> None:
+    """``runs`` runs, each re-seeing 1/10 of ``standing`` with its evidence: counted, not events or evidence rows."""
+    for n in range(runs):
+        part = standing[n % 10 :: 10]
+        run = clock.run()
+        store.apply(run, Evaluation("bench", [_finding(i) for i in part]),
+                    evidence=[_sighting(i, run.finished_at) for i in part])  # fmt: skip
+
+
+def sightings_only(path: Path, standing: int, runs: int) -> None:
+    """The standing findings alone: open them with evidence, see them again ``runs`` times, count what was written."""
+    store = Store(open_db(path), EvidenceFiles(path.parent / "evidence"), storm_threshold=0)
+    clock = Clock()
+    for at in range(0, standing, 500):
+        part = range(at, min(at + 500, standing))
+        run = clock.run()
+        store.apply(run, Evaluation("bench", [_finding(i) for i in part]),
+                    evidence=[_sighting(i, run.finished_at) for i in part])  # fmt: skip
+    before = {t: store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("incident_events", "evidence")}
+    t = time.perf_counter()
+    see_standing(store, clock, list(range(standing)), runs)
+    took = time.perf_counter() - t
+    seen = store.db.execute("SELECT sum(sightings) - count(*) FROM evidence").fetchone()[0]
+    after = {t: store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in before}
+    print(
+        f"{standing:,} standing findings, {runs} runs re-seeing 1/10 of them: {seen:,} sightings wrote "
+        f"{after['incident_events'] - before['incident_events']:,} events and "
+        f"{after['evidence'] - before['evidence']:,} evidence rows ({after['evidence']:,} rows in all, the "
+        f"largest sightings {store.db.execute('SELECT max(sightings) FROM evidence').fetchone()[0]})"
+    )
+    store.db.execute("VACUUM")
+    store.db.close()
+    print(f"the database: {path.stat().st_size / 2**20:.1f} MiB after VACUUM; the sightings took {took:.0f} s")
+
+
 def _cells(domain: str, version: int) -> list[Cell]:
     out = []
     for a in range(AGENTS):
@@ -87,7 +134,8 @@ def _cells(domain: str, version: int) -> list[Cell]:
 
 def build(path: Path, size: Size) -> tuple[int, dict[str, float]]:
     """The database of one size, every row written by Store.apply (or the alert store); the flapping incident's id."""
-    store = Store(open_db(path), storm_threshold=0)  # a benchmark's thousands of openings are not a storm
+    # A benchmark's thousands of openings are not a storm.
+    store = Store(open_db(path), EvidenceFiles(path.parent / f"{path.stem}-evidence"), storm_threshold=0)
     clock, took = Clock(), {}
     t = time.perf_counter()
     for at in range(0, size.incidents, 500):  # one run opens 500 incidents (big crawls do)
@@ -97,9 +145,7 @@ def build(path: Path, size: Size) -> tuple[int, dict[str, float]]:
             clock.run(), Evaluation("bench", cleared=[f"bench:{i}" for i in range(at, at + 1000) if i % 10 < 7])
         )
     standing = [i for i in range(size.incidents) if i % 10 == 7]
-    for n in range(size.sightings):  # standing findings seen again and again: counted, not events
-        part = standing[n % 10 :: 10]
-        store.apply(clock.run(), Evaluation("bench", [_finding(i) for i in part]))
+    see_standing(store, clock, standing, size.sightings)  # seen again and again: counted, not events
     took["incidents"] = time.perf_counter() - t
     t = time.perf_counter()
     flappy = store.apply(clock.run(), Evaluation("flap", [Finding("flappy", "watch_player", "high", "flap.example",
@@ -153,7 +199,7 @@ def build(path: Path, size: Size) -> tuple[int, dict[str, float]]:
 def counts(path: Path) -> dict[str, int]:
     conn = open_db(path, migrate=False).conn
     try:
-        tables = ("incidents", "incident_events", "observations", "policy_verdicts", "alert_deliveries")
+        tables = ("incidents", "incident_events", "evidence", "observations", "policy_verdicts", "alert_deliveries")
         return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
     finally:
         conn.close()
@@ -242,7 +288,13 @@ def main() -> None:
     parser.add_argument("--large-flaps", type=int, default=20_000, help="open/resolve cycles: 2 events each")
     parser.add_argument("--requests", type=int, default=100, help="timed requests per endpoint and size")
     parser.add_argument("--keep", help="build the databases in this directory (reused when present)")
+    parser.add_argument("--sightings-only", action="store_true", help="only count what repeated sightings write")
+    parser.add_argument("--standing", type=int, default=5_000, help="standing findings (--sightings-only)")
+    parser.add_argument("--runs", type=int, default=200, help="runs re-seeing 1/10 of them (--sightings-only)")
     args = parser.parse_args()
+    if args.sightings_only:
+        sightings_only(Path(tempfile.mkdtemp(prefix="sightings-")) / "sightings.db", args.standing, args.runs)
+        return
     sizes = [
         Size("small", args.small_incidents, 1_000, 20, 400, 5),
         Size("large", args.large_incidents, args.large_observations, 200, args.large_flaps, 200),

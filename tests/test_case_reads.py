@@ -128,8 +128,11 @@ def test_case_facts_shape_tracks_timeline_and_host_intel(store):
         "body_sha256",
         "screenshot_sha256",
         "requests_sha256",
+        "last_seen_at",
+        "sightings",
     }
     assert facts["evidence"][0]["headers"] == {"server": "nginx"} and facts["evidence"][0]["screenshot_sha256"]
+    assert facts["evidence"][0]["sightings"] == 1 and facts["evidence"][0]["last_seen_at"] == facts["evidence"][0]["at"]
     assert facts["tracks"] == [
         {"track_id": "111", "title": "Night Drive", "artist": "Example Artist",
          "url": "https://soundcloud.com/artist/111", "no_ai": False, "canary": True},

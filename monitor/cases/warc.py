@@ -1,6 +1,7 @@
 """The WARC of a case's evidence, built with warcio so that the same evidence always gives the same bytes.
 
-Each evidence row becomes a ``response`` record (its stored headers and body) and a ``request`` record for its URL.
+Each evidence row becomes a ``response`` record (its stored headers and body) and a ``request`` record for its URL;
+a row that later runs saw again names its sightings and last sighting in WARC-Scrapewatch-* fields.
 WARC-Date is the evidence time and WARC-Record-ID a UUID5 of the record's content, never the clock or randomness;
 warcio's gzip members carry no timestamp, so the file is reproducible byte for byte.
 """
@@ -70,7 +71,7 @@ def build_warc(evidence: list[dict[str, Any]], files: EvidenceFiles, out: Binary
         request_headers = {"WARC-Record-ID": _record_id("request", row, date, ""), "WARC-Date": date}
         if response_id:
             request_headers["WARC-Concurrent-To"] = response_id
-        request_headers["WARC-Scrapewatch-Evidence"] = str(row["id"])
+        request_headers.update(_scrapewatch(row))
         writer.write_record(
             writer.create_warc_record(row["url"], "request", warc_headers_dict=request_headers, http_headers=request)
         )
@@ -102,7 +103,7 @@ def _response(
     body = content
     record_id = _record_id("response", row, date, sha or hashlib.sha256(b"").hexdigest())
     status, assumed = _status(row)
-    warc_headers = {"WARC-Record-ID": record_id, "WARC-Date": date, "WARC-Scrapewatch-Evidence": str(row["id"])}
+    warc_headers = {"WARC-Record-ID": record_id, "WARC-Date": date, **_scrapewatch(row)}
     if assumed:
         warc_headers["WARC-Scrapewatch-Note"] = "status line not recorded with the evidence; 200 assumed"
     if sha and sha in archived:
@@ -122,6 +123,16 @@ def _response(
             archived[sha] = (digest, row["url"], date, len(body))
     writer.write_record(record)
     return record_id
+
+
+def _scrapewatch(row: dict[str, Any]) -> dict[str, str]:
+    """Our own WARC fields: the evidence row, and when later runs saw the same thing again (the row's sightings:
+    WARC-Date stays the capture's time, the record's payload is what every sighting saw)."""
+    fields = {"WARC-Scrapewatch-Evidence": str(row["id"])}
+    if int(row.get("sightings") or 1) > 1 and row.get("last_seen_at"):
+        fields["WARC-Scrapewatch-Sightings"] = str(int(row["sightings"]))
+        fields["WARC-Scrapewatch-Last-Seen"] = _warc_date(row["last_seen_at"])
+    return fields
 
 
 def _warc_date(at: str) -> str:

@@ -98,6 +98,7 @@ def demo(ctx: click.Context, config_path: Path | None, once: bool, change_after:
 
 
 INCIDENT_PAGE = 500  # rows per query of `incidents list --all`
+EVIDENCE_SHOWN = 20  # newest evidence rows in `incidents show` (the web page and API page the rest)
 INCIDENT_HEADERS = ["id", "severity", "status", "kind", "domain", "seen", "last seen (UTC)", "title"]
 
 
@@ -171,9 +172,13 @@ def _stream_incidents(rows: Iterator[dict], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def incidents_show(ctx, config_path, incident_id, as_json) -> None:
-    """Show one incident with its detail, data and event history."""
+    """Show one incident with its detail, data, event history and newest evidence (a row per distinct thing seen,
+    with the runs that saw it again counted on it)."""
     with reported(NotFound):
-        inc = store_from(ctx, config_path).get_incident(incident_id)
+        store = store_from(ctx, config_path)
+        inc = store.get_incident(incident_id)
+        inc["evidence"], more = store.evidence_page(incident_id, EVIDENCE_SHOWN)
+    inc["evidence_more"] = more is not None
     if as_json:
         click.echo(json.dumps(inc, indent=2))
         return
@@ -186,6 +191,12 @@ def incidents_show(ctx, config_path, incident_id, as_json) -> None:
         click.echo(diff + "\n")
     rows = [[e["at"][:19], e["action"], e["actor"], e["to_status"] or "", e["note"] or ""] for e in inc["events"]]
     click.echo(tabulate(rows, ["at (UTC)", "action", "by", "status", "note"]))
+    if inc["evidence"]:
+        newest = f"newest {EVIDENCE_SHOWN}" if more else "all"
+        click.echo(f"\nEvidence ({newest}; a row per distinct thing seen at a place):")
+        rows = [[e["at"][:19], (e["last_seen_at"] or e["at"])[:19], e["sightings"], e["signature"], e["url"]]
+                for e in inc["evidence"]]  # fmt: skip
+        click.echo(tabulate(rows, ["first seen (UTC)", "last seen (UTC)", "sightings", "signature", "url"]))
 
 
 def _triage(name: str, action: str, help_text: str):

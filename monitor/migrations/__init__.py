@@ -11,6 +11,7 @@ from monitor.migrations import (  # noqa: F401  (registration order)
     m0011_case_backfill,
     m0012_read_paths,
     m0013_distributed,
+    m0014_evidence_sightings,
     m0015_verdict_groups,
 )
 from monitor.migrations.registry import migrations

@@ -23,7 +23,7 @@ _LIST_COLUMNS = (
 _INCIDENT_COLUMNS = "i.id, i.kind, i.severity, i.status, i.domain, i.title, i.detail, i.data, i.first_seen, i.last_seen"
 _EVIDENCE_COLUMNS = (
     "id, incident_id, at, url, page_url, signature, severity, detail, headers, body_sha256, screenshot_sha256, "
-    "requests_sha256"
+    "requests_sha256, last_seen_at, sightings"
 )
 # One timeline of both sources, ordered (at, src, id): an incident's own event (opened, escalated) reads
 # before the case event it caused at the same moment (incident_linked, escalated).

@@ -26,7 +26,7 @@ from monitor.incidents import (
 )
 from monitor.policy.matrix import Cell
 from monitor.policy.snapshot import FileVerdict
-from monitor.store import case_writes, policy_files
+from monitor.store import case_writes, evidence_writes, policy_files
 from monitor.store import verdicts as store_verdicts
 from monitor.store.files import EvidenceFiles, StoredFile
 from monitor.store.reads import Reads
@@ -98,7 +98,8 @@ class Store(Reads):
         writes: Sequence[Callable[[sqlite_utils.Database, str], None]] = (),
     ) -> Applied:
         """Write one probe run, for every probe kind, atomically: the run, fetched policy files (bodies,
-        observations, snapshots), the verdict matrix, incident changes with their outbox rows, evidence rows, and
+        observations, snapshots), the verdict matrix, incident changes with their outbox rows, evidence rows (a
+        sighting identical to the latest at its place counts on that row: monitor.store.evidence_writes), and
         the job's probe-health incident (after ``health_threshold`` failed runs in a row; None: not checked),
         ``state``, where the job's next run resumes (None: the stored one is kept), and a kind's own ``writes``
         (each called with the database and the run's time; e.g. monitor.store.intel.write).
@@ -129,7 +130,7 @@ class Store(Reads):
             if cells is not None:
                 store_verdicts.apply(self.db, run.domain, cells, run.finished_at, previous_cells)
             transitions, ids = self._apply_evaluation(evaluation, run.finished_at)
-            self._evidence_rows(run_id, run.finished_at, evidence, stored, ids)
+            evidence_writes.write(self.db, run_id, run.finished_at, evidence, stored, ids)
             for kind_write in writes:
                 kind_write(self.db, run.finished_at)
             case_writes.link_run(self.db, transitions, ids, evidence, run.finished_at, self.case_options)
@@ -156,30 +157,6 @@ class Store(Reads):
                 if content and id(content) not in stored:
                     stored[id(content)] = self.files.put(content, kind, ctype)
         return stored
-
-    def _evidence_rows(
-        self, run_id: int, now: str, evidence: Sequence[Evidence], stored: dict[int, StoredFile], ids: dict[str, int]
-    ) -> None:
-        def sha(content: bytes | None) -> str | None:
-            return stored[id(content)].sha256 if content else None
-
-        self.db.conn.executemany(
-            "INSERT OR IGNORE INTO evidence_files (sha256, size, kind, content_type, first_stored_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [[f.sha256, f.size, f.kind, f.content_type, now] for f in {f.sha256: f for f in stored.values()}.values()],
-        )
-        self.db.conn.executemany(
-            "INSERT INTO evidence (incident_id, run_id, at, url, page_url, signature, severity, detail, snippet, "
-            "headers, body_sha256, screenshot_sha256, requests_sha256, data) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                [ids[e.dedupe_key], run_id, now, e.url, e.page_url, e.signature, e.severity, e.detail, e.snippet,
-                 json.dumps(e.headers), sha(e.body), sha(e.screenshot), sha(e.requests),
-                 json.dumps(e.data, default=str)]
-                for e in evidence
-                if e.dedupe_key in ids
-            ],
-        )  # fmt: skip
 
     def mark_sent(self, outbox_id: int, at: str) -> None:
         """Record that an outbox row was accepted by its channel."""

@@ -24,7 +24,7 @@ TRIAGE_COLUMNS = "id, kind, severity, status, domain, title, occurrences, first_
 EVENT_COLUMNS = "id, incident_id, at, action, actor, from_status, to_status, from_severity, to_severity, note, data"
 EVIDENCE_COLUMNS = (
     "id, incident_id, run_id, at, url, page_url, signature, severity, detail, snippet, headers, body_sha256, "
-    "screenshot_sha256, requests_sha256, data"
+    "screenshot_sha256, requests_sha256, data, last_seen_at, last_run_id, sightings"
 )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from monitor.vocabulary import CASE_STATUSES, SEVERITIES
-from monitor.web.triage import badge, e, evidence_link, incident_path, layout, select, when
+from monitor.web.triage import badge, e, evidence_link, incident_path, layout, seen, select, when
 
 STATUS_LABELS = {"active": "needs work (not taken down / no action)", "": "any status"}
 
@@ -204,14 +204,14 @@ def _gallery(case_id: int, evidence: list[dict[str, Any]], cursor: str | None) -
             if (link := evidence_link(ev.get(key)))
         )
         cards.append(
-            f'<tr><td>{when(ev["at"])}</td><td><a href="{incident_path(ev["incident_id"])}">'
+            f'<tr><td>{seen(ev)}</td><td><a href="{incident_path(ev["incident_id"])}">'
             f'#{int(ev["incident_id"])}</a></td><td><code class="sig">{e(ev["signature"])}</code> '
             f'{badge(ev["severity"])}</td><td><code>{e(ev["url"])}</code><div class="muted">on page '
             f"<code>{e(ev['page_url'])}</code></div><div>{e(ev['detail'])}</div><div>{files}</div></td>"
             f"<td>{image}</td></tr>"
         )
     return (
-        '<h2 id="evidence">Evidence</h2><table id="gallery"><thead><tr><th>at (UTC)</th><th>incident</th>'
+        '<h2 id="evidence">Evidence</h2><table id="gallery"><thead><tr><th>first seen (UTC)</th><th>incident</th>'
         "<th>signature</th><th>location</th><th>screenshot</th></tr></thead>"
         f"<tbody>{''.join(cards)}</tbody></table>" + _pager(case_id, "evidence", cursor)
     )

@@ -182,6 +182,13 @@ def when(at: str | None) -> str:
     return f'<time datetime="{e(at)}">{e(at[:19].replace("T", " "))}</time>'
 
 
+def seen(ev: dict[str, Any]) -> str:
+    """An evidence row's first sighting and, when runs saw it again, how often and when last."""
+    times = int(ev.get("sightings") or 1)
+    again = f'<div class="muted">seen {times} times, last {when(ev.get("last_seen_at"))}</div>' if times > 1 else ""
+    return when(ev["at"]) + again
+
+
 def select(name: str, choices: list[tuple[str, str]], current: str) -> str:
     options = "".join(
         f'<option value="{e(v)}"{" selected" if v == current else ""}>{e(label)}</option>' for v, label in choices
@@ -304,7 +311,7 @@ def _evidence(evidence: list[dict[str, Any]]) -> str:
         image = f'<a href="{e(shot)}"><img class="shot" src="{e(shot)}" alt="screenshot"></a>' if shot else ""
         extra = json.dumps({"headers": ev.get("headers") or {}, "data": ev.get("data") or {}}, indent=2, default=str)
         rows.append(
-            f'<tr><td>{when(ev["at"])}</td><td><code class="sig">{e(ev["signature"])}</code></td>'
+            f'<tr><td>{seen(ev)}</td><td><code class="sig">{e(ev["signature"])}</code></td>'
             f"<td>{badge(ev['severity'])}</td>"
             f'<td><code>{e(ev["url"])}</code><div class="muted">on page <code>{e(ev["page_url"])}</code></div>'
             f"<div>{e(ev['detail'])}</div></td>"
@@ -315,8 +322,8 @@ def _evidence(evidence: list[dict[str, Any]]) -> str:
         )
     shown = f'<p class="muted">the newest {len(evidence)} shown</p>' if len(evidence) >= EVIDENCE_SHOWN else ""
     return (
-        f'<h2>Evidence</h2>{shown}<table id="evidence"><thead><tr><th>at (UTC)</th><th>signature</th><th>severity</th>'
-        "<th>url</th><th>snippet</th><th>files (sha256)</th><th>screenshot</th></tr></thead>"
+        f'<h2>Evidence</h2>{shown}<table id="evidence"><thead><tr><th>first seen (UTC)</th><th>signature</th>'
+        "<th>severity</th><th>url</th><th>snippet</th><th>files (sha256)</th><th>screenshot</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 

@@ -85,10 +85,16 @@ def test_rerun_updates_instead_of_duplicating(tmp_path, internet):
     target = WatchTarget(name="mirror", start_urls=["https://scmirror.example/"])
     first = reactor.run(probe.run("exposure_watch:mirror", target))
     count = len(incidents(probe.store))
+    kept = probe.store.db.execute("SELECT count(*), sum(sightings) FROM evidence").fetchone()
     again = reactor.run(probe.run("exposure_watch:mirror", target))
     assert count and len(incidents(probe.store)) == count
     assert {t.action for t in first.transitions} == {"opened"} and {t.action for t in again.transitions} == {"updated"}
     assert all(r["occurrences"] == 2 for r in incidents(probe.store))
+    # The same pages seen again (their Date headers aside): the evidence rows count a second sighting, none is added.
+    assert kept[0] and probe.store.db.execute("SELECT count(*), sum(sightings) FROM evidence").fetchone() == (
+        kept[0],
+        2 * kept[0],
+    )
 
 
 def test_clean_runs_resolve_after_k_and_a_dead_site_is_not_clean(tmp_path):

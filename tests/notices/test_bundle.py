@@ -224,6 +224,7 @@ def test_verify_rejects_a_change_anywhere_in_the_file(case, tmp_path):
 
 def test_a_body_seen_again_is_a_revisit_of_the_first_response(case, tmp_path):
     store, facts = case
+    # Seen again with other headers: a new evidence row (an identical sighting would only count on the first).
     again = Evidence(f"exposure:{facts['domain']}:downloader:-", "https://dl.example/", "https://dl.example/",
                      "SC-DL-PAGE", "critical", body=PAGE, body_type="text/html",
                      headers={"content-type": ["text/html; charset=utf-8"]})  # fmt: skip
