@@ -7,6 +7,8 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from monitor import metrics
 from monitor.evaluators.policy import (
@@ -120,10 +122,16 @@ class PolicySnapshotProbe(ProbeBase):
             items += await self.crawl.fetch_policy_files(_bare(domain), licenses)
         return await self._evaluate(domain, items)
 
-    async def run_many(self, jobs: list[tuple[str, ProtectedDomain]], chunk: int = 500) -> list[Applied]:
+    async def run_many(
+        self,
+        jobs: list[tuple[str, ProtectedDomain]],
+        chunk: int = 500,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> list[Applied]:
         """:meth:`run` for many (job, domain) pairs, fetching ``chunk`` domains per crawl; results in job order.
 
-        A run's start time and duration are those of its chunk's crawl plus its own evaluation.
+        A run's start time and duration are those of its chunk's crawl plus its own evaluation. ``overrides`` are
+        Scrapy settings for these crawls (they travel with the job when a worker crawls).
         """
         if chunk < 1:
             raise ValueError("chunk must be at least 1")
@@ -134,12 +142,12 @@ class PolicySnapshotProbe(ProbeBase):
             started, t0 = utcnow(), time.monotonic()
             domains = [domain for _, domain in batch]
             fetched = await self.crawl.fetch_policy_files_many(
-                domains, extra={d.domain: self.pages(d) for d in domains}
+                domains, extra={d.domain: self.pages(d) for d in domains}, overrides=overrides
             )
             licenses = {d.domain: lic for d in domains if (lic := self.licenses(fetched[d.domain]))}
             if licenses:
                 more = await self.crawl.fetch_policy_files_many(
-                    [_bare(d) for d in domains if d.domain in licenses], extra=licenses
+                    [_bare(d) for d in domains if d.domain in licenses], extra=licenses, overrides=overrides
                 )
                 for name, items in more.items():
                     fetched[name] = fetched[name] + items
