@@ -342,6 +342,7 @@ def main() -> None:
     parser.add_argument("--domains", type=int, default=1000, help="policy: fake domains audited")
     parser.add_argument("--chunk", type=int, default=500, help="policy: domains per crawl (one job)")
     parser.add_argument("--no-reaudit", action="store_true", help="policy: the first pass only")
+    parser.add_argument("--profile", help="policy: cProfile the coordinator's passes to FILE.<pass number>")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("monitor").setLevel(logging.WARNING if args.mode == "policy" else logging.INFO)
@@ -349,8 +350,8 @@ def main() -> None:
         from benchmarks.distributed_policy import bench_policy, report
 
         concurrency = args.concurrency or 64
-        report(bench_policy(args.domains, concurrency, args.chunk, not args.no_reaudit), args.domains, concurrency,
-               args.chunk)  # fmt: skip
+        passes = bench_policy(args.domains, concurrency, args.chunk, not args.no_reaudit, args.profile)
+        report(passes, args.domains, concurrency, args.chunk)
         return
     server = RedisServer()
     try:

@@ -12,6 +12,7 @@ the worker's process tree and redis-server; the fake net's own CPU is printed ap
 
 from __future__ import annotations
 
+import cProfile
 import os
 import tempfile
 import time
@@ -86,10 +87,11 @@ def wait_healthy(port: int, proc: Any, timeout: float = 120) -> None:
     raise RuntimeError("the worker did not become healthy")
 
 
-def measure(side: Side, label: str, run: Callable[[], Any], n: int, net_pid: int) -> Pass:
+def measure(side: Side, label: str, run: Callable[[], Any], n: int, net_pid: int, profiler: Any = None) -> Pass:
+    """One pass of ``side``; ``profiler`` (cProfile) records it when given."""
     cpu0 = {"benchmark": time.process_time(), **{name: cpu_seconds(pid) for name, pid in side.pids}}
     net0, t0 = cpu_seconds(net_pid), time.monotonic()
-    applied = run()
+    applied = profiler.runcall(run) if profiler is not None else run()
     wall = time.monotonic() - t0
     cpu = {"benchmark": time.process_time() - cpu0["benchmark"]}
     cpu.update({name: cpu_seconds(pid) - cpu0[name] for name, pid in side.pids})
@@ -108,7 +110,8 @@ def check(side: Side, n: int, cells_per_domain: int) -> None:
     assert failed == 0, (side.name, failed)
 
 
-def bench_policy(n: int, concurrency: int, chunk: int, again: bool) -> list[Pass]:
+def bench_policy(n: int, concurrency: int, chunk: int, again: bool, profile: str | None = None) -> list[Pass]:
+    """The passes of both sides; ``profile``: a cProfile of the distributed passes (the coordinator) to this file."""
     overrides = scrapy_overrides(concurrency)
     net, server = FakeNetProcess(n), RedisServer()
     worker = None
@@ -139,7 +142,10 @@ def bench_policy(n: int, concurrency: int, chunk: int, again: bool) -> list[Pass
                     def run(side: Side = side) -> Any:
                         return reactor.run(side.probe.run_many(jobs, chunk=chunk, overrides=overrides))
 
-                    passes.append(measure(side, label, run, n, net.proc.pid))
+                    profiler = cProfile.Profile() if profile and side.name == "distributed" else None
+                    passes.append(measure(side, label, run, n, net.proc.pid, profiler))
+                    if profiler is not None:
+                        profiler.dump_stats(f"{profile}.{len(passes)}")
                     print(f"{side.name} {label}: {passes[-1].wall:.1f}s", flush=True)
             if again:
                 cells = len(local_probe.agents) * len(local_settings.policy.path_classes)
