@@ -167,8 +167,11 @@ def demo(tmp: Path, net: BackgroundInternet, redis_url: str) -> Settings:
     return s
 
 
-def start_worker(tmp: Path, s: Settings, name: str, listen: str = "127.0.0.1:0") -> subprocess.Popen:
-    """`scrapewatch worker` with the crawl configuration of ``s`` (proxy, timeout, retries) as its config file."""
+def start_worker(
+    tmp: Path, s: Settings, name: str, listen: str = "127.0.0.1:0", profile: str | None = None
+) -> subprocess.Popen:
+    """`scrapewatch worker` with the crawl configuration of ``s`` (proxy, timeout, retries) as its config file;
+    ``profile``: run it under cProfile, written to that file when it stops."""
     config = tmp / f"{name}.yaml"
     http = {"proxy": s.http.proxy, "no_proxy": [], "timeout_seconds": s.http.timeout_seconds, "retries": s.http.retries}
     data = {
@@ -177,7 +180,8 @@ def start_worker(tmp: Path, s: Settings, name: str, listen: str = "127.0.0.1:0")
         "distributed": s.distributed.model_dump(exclude={"worker_listen"}),
     }
     config.write_text(yaml.safe_dump(data))
-    cmd = [sys.executable, "-m", "monitor", "worker", "--config", str(config), "--listen", listen]
+    python = [sys.executable, "-m", "cProfile", "-o", profile] if profile else [sys.executable]
+    cmd = [*python, "-m", "monitor", "worker", "--config", str(config), "--listen", listen]
     env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
     proc = subprocess.Popen(cmd, cwd=HERE.parent, env=env, stdout=(tmp / f"{name}.log").open("wb"), stderr=-2)
     time.sleep(0.5)

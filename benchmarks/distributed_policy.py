@@ -111,7 +111,8 @@ def check(side: Side, n: int, cells_per_domain: int) -> None:
 
 
 def bench_policy(n: int, concurrency: int, chunk: int, again: bool, profile: str | None = None) -> list[Pass]:
-    """The passes of both sides; ``profile``: a cProfile of the distributed passes (the coordinator) to this file."""
+    """The passes of both sides; ``profile``: cProfiles of the distributed passes (the coordinator) to
+    ``profile.<pass number>`` and of the worker (all its passes) to ``profile.worker``."""
     overrides = scrapy_overrides(concurrency)
     net, server = FakeNetProcess(n), RedisServer()
     worker = None
@@ -123,7 +124,8 @@ def bench_policy(n: int, concurrency: int, chunk: int, again: bool, profile: str
             remote_settings.distributed.redis_url = server.url
             remote_settings.distributed.job_deadline_seconds = 1800  # a chunk of 500 domains is one job
             port = free_port()
-            worker = start_worker(tmp, remote_settings, "worker", listen=f"127.0.0.1:{port}")
+            worker_profile = f"{profile}.worker" if profile else None
+            worker = start_worker(tmp, remote_settings, "worker", listen=f"127.0.0.1:{port}", profile=worker_profile)
             wait_healthy(port, worker)
             local_probe, local_store = make_probe(local_settings, CrawlService(local_settings))
             remote = RemoteCrawlService(remote_settings)
