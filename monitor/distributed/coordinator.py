@@ -190,7 +190,10 @@ class RemoteCrawlService(CrawlService):
             except Exception as exc:
                 if not is_nogroup(exc):
                     raise
-                await self._ensure_groups()
+                # On the reading connection, which just answered: the other one may still hold a connection to the
+                # Redis that went away. A failure here is retried by the next round.
+                with contextlib.suppress(*TRANSIENT):
+                    await self._ensure_groups(self._bulk)
                 continue
             ids = []
             for _, entries in reply or []:
@@ -215,9 +218,10 @@ class RemoteCrawlService(CrawlService):
             return
         waiting[0].set_result(result)
 
-    async def _ensure_groups(self) -> None:
-        await ensure_group(self.redis, self.names.results, COORDINATOR_GROUP)
-        await ensure_group(self.redis, self.names.jobs, WORKERS_GROUP)
+    async def _ensure_groups(self, client: Any = None) -> None:
+        client = client or self.redis
+        await ensure_group(client, self.names.results, COORDINATOR_GROUP)
+        await ensure_group(client, self.names.jobs, WORKERS_GROUP)
 
     async def _watch(self) -> None:
         """Every second: the queue's depth and age for /metrics and /readyz, and after a Redis restart that lost

@@ -61,8 +61,10 @@ class Names:
 
 
 # How long one command may take on the connections that carry results and blobs. A chunk's result is tens of MiB, read
-# in pieces between the coordinator's evaluations of other domains: redis-py's default of 5 s cut such reads off.
-BULK_TIMEOUT_SECONDS = 300.0
+# in pieces between the coordinator's evaluations of other domains: redis-py's default of 5 s cut such reads off. Not
+# longer: a reply lost with its connection (a Redis restart) is only noticed by this timeout. A read cut off anyway is
+# read again from the coordinator's pending entries.
+BULK_TIMEOUT_SECONDS = 30.0
 
 
 def connect(url: str, socket_timeout: float = 5.0) -> aioredis.Redis:
