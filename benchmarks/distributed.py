@@ -8,7 +8,11 @@ commands, and the coordinator's CPU seconds (decode + evaluation + store). ``app
 answers every job at once with a canned result captured from a real crawl; R runs per kind with C in flight; runs/s
 is the coordinator's ceiling. ``scale``: M rendered pages with 1 worker, then 2 (the gain is bounded by the cores).
 
+``policy``: the full policy audit of N fake domains in-process against the same through one worker
+(benchmarks/distributed_policy.py).
+
 Usage: python benchmarks/distributed.py jobs | apply [--runs R] [--concurrency C] | scale [--pages M]
+       | policy [--domains N] [--concurrency C] [--chunk K] [--no-reaudit]
 Traffic goes to the simulated internet on loopback only.
 """
 
@@ -163,15 +167,21 @@ def demo(tmp: Path, net: BackgroundInternet, redis_url: str) -> Settings:
     return s
 
 
-def start_worker(tmp: Path, s: Settings, name: str) -> subprocess.Popen:
+def start_worker(
+    tmp: Path, s: Settings, name: str, listen: str = "127.0.0.1:0", profile: str | None = None
+) -> subprocess.Popen:
+    """`scrapewatch worker` with the crawl configuration of ``s`` (proxy, timeout, retries) as its config file;
+    ``profile``: run it under cProfile, written to that file when it stops."""
     config = tmp / f"{name}.yaml"
+    http = {"proxy": s.http.proxy, "no_proxy": [], "timeout_seconds": s.http.timeout_seconds, "retries": s.http.retries}
     data = {
-        "http": {"proxy": s.http.proxy, "no_proxy": [], "timeout_seconds": s.http.timeout_seconds},
+        "http": http,
         "watch": {"browser_spki_pin": s.watch.browser_spki_pin},
         "distributed": s.distributed.model_dump(exclude={"worker_listen"}),
     }
     config.write_text(yaml.safe_dump(data))
-    cmd = [sys.executable, "-m", "monitor", "worker", "--config", str(config), "--listen", "127.0.0.1:0"]
+    python = [sys.executable, "-m", "cProfile", "-o", profile] if profile else [sys.executable]
+    cmd = [*python, "-m", "monitor", "worker", "--config", str(config), "--listen", listen]
     env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
     proc = subprocess.Popen(cmd, cwd=HERE.parent, env=env, stdout=(tmp / f"{name}.log").open("wb"), stderr=-2)
     time.sleep(0.5)
@@ -327,20 +337,33 @@ def bench_scale(tmp: Path, net: BackgroundInternet, server: RedisServer, pages: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["jobs", "apply", "scale"])
+    parser.add_argument("mode", choices=["jobs", "apply", "scale", "policy"])
     parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="apply: runs in flight (20); policy: requests (64)"
+    )
     parser.add_argument("--pages", type=int, default=8)
+    parser.add_argument("--domains", type=int, default=1000, help="policy: fake domains audited")
+    parser.add_argument("--chunk", type=int, default=500, help="policy: domains per crawl (one job)")
+    parser.add_argument("--no-reaudit", action="store_true", help="policy: the first pass only")
+    parser.add_argument("--profile", help="policy: cProfile the coordinator's passes to FILE.<pass number>")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("monitor").setLevel(logging.INFO)
+    logging.getLogger("monitor").setLevel(logging.WARNING if args.mode == "policy" else logging.INFO)
+    if args.mode == "policy":
+        from benchmarks.distributed_policy import bench_policy, report
+
+        concurrency = args.concurrency or 64
+        passes = bench_policy(args.domains, concurrency, args.chunk, not args.no_reaudit, args.profile)
+        report(passes, args.domains, concurrency, args.chunk)
+        return
     server = RedisServer()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp, BackgroundInternet(demo_sites()) as net:
             if args.mode == "jobs":
                 bench_jobs(Path(tmp), net, server)
             elif args.mode == "apply":
-                bench_apply(Path(tmp), net, server, args.runs, args.concurrency)
+                bench_apply(Path(tmp), net, server, args.runs, args.concurrency or 20)
             else:
                 bench_scale(Path(tmp), net, server, args.pages)
     finally:

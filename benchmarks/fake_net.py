@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import resource
 import signal
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -84,6 +85,27 @@ async def serve(hosts: dict[str, Site]) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.set)
     await done.wait()
     print(f"{peak_rss_mib():.0f}", flush=True)
+
+
+class FakeNetProcess:
+    """This script serving N domains in a subprocess (the benchmark's client does not share its CPU): ``url`` is the
+    proxy; :meth:`stop` returns the server's peak RSS in MiB ("?" when it did not say)."""
+
+    def __init__(self, n: int):
+        here = Path(__file__).parent
+        self.proc = subprocess.Popen(
+            [sys.executable, str(here / "fake_net.py"), str(n)], stdout=subprocess.PIPE, text=True, cwd=here.parent
+        )
+        self.url = self.proc.stdout.readline().strip()
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.communicate(timeout=10)[0].strip() or "?"
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return "?"
 
 
 def serve_main(make_sites: Callable[[int], dict[str, Site]]) -> None:

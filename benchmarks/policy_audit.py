@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.fake_net import PAGES, host, license_url, settings_for  # noqa: E402
+from benchmarks.fake_net import PAGES, FakeNetProcess, host, license_url, settings_for  # noqa: E402
 from monitor.runtime import reactor  # noqa: E402
 from monitor.settings import ProtectedDomain  # noqa: E402
 
@@ -126,11 +124,9 @@ def main() -> None:
     parser.add_argument("--profile", help="write a cProfile of the full audit to this file")
     args = parser.parse_args()
     n, c, k = args.domains, args.concurrency, args.chunk
-    server = subprocess.Popen(
-        [sys.executable, str(HERE / "fake_net.py"), str(n)], stdout=subprocess.PIPE, text=True, cwd=HERE.parent
-    )
+    server = FakeNetProcess(n)
     try:
-        proxy = server.stdout.readline().strip()
+        proxy = server.url
         results = {"bare aiohttp (raw-fetch limit)": asyncio.run(bare_aiohttp(proxy, n, c, k))}
         rss = {"bare aiohttp (raw-fetch limit)": peak_rss_mib()}
         results["scrapy fetch only (one crawl per chunk)"] = reactor.run(scrapy_fetch(proxy, n, c, k))
@@ -146,12 +142,7 @@ def main() -> None:
         results[FIRST], results[AGAIN] = first, again
         rss[FIRST] = rss[AGAIN] = peak_rss_mib()
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server_rss = server.communicate(timeout=10)[0].strip() or "?"
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server_rss = "?"
+        server_rss = server.stop()
     base = n / results["bare aiohttp (raw-fetch limit)"]
     files = len(every_url(0, domains(1)[0]))
     print(f"{n} domains x {files} URLs, {c} requests in flight, {k} domains per crawl, proxy {proxy}")

@@ -17,6 +17,7 @@ from scrapy import Spider
 from monitor import metrics
 from monitor.distributed import codec
 from monitor.distributed.queue import (
+    BULK_TIMEOUT_SECONDS,
     COORDINATOR_GROUP,
     TRANSIENT,
     WORKERS_GROUP,
@@ -48,6 +49,8 @@ class RemoteCrawlService(CrawlService):
         assert self._dist.redis_url, "RemoteCrawlService needs distributed.redis_url"
         self.names = Names.of(self._dist)
         self.redis = connect(self._dist.redis_url)
+        # Results and blobs on a connection of their own that waits longer for a reply (queue.BULK_TIMEOUT_SECONDS).
+        self._bulk = connect(self._dist.redis_url, socket_timeout=BULK_TIMEOUT_SECONDS)
         self._consumer = f"coordinator-{uuid.uuid4().hex[:8]}"
         self._waiting: dict[str, tuple[asyncio.Future[dict[str, Any]], dict[str, Any]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -106,8 +109,9 @@ class RemoteCrawlService(CrawlService):
         if self._tasks:  # bounded: a stop never hangs on a Redis that does not answer
             await asyncio.wait(self._tasks, timeout=5)
         self._tasks = []
-        with contextlib.suppress(TimeoutError, *TRANSIENT):
-            await asyncio.wait_for(self.redis.aclose(), timeout=5)
+        for client in (self.redis, self._bulk):
+            with contextlib.suppress(TimeoutError, *TRANSIENT):
+                await asyncio.wait_for(client.aclose(), timeout=5)
 
     # ---- jobs and results ------------------------------------------------------------------------------
 
@@ -153,7 +157,7 @@ class RemoteCrawlService(CrawlService):
         refs = sorted(codec.blob_refs(encoded))
         blobs: dict[str, bytes] = {}
         if refs:
-            values = await self.redis.mget([self.names.blob(sha) for sha in refs])
+            values = await self._bulk.mget([self.names.blob(sha) for sha in refs])
             blobs = {sha: value for sha, value in zip(refs, values, strict=True) if value is not None}
         try:
             return codec.decode(encoded, blobs)
@@ -166,30 +170,42 @@ class RemoteCrawlService(CrawlService):
             self._tasks = [asyncio.ensure_future(self._read_results()), asyncio.ensure_future(self._watch())]
 
     async def _read_results(self) -> None:
-        """Hand each result to the run awaiting it; a result nobody awaits (late, or delivered twice) is dropped."""
+        """Hand each result to the run awaiting it; a result nobody awaits (late, or delivered twice) is dropped.
+
+        A reply cut off (a dropped connection, a read timeout) leaves its entries delivered to this consumer but unread:
+        after any such error, and at start, this consumer's pending entries are read again (id 0) before new ones."""
         await persist("creating the results group", float("inf"), self._ensure_groups)
+        recover = True
         while not self._closed:
+            start = "0" if recover else ">"
             try:
-                reply = await self.redis.xreadgroup(
-                    COORDINATOR_GROUP, self._consumer, {self.names.results: ">"}, count=100, block=1000
+                reply = await self._bulk.xreadgroup(
+                    COORDINATOR_GROUP, self._consumer, {self.names.results: start}, count=100, block=1000
                 )
             except TRANSIENT as exc:
                 log.warning("reading results: Redis unreachable (%s)", exc)
+                recover = True
                 await asyncio.sleep(0.5)
                 continue
             except Exception as exc:
                 if not is_nogroup(exc):
                     raise
-                await self._ensure_groups()
+                # On the reading connection, which just answered: the other one may still hold a connection to the
+                # Redis that went away. A failure here is retried by the next round.
+                with contextlib.suppress(*TRANSIENT):
+                    await self._ensure_groups(self._bulk)
                 continue
             ids = []
             for _, entries in reply or []:
                 for entry_id, fields in entries:
                     ids.append(entry_id)
-                    self._deliver(loads(fields))
+                    if fields:  # None: an entry pending here was trimmed from the stream meanwhile
+                        self._deliver(loads(fields))
+            if recover and not ids:
+                recover = False
             if ids:
                 with contextlib.suppress(*TRANSIENT):
-                    pipe = self.redis.pipeline(transaction=False)
+                    pipe = self._bulk.pipeline(transaction=False)
                     pipe.xack(self.names.results, COORDINATOR_GROUP, *ids)
                     pipe.xdel(self.names.results, *ids)
                     await pipe.execute()
@@ -202,9 +218,10 @@ class RemoteCrawlService(CrawlService):
             return
         waiting[0].set_result(result)
 
-    async def _ensure_groups(self) -> None:
-        await ensure_group(self.redis, self.names.results, COORDINATOR_GROUP)
-        await ensure_group(self.redis, self.names.jobs, WORKERS_GROUP)
+    async def _ensure_groups(self, client: Any = None) -> None:
+        client = client or self.redis
+        await ensure_group(client, self.names.results, COORDINATOR_GROUP)
+        await ensure_group(client, self.names.jobs, WORKERS_GROUP)
 
     async def _watch(self) -> None:
         """Every second: the queue's depth and age for /metrics and /readyz, and after a Redis restart that lost

@@ -60,9 +60,19 @@ class Names:
         return f"{self.prefix}:last:{domain}"
 
 
-def connect(url: str) -> aioredis.Redis:
-    """A redis-py asyncio client; it reconnects by itself on the next command after a dropped connection."""
-    return aioredis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=10)
+# How long one command may take on the connections that carry results and blobs. A chunk's result is tens of MiB, read
+# in pieces between the coordinator's evaluations of other domains: redis-py's default of 5 s cut such reads off. Not
+# longer: a reply lost with its connection (a Redis restart) is only noticed by this timeout. A read cut off anyway is
+# read again from the coordinator's pending entries.
+BULK_TIMEOUT_SECONDS = 30.0
+
+
+def connect(url: str, socket_timeout: float = 5.0) -> aioredis.Redis:
+    """A redis-py asyncio client; it reconnects by itself on the next command after a dropped connection.
+    ``socket_timeout``: the longest wait for one reply (a blocking read's own block time comes on top)."""
+    return aioredis.Redis.from_url(
+        url, socket_connect_timeout=5, socket_timeout=socket_timeout, health_check_interval=10
+    )
 
 
 async def ensure_group(client: aioredis.Redis, stream: str, group: str) -> None:
@@ -143,6 +153,7 @@ def loads(fields: dict[bytes, bytes]) -> dict[str, Any]:
 
 
 __all__ = [
+    "BULK_TIMEOUT_SECONDS",
     "COORDINATOR_GROUP",
     "TRANSIENT",
     "WORKERS_GROUP",

@@ -18,6 +18,7 @@ from monitor import metrics
 from monitor.distributed import codec
 from monitor.distributed.limiter import DomainLimiter
 from monitor.distributed.queue import (
+    BULK_TIMEOUT_SECONDS,
     TRANSIENT,
     WORKERS_GROUP,
     Names,
@@ -46,6 +47,7 @@ class Worker:
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
         self.names = Names.of(self.dist)
         self.redis = connect(self.dist.redis_url)
+        self._bulk = connect(self.dist.redis_url, socket_timeout=BULK_TIMEOUT_SECONDS)  # results and blobs
         self.crawl = CrawlService(settings)
         self.limiter = DomainLimiter(
             self.redis, self.names, self.dist.domain_concurrency, self.dist.domain_delay_seconds,
@@ -83,6 +85,7 @@ class Worker:
                 task.cancel()
             await asyncio.wait(pending, timeout=5)
         await self.redis.aclose()
+        await self._bulk.aclose()
 
     async def _ensure_group(self) -> None:
         await ensure_group(self.redis, self.names.jobs, WORKERS_GROUP)
@@ -183,7 +186,7 @@ class Worker:
         encoder = codec.Encoder(self.dist.inline_bytes_max, self.dist.max_result_bytes)
         encoded = encoder.encode(items)
         if encoder.blobs:
-            pipe = self.redis.pipeline(transaction=False)
+            pipe = self._bulk.pipeline(transaction=False)
             for sha, data in encoder.blobs.items():
                 pipe.set(self.names.blob(sha), data, ex=self.dist.blob_ttl_seconds)
             await pipe.execute()
@@ -208,7 +211,7 @@ class Worker:
         await persist(
             f"returning job {job['job']}",
             until,
-            lambda: self.redis.xadd(
+            lambda: self._bulk.xadd(
                 self.names.results, dumps(result), maxlen=self.dist.results_max_length, approximate=True
             ),
         )

@@ -7,6 +7,8 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from monitor import metrics
 from monitor.evaluators.policy import (
@@ -120,34 +122,62 @@ class PolicySnapshotProbe(ProbeBase):
             items += await self.crawl.fetch_policy_files(_bare(domain), licenses)
         return await self._evaluate(domain, items)
 
-    async def run_many(self, jobs: list[tuple[str, ProtectedDomain]], chunk: int = 500) -> list[Applied]:
+    async def run_many(
+        self,
+        jobs: list[tuple[str, ProtectedDomain]],
+        chunk: int = 500,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> list[Applied]:
         """:meth:`run` for many (job, domain) pairs, fetching ``chunk`` domains per crawl; results in job order.
 
-        A run's start time and duration are those of its chunk's crawl plus its own evaluation.
+        The next chunk is fetched while this one is evaluated: with workers, their crawl and the coordinator's
+        evaluation use two processes; in one process the crawl takes the loop between two domains' evaluations.
+        Still one crawl at a time. A run's start time is its chunk's crawl start; its duration runs to its own record.
+        ``overrides`` are Scrapy settings for these crawls (they travel with the job when a worker crawls).
         """
         if chunk < 1:
             raise ValueError("chunk must be at least 1")
-        robots_cache_at_least(2 * chunk)  # a chunk's robots.txt files, read by license discovery, then the audit
-        applied: list[Applied] = []
-        for at in range(0, len(jobs), chunk):
-            batch = jobs[at : at + chunk]
-            started, t0 = utcnow(), time.monotonic()
+        # Two chunks' robots.txt files are parsed before the first of them is audited (license discovery runs in the
+        # next chunk's fetch): the cache holds three chunks.
+        robots_cache_at_least(3 * chunk)
+        batches = [jobs[at : at + chunk] for at in range(0, len(jobs), chunk)]
+
+        def fetch(batch: list[tuple[str, ProtectedDomain]]) -> tuple[asyncio.Future, str, float]:
             domains = [domain for _, domain in batch]
-            fetched = await self.crawl.fetch_policy_files_many(
-                domains, extra={d.domain: self.pages(d) for d in domains}
-            )
-            licenses = {d.domain: lic for d in domains if (lic := self.licenses(fetched[d.domain]))}
-            if licenses:
-                more = await self.crawl.fetch_policy_files_many(
-                    [_bare(d) for d in domains if d.domain in licenses], extra=licenses
-                )
-                for name, items in more.items():
-                    fetched[name] = fetched[name] + items
-            for job, domain in batch:
-                outcome = await self._evaluate(domain, fetched[domain.domain])
-                applied.append(record(self, self.job(job, domain), outcome, started, t0))
-                await asyncio.sleep(0)  # evaluation is CPU work: let the daemon's other tasks breathe
+            return asyncio.ensure_future(self._fetch_chunk(domains, overrides)), utcnow(), time.monotonic()
+
+        applied: list[Applied] = []
+        pending = fetch(batches[0]) if batches else None
+        try:
+            for n, batch in enumerate(batches):
+                assert pending is not None
+                task, started, t0 = pending
+                fetched = await task
+                pending = fetch(batches[n + 1]) if n + 1 < len(batches) else None
+                for job, domain in batch:
+                    outcome = await self._evaluate(domain, fetched[domain.domain])
+                    applied.append(record(self, self.job(job, domain), outcome, started, t0))
+                    await asyncio.sleep(0)  # evaluation is CPU work: let the crawl and the daemon's tasks breathe
+        finally:
+            if pending is not None and not pending[0].done():
+                pending[0].cancel()  # stops the next chunk's crawl (or its job's wait) when this run fails
         return applied
+
+    async def _fetch_chunk(
+        self, domains: list[ProtectedDomain], overrides: Mapping[str, Any] | None
+    ) -> dict[str, list[PolicyFileItem]]:
+        """A chunk's policy files and sampled pages (one crawl), then the licenses their robots.txt name (one more)."""
+        fetched = await self.crawl.fetch_policy_files_many(
+            domains, extra={d.domain: self.pages(d) for d in domains}, overrides=overrides
+        )
+        licenses = {d.domain: lic for d in domains if (lic := self.licenses(fetched[d.domain]))}
+        if licenses:
+            more = await self.crawl.fetch_policy_files_many(
+                [_bare(d) for d in domains if d.domain in licenses], extra=licenses, overrides=overrides
+            )
+            for name, items in more.items():
+                fetched[name] = fetched[name] + items
+        return fetched
 
     async def _evaluate(self, domain: ProtectedDomain, items: list[PolicyFileItem]) -> Outcome:
         """Everything after the fetch: evaluate each file and audit the matrix (the store writes it).

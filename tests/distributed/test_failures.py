@@ -1,5 +1,6 @@
 """Failures on the real engine: a poisoned job goes to the dead letters after max_attempts and its run is recorded
-as failed (probe health opens); Redis restarted mid-run without its data loses no job; a stalled queue is unready."""
+as failed (probe health opens); Redis restarted mid-run without its data loses no job; a stalled queue is unready; a
+result whose reply was lost on the way to the coordinator is read again."""
 
 from __future__ import annotations
 
@@ -143,3 +144,43 @@ def test_readyz_reports_a_stalled_queue(tmp_path, redis_server):
     ready_empty, ok, checks = reactor.run(go())
     assert ready_empty is None
     assert not ok and "oldest job waited" in checks["queue"]["stalled"] and checks["queue"]["depth"] == 1
+
+
+def test_a_result_read_cut_off_is_read_again_from_the_pending_entries(tmp_path, redis_server):
+    """Redis hands a result to the coordinator's consumer when it sends the reply; a reply lost on the way (a read
+    timeout, a dropped connection) leaves the entry pending there, unread. At start and after such an error the
+    coordinator reads its pending entries again, so the run awaiting the result still gets it."""
+    from monitor.distributed.queue import COORDINATOR_GROUP, dumps
+    from monitor.runtime.crawl import CURRENT_RUN, RunTag
+
+    s = queue_settings(tmp_path, redis_server.url)
+    s.distributed.job_deadline_seconds = 60
+    names, client = s.distributed, redis_server.client()
+    results = names.key(names.results_stream)
+    crawl = RemoteCrawlService(s)
+
+    def delivered_unread(job: str) -> None:
+        """The result of ``job`` added and handed to the coordinator's consumer in one step (MULTI): its reply lost."""
+        pipe = client.pipeline(transaction=True)
+        pipe.xadd(results, dumps({"job": job, "ok": True, "items": {"a.test": []}, "worker": "test"}))
+        pipe.xreadgroup(COORDINATOR_GROUP, crawl._consumer, {results: ">"}, count=10)
+        assert pipe.execute()[1], "the entry was not delivered to the coordinator's consumer"
+
+    async def go():
+        CURRENT_RUN.set(RunTag("k"))
+        client.xgroup_create(results, COORDINATOR_GROUP, id="0", mkstream=True)
+        delivered_unread("k.1")  # before the coordinator reads at all (a restart of its reader)
+        first = await crawl.crawl_policy("a.test", {"a.test": {}})
+        second = asyncio.ensure_future(crawl.crawl_policy("a.test", {"a.test": {}}))
+        while "k.2" not in crawl._waiting:
+            await asyncio.sleep(0.05)
+        delivered_unread("k.2")  # while the reader waits on new entries, then its connection drops
+        client.client_kill_filter(_type="normal", skipme=True)
+        try:
+            return first, await asyncio.wait_for(second, timeout=50)
+        finally:
+            await crawl.close()
+
+    assert reactor.run(go()) == ({"a.test": []}, {"a.test": []})
+    assert client.xpending(results, COORDINATOR_GROUP)["pending"] == 0  # both acknowledged once read
+    client.close()
