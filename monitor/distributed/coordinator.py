@@ -56,6 +56,7 @@ class RemoteCrawlService(CrawlService):
         self._tasks: list[asyncio.Task[None]] = []
         self._server_id: str | None = None
         self._closed = False
+        self._reader_error: str | None = None  # why the last read of results failed; None once one succeeds
         self.queue: dict[str, Any] = {"redis": "not contacted yet", "depth": 0, "taken": 0, "oldest_age_seconds": 0.0}
 
     # ---- the crawl seam --------------------------------------------------------------------------------
@@ -188,19 +189,26 @@ class RemoteCrawlService(CrawlService):
                 await asyncio.sleep(0.5)
                 continue
             except Exception as exc:
-                if not is_nogroup(exc):
-                    raise
-                # On the reading connection, which just answered: the other one may still hold a connection to the
-                # Redis that went away. A failure here is retried by the next round.
-                with contextlib.suppress(*TRANSIENT):
-                    await self._ensure_groups(self._bulk)
+                if is_nogroup(exc):
+                    # On the reading connection, which just answered: the other one may still hold a connection to
+                    # the Redis that went away. A failure here is retried by the next round.
+                    with contextlib.suppress(*TRANSIENT):
+                        await self._ensure_groups(self._bulk)
+                    continue
+                # Any other error reply (Redis out of memory, a renamed command, ...) is logged and retried: a reader
+                # that ended here would leave every run waiting for its deadline, with nothing said.
+                self._reader_error = f"{type(exc).__name__}: {exc}"
+                log.exception("reading results failed; retrying in 2 s")
+                recover = True
+                await asyncio.sleep(2.0)
                 continue
+            self._reader_error = None
             ids = []
             for _, entries in reply or []:
                 for entry_id, fields in entries:
                     ids.append(entry_id)
                     if fields:  # None: an entry pending here was trimmed from the stream meanwhile
-                        self._deliver(loads(fields))
+                        self._receive(entry_id, fields)
             if recover and not ids:
                 recover = False
             if ids:
@@ -209,6 +217,17 @@ class RemoteCrawlService(CrawlService):
                     pipe.xack(self.names.results, COORDINATOR_GROUP, *ids)
                     pipe.xdel(self.names.results, *ids)
                     await pipe.execute()
+
+    def _receive(self, entry_id: Any, fields: dict[bytes, bytes]) -> None:
+        """Deliver one entry; one that cannot be read is dropped with a log line (it is acknowledged with the rest,
+        so it is not read again and again), and the run awaiting it, if any, fails at its deadline."""
+        try:
+            result = loads(fields)
+        except Exception as exc:
+            metrics.QUEUE_RESULTS.labels("malformed").inc()
+            log.error("result entry %s dropped: it cannot be read (%s)", entry_id, exc)
+            return
+        self._deliver(result)
 
     def _deliver(self, result: dict[str, Any]) -> None:
         waiting = self._waiting.get(result.get("job", ""))
@@ -256,6 +275,11 @@ class RemoteCrawlService(CrawlService):
         """Why the queue is not healthy for /readyz (Redis unreachable, oldest job too old), or None."""
         if self.queue["redis"] not in ("ok", "not contacted yet"):
             return f"redis {self.queue['redis']}"
+        if self._reader_error is not None:
+            return f"results cannot be read: {self._reader_error}"
+        ended = [t for t in self._tasks if t.done()]
+        if ended and not self._closed:  # never expected: both loops retry every error; said rather than hidden
+            return "the results reader or the queue watcher stopped"
         if self.queue["oldest_age_seconds"] > self._dist.stall_seconds:
             return f"oldest job waited {self.queue['oldest_age_seconds']:.0f}s (> distributed.stall_seconds)"
         return None

@@ -184,3 +184,52 @@ def test_a_result_read_cut_off_is_read_again_from_the_pending_entries(tmp_path, 
     assert reactor.run(go()) == ({"a.test": []}, {"a.test": []})
     assert client.xpending(results, COORDINATOR_GROUP)["pending"] == 0  # both acknowledged once read
     client.close()
+
+
+def test_an_unreadable_result_or_an_error_reply_never_ends_the_reader(tmp_path, redis_server):
+    """A result entry that cannot be decoded is dropped (and said); an error reply from Redis other than a lost group
+    makes the queue unready while it lasts; the run awaiting a good result still gets it either way."""
+    from monitor.distributed.queue import dumps
+    from monitor.runtime.crawl import CURRENT_RUN, RunTag
+
+    s = queue_settings(tmp_path, redis_server.url)
+    s.distributed.job_deadline_seconds = 60
+    names, client = s.distributed, redis_server.client()
+    results = names.key(names.results_stream)
+    crawl = RemoteCrawlService(s)
+    dropped = metrics.QUEUE_RESULTS.labels("malformed")._value.get()
+
+    async def go():
+        CURRENT_RUN.set(RunTag("m"))
+        crawl.start()
+        first = asyncio.ensure_future(crawl.crawl_policy("a.test", {"a.test": {}}))
+        while "m.1" not in crawl._waiting:
+            await asyncio.sleep(0.05)
+        client.xadd(results, {"junk": b"\xff not a result"})  # what no worker writes
+        client.xadd(results, dumps({"job": "m.1", "ok": True, "items": {"a.test": []}, "worker": "test"}))
+        got_first = await asyncio.wait_for(first, timeout=50)
+        # An error reply to XREADGROUP itself: the coordinator's user loses the right to run it (NOPERM).
+        client.acl_setuser("default", enabled=True, commands=["-xreadgroup"])
+        try:
+            for _ in range(200):
+                await asyncio.sleep(0.1)
+                if crawl.stalled():
+                    break
+            unready = crawl.stalled()
+        finally:
+            client.acl_setuser("default", enabled=True, commands=["+xreadgroup"])
+        second = asyncio.ensure_future(crawl.crawl_policy("a.test", {"a.test": {}}))
+        while "m.2" not in crawl._waiting:
+            await asyncio.sleep(0.05)
+        client.xadd(results, dumps({"job": "m.2", "ok": True, "items": {"a.test": ["x"]}, "worker": "test"}))
+        try:
+            return got_first, unready, await asyncio.wait_for(second, timeout=50), crawl.stalled()
+        finally:
+            await crawl.close()
+
+    got_first, unready, got_second, ready_again = reactor.run(go())
+    assert got_first == {"a.test": []} and got_second == {"a.test": ["x"]}
+    assert unready is not None and "results cannot be read" in unready and "no permissions" in unready
+    assert ready_again is None
+    assert metrics.QUEUE_RESULTS.labels("malformed")._value.get() == dropped + 1
+    client.close()
