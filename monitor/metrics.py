@@ -223,7 +223,8 @@ QUEUE_RESUBMITTED = Counter(
 )
 QUEUE_RESULTS = Counter(
     "scrapewatch_queue_results_total",
-    "Results read by the coordinator: applied (handed to its run), failed, deadline, dead_letter, duplicate, malformed.",
+    "Results read by the coordinator: applied (handed to its run), failed, deadline, dead_letter, duplicate, "
+    "malformed.",
     ["outcome"],
     **_R,
 )
