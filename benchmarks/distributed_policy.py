@@ -104,7 +104,7 @@ def check(side: Side, n: int, cells_per_domain: int) -> None:
     files = len(every_url(0, domains(1)[0]))
     observed = side.store.db.execute("SELECT count(*) FROM observations").fetchone()[0]
     assert observed == 2 * files * n, (side.name, observed)
-    cells = side.store.db.execute("SELECT count(*) FROM policy_verdicts").fetchone()[0]
+    cells = side.store.db.execute("SELECT count(*) FROM policy_verdicts_in_force").fetchone()[0]
     assert cells == n * cells_per_domain, (side.name, cells)
     failed = side.store.db.execute("SELECT count(*) FROM probe_runs WHERE outcome != 'success'").fetchone()[0]
     assert failed == 0, (side.name, failed)

@@ -111,7 +111,7 @@ async def full_audit(proxy: str, n: int, concurrency: int, chunk: int) -> tuple[
         assert len(applied) == n
     files = len(every_url(0, jobs[0][1]))
     assert store.db.execute("SELECT count(*) FROM observations").fetchone()[0] == 2 * files * n
-    cells = store.db.execute("SELECT count(*) FROM policy_verdicts").fetchone()[0]
+    cells = store.db.execute("SELECT count(*) FROM policy_verdicts_in_force").fetchone()[0]
     assert cells == n * len(agents) * len(settings.policy.path_classes), cells
     return elapsed[0], elapsed[1]
 
