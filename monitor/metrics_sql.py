@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from prometheus_client.core import GaugeMetricFamily
 
 from monitor.store.case_reads import case_counts
+from monitor.store.verdicts import in_force_summary
 
 __all__ = ["alert_metrics", "case_metrics", "policy_metrics"]
 
@@ -56,12 +57,8 @@ _RESTRICTION = {"none": 0, "partial": 1, "full": 2}
 def policy_metrics(conn, allowed, restriction, contradictions, last_change, present) -> None:
     seen: set[tuple[str, str]] = set()
     per_domain: dict[str, int] = {}
-    # A row of a group holds the verdicts of every agent of its set (monitor.store.verdicts).
-    for domain, agent, path_class, ok, restr, contra in conn.execute(
-        "SELECT v.domain, coalesce(a.value, v.agent), v.path_class, v.crawl_allowed, v.restriction, v.contradictions "
-        "FROM policy_verdicts v LEFT JOIN policy_agent_sets s ON s.sha256 = v.agent_set "
-        "LEFT JOIN json_each(s.agents) a WHERE v.valid_to IS NULL"
-    ):
+    # A stored row of a group holds the verdicts of every agent of its set: one series per agent all the same.
+    for domain, agent, path_class, ok, restr, contra in in_force_summary(conn):
         allowed.add_metric([domain, agent, path_class], ok)
         if (domain, agent) not in seen:
             seen.add((domain, agent))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import operator
+from collections.abc import Iterator
 from dataclasses import fields
 from typing import Any
 
@@ -35,7 +36,7 @@ _CLOSE = "UPDATE policy_verdicts SET valid_to = ? WHERE id = ?"
 _sets: dict[str, tuple[str, ...]] = {}
 
 
-def _agent_sets(db: sqlite_utils.Database, shas: set[str]) -> dict[str, tuple[str, ...]]:
+def _agent_sets(db: Any, shas: set[str]) -> dict[str, tuple[str, ...]]:
     missing = [s for s in shas if s not in _sets]
     if missing:
         marks = ", ".join("?" * len(missing))
@@ -44,6 +45,23 @@ def _agent_sets(db: sqlite_utils.Database, shas: set[str]) -> dict[str, tuple[st
         ):
             _sets[sha] = tuple(json.loads(agents))
     return {s: _sets[s] for s in shas}
+
+
+def in_force_summary(conn: Any) -> Iterator[tuple[Any, ...]]:
+    """(domain, agent, path class, crawl_allowed, restriction, contradictions) of every verdict in force, one per
+    agent: what /metrics exports on every scrape, read from the covering index policy_verdicts_current_metrics and
+    expanded here with the cached agent sets (json_each in SQL parsed every set again on every scrape)."""
+    rows = conn.execute(
+        "SELECT domain, agent, path_class, crawl_allowed, restriction, contradictions, agent_set FROM policy_verdicts "
+        "WHERE valid_to IS NULL"
+    ).fetchall()
+    sets = _agent_sets(conn, {r[6] for r in rows if r[6] is not None})
+    for row in rows:
+        if row[6] is None:
+            yield row[:6]
+        else:
+            for agent in sets[row[6]]:
+                yield (row[0], agent, *row[2:6])
 
 
 def _rows(db: sqlite_utils.Database, where: str, params: list[Any]) -> list[tuple[Any, ...]]:
