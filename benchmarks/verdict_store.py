@@ -5,7 +5,8 @@ Two robots.txt shapes, each audited for every agent of the bundled registry over
 (one ``*`` group, as most third-party sites serve). For each: the matrix computed once, then the store's
 ``verdicts.apply`` + ``verdicts.current`` timed over many domains, each inside its own transaction as
 ``Store.apply`` runs it — a first audit (nothing stored), a re-audit with nothing changed, and a re-audit where
-one agent's group changed. Prints rows written per domain, milliseconds per domain and the database's size.
+one agent's group changed. Prints rows written per domain, milliseconds per domain, what /metrics spends on the
+verdicts in force and the database's size.
 
 Usage: python benchmarks/verdict_store.py [--domains N]
 Results are written down in benchmarks/RESULTS.md.
@@ -51,6 +52,31 @@ def _timed(db, label: str, per_domain) -> tuple[str, float]:
     return label, statistics.median(times) * 1000
 
 
+def _scrape(db) -> tuple[float, int]:
+    """What /metrics spends on the verdicts in force (``metrics_sql.policy_metrics``) and the series it makes."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    from monitor.metrics_sql import policy_metrics
+
+    times, series = [], 0
+    for _ in range(5):
+        families = [
+            GaugeMetricFamily(name, "", labels=labels)
+            for name, labels in (
+                ("allowed", ["domain", "agent", "path_class"]),
+                ("restriction", ["domain", "agent"]),
+                ("contradictions", ["domain"]),
+                ("last_change", ["domain"]),
+                ("present", ["domain", "file"]),
+            )
+        ]
+        start = time.perf_counter()
+        policy_metrics(db.conn, *families)
+        times.append(time.perf_counter() - start)
+        series = len(families[0].samples)
+    return statistics.median(times) * 1000, series
+
+
 def run(shape: str, body: bytes, n: int) -> None:
     template = matrix("d0.example", body)
     domains = [[replace(c, domain=f"d{i}.example") for c in template] for i in range(n)]
@@ -66,6 +92,7 @@ def run(shape: str, body: bytes, n: int) -> None:
             before = db.execute("SELECT count(*) FROM policy_verdicts").fetchone()[0]
             rows.append((*_timed(db, label, cells), before))
         total = db.execute("SELECT count(*) FROM policy_verdicts").fetchone()[0]
+        scrape_ms, series = _scrape(db)
         db.conn.execute("VACUUM")
         size = (Path(tmp) / "v.db").stat().st_size
         db.close()
@@ -73,6 +100,7 @@ def run(shape: str, body: bytes, n: int) -> None:
     for i, (label, ms, before) in enumerate(rows):
         after = rows[i + 1][2] if i + 1 < len(rows) else total
         print(f"  {label:22} {ms:7.2f} ms/domain (median)  {(after - before) / n:7.1f} rows written/domain")
+    print(f"  /metrics policy collection: {scrape_ms:.0f} ms (median of 5) for {series} allowed series")
     print(f"  database after the three passes: {size / 1024:.0f} KiB, {total / n:.1f} verdict rows per domain")
 
 
