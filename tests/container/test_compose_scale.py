@@ -152,7 +152,18 @@ def test_workers_run_the_daemons_jobs(stack: Stack) -> None:
     taken = [stack.worker_jobs_taken(i) for i in range(1, WORKERS + 1)]
     assert sum(taken) >= domains, f"jobs taken per worker: {taken}\n{stack.logs()}"
     assert metric(stack.daemon_metrics(), "scrapewatch_queue_jobs_submitted_total") >= domains
-    proc = stack.compose("exec", "-T", "scrapewatch", "scrapewatch", "incidents", "list", "--json")
-    kinds = {(i["kind"], i["domain"]) for i in json.loads(proc.stdout)}
-    assert ("policy_file_unreachable", "soundcloud.invalid") in kinds, kinds
-    assert all(domain.endswith(".invalid") for _, domain in kinds), kinds
+
+    def kinds() -> set[tuple[str, str]]:
+        proc = stack.compose("exec", "-T", "scrapewatch", "scrapewatch", "incidents", "list", "--json")
+        return {(i["kind"], i["domain"]) for i in json.loads(proc.stdout)}
+
+    # "applied" counts a result handed to its run, before the run's transaction commits, and one failed fetch is
+    # weather (the second failed run in a row opens the incident; the audits run every 5 s): wait for it.
+    wait_for(
+        "policy_file_unreachable on soundcloud.invalid",
+        lambda: ("policy_file_unreachable", "soundcloud.invalid") in kinds(),
+        RESULTS_WAIT,
+        stack.logs,
+    )
+    found = kinds()
+    assert all(domain.endswith(".invalid") for _, domain in found), found
