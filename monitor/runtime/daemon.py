@@ -14,6 +14,7 @@ from typing import Any
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_SUBMITTED, JobExecutionEvent, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.util import undefined
 
 from monitor import metrics
 from monitor.alerts.sender import AlertSender
@@ -149,46 +150,34 @@ class Daemon:
             metrics.JOB_INTERVAL.labels(job.id).set(job.interval_seconds)
         self._schedule_alerts(now)
         if self.takedown is not None:  # cases with a notice sent: their URLs fetched again when due
-            every = IntervalTrigger(seconds=self.settings.cases.recheck_interval_seconds)
-            self.scheduler.add_job(
-                self.takedown.run_job,
-                every,
-                id="takedown_recheck",
-                name="takedown_recheck",
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=None,
-                next_run_time=now,
-            )
+            self._every("takedown_recheck", self.takedown.run_job, self.settings.cases.recheck_interval_seconds, now)
         self.scheduler.start()
         loop_health.start(until=self._stop)
         log.info("scheduler started with %d job(s)", len(self.jobs()))
         await self._stop.wait()
 
-    def _schedule_alerts(self, now: datetime) -> None:
-        assert self.scheduler is not None and self.alerts is not None
-        alerts = self.settings.alerts
+    def _every(self, name: str, func: Any, seconds: float, first: Any = undefined, args: tuple = ()) -> None:
+        """A housekeeping job (alerts, digests, takedown re-checks): one run at a time, missed runs merged into one,
+        never dropped for being late; ``first``: its first run (default: one interval from now)."""
+        assert self.scheduler is not None
         self.scheduler.add_job(
-            self.alerts.run_job,
-            IntervalTrigger(seconds=alerts.drain_interval_seconds),
-            id="alerts_sender",
-            name="alerts_sender",
+            func,
+            IntervalTrigger(seconds=seconds),
+            args=list(args),
+            id=name,
+            name=name,
             coalesce=True,
             max_instances=1,
             misfire_grace_time=None,
-            next_run_time=now,
+            next_run_time=first,
         )
+
+    def _schedule_alerts(self, now: datetime) -> None:
+        assert self.alerts is not None
+        alerts = self.settings.alerts
+        self._every("alerts_sender", self.alerts.run_job, alerts.drain_interval_seconds, now)
         if self.alerts.digest_channels():
-            self.scheduler.add_job(
-                self.alerts.run_job,
-                IntervalTrigger(seconds=alerts.digest_interval_seconds),
-                args=["digest"],
-                id="alerts_digest",
-                name="alerts_digest",
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=None,
-            )
+            self._every("alerts_digest", self.alerts.run_job, alerts.digest_interval_seconds, args=("digest",))
 
     def _nudge_sender(self) -> None:
         """Send a probe's new alerts now rather than at the next drain interval."""
